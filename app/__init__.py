@@ -1,0 +1,91 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from app import errors, i18n, security
+from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from config import Config, ProductionConfig, config_from_env
+
+# The blueprints, listed explicitly (never discovered by walking the tree).
+BLUEPRINTS = [
+    "app.core:bp",
+    "app.accounts:bp",
+    "app.notifications:bp",
+    "app.consultations:bp",
+    "app.hearings:bp",
+    "app.openday:bp",
+    "app.oversight:bp",
+    "app.api:bp",
+]
+
+# Modules whose receivers.py connects signal receivers.
+RECEIVERS = [
+    "app.notifications.receivers",
+]
+
+# Every module's models, imported so that the metadata (and so migrations) sees every table.
+MODELS = [
+    "app.core.audit",
+    "app.accounts.models",
+    "app.notifications.models",
+    "app.scheduler",
+    "app.consultations.models",
+    "app.hearings.models",
+    "app.openday.models",
+    "app.oversight.models",
+]
+
+
+def _import(path: str):
+    import importlib
+
+    module, _, attr = path.partition(":")
+    mod = importlib.import_module(module)
+    return getattr(mod, attr) if attr else mod
+
+
+def create_app(test_config: dict | None = None, config_class: type[Config] | None = None) -> Flask:
+    """Build the app. ``config_class`` defaults to the one CANYU_ENV names; ``test_config`` overrides settings."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
+    config_class = config_class or config_from_env()
+    if config_class is ProductionConfig:
+        ProductionConfig.check()
+    app.config.from_object(config_class)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in i18n.translation_directories())
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    login_manager.init_app(app)
+    mail.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    limiter.init_app(app)
+
+    for path in MODELS:
+        _import(path)
+    for path in BLUEPRINTS:
+        app.register_blueprint(_import(path))
+    for path in RECEIVERS:
+        _import(path)
+
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from app import cli, templating
+
+    templating.init_app(app)
+    cli.init_app(app)
+    return app

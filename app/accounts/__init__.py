@@ -1,0 +1,6 @@
+"""Accounts: registration, sign-in, profile, my data, departments and staff."""
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)
+
+from app.accounts import views  # noqa: E402,F401

@@ -1,0 +1,111 @@
+"""Who may do what. Every view that is not public goes through these helpers.
+
+Staff act for one department; the oversight admin sees every department. A department's non-public data
+(drafts, comments waiting for review, applicants, participants) is visible to its own staff and the admin only.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.accounts.models import Role
+
+
+def is_staff_or_admin(user) -> bool:
+    return bool(user and user.is_authenticated and user.role in (Role.STAFF, Role.ADMIN))
+
+
+def can_manage_department(user, department_id: int | None) -> bool:
+    """True when ``user`` may see and change the non-public data of ``department_id``."""
+    if not (user and user.is_authenticated):
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    return user.role is Role.STAFF and department_id is not None and user.department_id == department_id
+
+
+def ensure_can_manage(obj_or_department_id: Any) -> None:
+    """Abort with 404 unless the current user manages the object's department.
+
+    404 rather than 403: staff of another department must not learn that a non-public object exists.
+    """
+    department_id = getattr(obj_or_department_id, "department_id", obj_or_department_id)
+    if not can_manage_department(current_user, department_id):
+        abort(404)
+
+
+def managed_department_ids(user) -> list[int] | None:
+    """The departments ``user`` manages: None means all (the admin)."""
+    if user.role is Role.ADMIN:
+        return None
+    if user.role is Role.STAFF and user.department_id is not None:
+        return [user.department_id]
+    return []
+
+
+def scope_to_managed(stmt, department_column, user=None):
+    """Restrict a select() to the rows of the departments the user manages."""
+    ids = managed_department_ids(user or current_user)
+    if ids is None:
+        return stmt
+    return stmt.where(department_column.in_(ids))
+
+
+def _login_redirect():
+    flash(_("请先登录。"), "info")
+    return redirect(url_for("accounts.login", next=request.full_path))
+
+
+def login_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return _login_redirect()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def verified_required(view: Callable) -> Callable:
+    """Signed in with a verified e-mail address (needed to comment, apply, sign up and vote)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return _login_redirect()
+        if not current_user.is_verified:
+            flash(_("请先验证您的电子邮箱地址，然后再试。"), "warning")
+            return redirect(url_for("accounts.unverified"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def staff_required(view: Callable) -> Callable:
+    """Department staff or the oversight admin."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return _login_redirect()
+        if not is_staff_or_admin(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return _login_redirect()
+        if current_user.role is not Role.ADMIN:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,146 @@
+"""Account pages: register, verify, sign in and out."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+
+from app.accounts import bp, services
+from app.accounts.forms import ConfirmForm, LoginForm, RegisterForm, ResendVerificationForm
+from app.accounts.models import Role, User
+from app.accounts.permissions import login_required
+from app.accounts.tokens import LinkError
+from app.extensions import db, limiter, login_manager
+from app.i18n import current_language
+
+LINK_MESSAGES = {
+    "invalid": _l("链接无效，请确认您打开的是邮件中的完整链接。"),
+    "expired": _l("链接已过期，请重新申请。"),
+    "used": _l("链接已使用过，不能再次使用。"),
+}
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.is_active else None
+
+
+def link_message(error: LinkError) -> str:
+    return str(LINK_MESSAGES[error.reason])
+
+
+def safe_next(default: str) -> str:
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return default
+
+
+@bp.route("/accounts/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        role = Role.ENTERPRISE if form.account_type.data == "enterprise" else Role.RESIDENT
+        try:
+            user = services.register_user(
+                email=form.email.data, password=form.password.data, name=form.name.data, role=role,
+                organisation_name=form.organisation_name.data, uscc=form.uscc.data,
+                district=form.district.data, locale=current_language(),
+            )
+        except services.AccountError as exc:
+            getattr(form, exc.field or "email").errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(_("注册成功。我们已向 %(email)s 发送了验证邮件，请点击邮件中的链接完成验证。", email=user.email),
+                  "success")
+            return redirect(url_for("accounts.unverified"))
+    return render_template("accounts/register.html", form=form)
+
+
+@bp.route("/accounts/verify/<token>")
+def verify(token: str):
+    try:
+        services.verify_email(token)
+    except LinkError as exc:
+        db.session.rollback()
+        flash(link_message(exc), "error")
+        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+    db.session.commit()
+    flash(_("您的电子邮箱已验证。"), "success")
+    return redirect(url_for("core.home") if current_user.is_authenticated else url_for("accounts.login"))
+
+
+@bp.route("/accounts/unverified", methods=["GET", "POST"])
+@login_required
+@limiter.limit("5 per hour", methods=["POST"])
+def unverified():
+    if current_user.is_verified:
+        return redirect(url_for("core.home"))
+    form = ResendVerificationForm()
+    if form.validate_on_submit():
+        services.send_verification(current_user)
+        db.session.commit()
+        flash(_("验证邮件已重新发送到 %(email)s。", email=current_user.email), "success")
+        return redirect(url_for("accounts.unverified"))
+    return render_template("accounts/unverified.html", form=form)
+
+
+@bp.route("/accounts/login", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data, request.remote_addr)
+        except services.AccountError as exc:
+            db.session.commit()  # keep the record of the failure
+            form.password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            flash(_("您已登录。"), "success")
+            return redirect(safe_next(url_for("core.home")))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/accounts/logout", methods=["POST"])
+def logout():
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        logout_user()
+        flash(_("您已退出登录。"), "success")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/me")
+@login_required
+def me():
+    return render_template("accounts/me.html")
+
+
+@bp.route("/manage/")
+@login_required
+def manage_home():
+    from app.accounts.permissions import is_staff_or_admin
+
+    if not is_staff_or_admin(current_user):
+        from flask import abort
+
+        abort(403)
+    return render_template("accounts/manage_home.html")
+
+
+@bp.route("/accounts/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    return render_template("accounts/forgot_password.html")

@@ -1,0 +1,5 @@
+"""Demo data for this section (idempotent)."""
+
+
+def load() -> int:
+    return 0

@@ -1,0 +1,6 @@
+"""Notifications: the mail outbox, in-app notices, subscriptions and the jobs that send them."""
+from flask import Blueprint
+
+bp = Blueprint("notifications", __name__)
+
+from app.notifications import views  # noqa: E402,F401

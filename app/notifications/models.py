@@ -1,0 +1,42 @@
+"""The mail outbox: every e-mail is a row first, written in the transaction that causes it."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.timeutil import utcnow
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+
+class OutboxState(enum.Enum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by the sender; back to pending if the sender died (lease expired)
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the maximum number of attempts
+
+
+class OutboxEmail(db.Model):
+    __tablename__ = "outbox_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipient: Mapped[str] = mapped_column(sa.String(254), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    template: Mapped[str] = mapped_column(sa.String(120))
+    locale: Mapped[str] = mapped_column(sa.String(5), default="zh")
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    # A stable Message-ID, so that a retried send after a crash is recognisable as the same message.
+    message_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    state: Mapped[OutboxState] = mapped_column(sa.Enum(OutboxState, native_enum=False, length=20),
+                                               default=OutboxState.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)

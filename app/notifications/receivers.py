@@ -1,0 +1,1 @@
+"""Receivers of other modules' signals that lead to notifications."""

@@ -1,0 +1,45 @@
+"""Queue e-mail in the caller's transaction; the scheduler sends it (see jobs.py)."""
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from jinja2 import TemplateNotFound
+
+from app.extensions import db
+from app.notifications.models import OutboxEmail
+
+
+def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None, **context) -> OutboxEmail:
+    """Render ``templates/<template>.txt`` (and ``.html`` if present) in ``locale`` and add it to the outbox.
+
+    The first line of the text template is ``Subject: ...``; the rest is the body. Nothing is sent here: the row
+    is part of the caller's transaction, so mail exists exactly when the change that caused it was committed.
+    """
+    if user is not None:
+        locale = user.locale or locale
+    context.setdefault("recipient_user", user)
+    context.setdefault("base_url", current_app.config["BASE_URL"].rstrip("/"))
+    with force_locale(locale):
+        text = render_template(f"{template}.txt", **context)
+        try:
+            html = render_template(f"{template}.html", **context)
+        except TemplateNotFound:
+            html = None
+    first, _, body = text.lstrip().partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"mail template {template}.txt must start with 'Subject: '")
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].strip(">") or "canyu.local"
+    email = OutboxEmail(
+        recipient=recipient,
+        user_id=getattr(user, "id", None),
+        template=template,
+        locale=locale,
+        subject=first[len("Subject:"):].strip(),
+        body_text=body.strip() + "\n",
+        body_html=html,
+        message_id=f"<{secrets.token_hex(16)}@{domain}>",
+    )
+    db.session.add(email)
+    return email

@@ -1,0 +1,24 @@
+"""Staff page that shows recent outbox mail, for development and for support."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, render_template, request
+
+from app.accounts.permissions import staff_required
+from app.extensions import db
+from app.notifications import bp
+from app.notifications.models import OutboxEmail
+
+
+@bp.route("/manage/mail")
+@staff_required
+def manage_mail():
+    """Recent mail (development only: MAIL_SHOW_IN_APP), newest first, filterable by recipient."""
+    if not current_app.config["MAIL_SHOW_IN_APP"]:
+        abort(404)
+    recipient = (request.args.get("to") or "").strip().lower()
+    stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(50)
+    if recipient:
+        stmt = stmt.where(OutboxEmail.recipient == recipient)
+    emails = db.session.scalars(stmt).all()
+    return render_template("notifications/manage_mail.html", emails=emails, recipient=recipient)

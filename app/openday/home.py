@@ -1,0 +1,5 @@
+"""This section's panel on the home page."""
+
+
+def panel():
+    return None

@@ -1,0 +1,1 @@
+from app.oversight import bp  # noqa: F401

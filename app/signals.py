@@ -1,0 +1,26 @@
+"""Every signal the modules send, declared in one place.
+
+A module sends its own signals from its services; another module reacts by connecting a receiver in its own
+``receivers.py``. Senders pass the object as the sender and keyword arguments as documented here.
+"""
+from blinker import Namespace
+
+_signals = Namespace()
+
+# accounts
+user_registered = _signals.signal("user-registered")  # sender=user
+user_deleted = _signals.signal("user-deleted")  # sender=user_id (int); the row is anonymised, not removed
+
+# consultations
+consultation_published = _signals.signal("consultation-published")  # sender=consultation, actor=
+comment_submitted = _signals.signal("comment-submitted")  # sender=comment
+comment_moderated = _signals.signal("comment-moderated")  # sender=comment, actor=
+feedback_report_published = _signals.signal("feedback-report-published")  # sender=report, actor=
+
+# hearings
+meeting_announced = _signals.signal("meeting-announced")  # sender=meeting, actor=
+application_changed = _signals.signal("application-changed")  # sender=application
+
+# openday
+activity_published = _signals.signal("activity-published")  # sender=activity, actor=
+registration_changed = _signals.signal("registration-changed")  # sender=registration

@@ -1,0 +1,145 @@
+"""Settings, read from the environment. See the README's "Settings" section for each one."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+_INSECURE_KEYS = {"", "dev", "change-me", "dev-insecure-key"}
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _database_url(default: str) -> str:
+    url = os.environ.get("DATABASE_URL", default)
+    # psycopg v3 is the driver; accept the common short forms.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-key")
+    SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'canyu.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SITE_NAME = "参与 Canyu"
+    # Absolute address used in e-mailed links (verification, reset, tickets).
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    # Uploads: 5 attachments of 10 MB each plus form overhead.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 55 * 1024 * 1024)
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+
+    # Sessions and cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Languages: Chinese first, English complete.
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh", "en")
+    DISPLAY_TIMEZONE = "Asia/Shanghai"
+
+    # Mail: written to the outbox, sent by the scheduler.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "参与平台 <noreply@canyu.example.gov.cn>")
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    # Development: keep a copy of sent mail readable at /manage/mail (staff only).
+    MAIL_SHOW_IN_APP = _bool("MAIL_SHOW_IN_APP", False)
+    # Development: do not contact a mail server at all; mark mail sent and keep it in the app.
+    MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
+    OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 60)
+
+    # Rate limits (Flask-Limiter): Redis when REDIS_URL is set, else memory of one process.
+    REDIS_URL = os.environ.get("REDIS_URL")
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+
+    # Sign-in throttling: after this many failures a growing delay applies.
+    LOGIN_FREE_FAILURES = _int("LOGIN_FREE_FAILURES", 5)
+    LOGIN_BASE_DELAY_SECONDS = _int("LOGIN_BASE_DELAY_SECONDS", 30)
+
+    # Links sent by e-mail.
+    VERIFY_LINK_HOURS = _int("VERIFY_LINK_HOURS", 48)
+    RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 2)
+    INVITE_LINK_HOURS = _int("INVITE_LINK_HOURS", 168)
+
+    # Scheduler.
+    SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
+
+    # Consultations: feedback report due this many days after closing.
+    FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)
+    # Hearings: the lottery's time limit.
+    LOTTERY_TIME_LIMIT_SECONDS = _int("LOTTERY_TIME_LIMIT_SECONDS", 600)
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+    MAIL_SHOW_IN_APP = _bool("MAIL_SHOW_IN_APP", True)
+    MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", True)
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = _database_url("sqlite://")
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    MAIL_SHOW_IN_APP = True
+    MAIL_SUPPRESS_SEND = False
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = 8025
+    SERVER_NAME = None
+    BASE_URL = "http://localhost"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def check(cls) -> None:
+        key = os.environ.get("SECRET_KEY", "")
+        if key in _INSECURE_KEYS or len(key) < 32:
+            raise RuntimeError(
+                "ProductionConfig needs SECRET_KEY set to a random value of at least 32 characters "
+                "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("CANYU_ENV", "development")]

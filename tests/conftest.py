@@ -1,0 +1,165 @@
+"""Fixtures shared by every test: app, client, runner, auth, db and factories.
+
+Every test runs on SQLite; with TEST_DATABASE_URL set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)
+the same tests run on PostgreSQL. Tables are created once per session and emptied after each test.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, User
+from app.accounts.services import set_password
+from app.core.timeutil import utcnow
+from app.extensions import db as _db
+from app.i18n import compile_catalogs
+from config import TestingConfig
+
+PASSWORD = "correct-horse-42"
+_counter = itertools.count(1)
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory):
+    compile_catalogs()
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+    }, config_class=TestingConfig)
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        if _db.engine.dialect.name != "postgresql":
+            _db.drop_all()
+
+
+def _empty_tables() -> None:
+    _db.session.rollback()
+    _db.session.remove()
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(_app):
+    with _app.app_context():
+        yield _app
+        _empty_tables()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user_or_email, password: str = PASSWORD):
+        email = getattr(user_or_email, "email", user_or_email)
+        return self._client.post("/accounts/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/accounts/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_department(db):
+    def make(name: str | None = None, code: str | None = None, kind=DepartmentKind.BUREAU) -> Department:
+        n = next(_counter)
+        dept = Department(code=code or f"dept-{n}", name=name or f"测试局{n}", name_en=f"Test bureau {n}", kind=kind)
+        db.session.add(dept)
+        db.session.commit()
+        return dept
+
+    return make
+
+
+@pytest.fixture
+def make_tag(db):
+    def make(name: str | None = None, kind=TagKind.GROUP) -> Tag:
+        n = next(_counter)
+        tag = Tag(name=name or f"标签{n}", name_en=f"Tag {n}", kind=kind)
+        db.session.add(tag)
+        db.session.commit()
+        return tag
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: Role = Role.RESIDENT, *, email: str | None = None, name: str = "张三", department=None,
+             verified: bool = True, password: str = PASSWORD, **fields) -> User:
+        n = next(_counter)
+        user = User(email=email or f"user{n}@example.com", name=name, role=role, **fields)
+        if role is Role.ENTERPRISE:
+            user.organisation_name = user.organisation_name or "上海测试科技有限公司"
+            user.uscc = user.uscc or "91310000MA1FL8XQ37"
+        if department is not None:
+            user.department_id = department.id
+        if verified:
+            user.email_verified_at = utcnow()
+        set_password(user, password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def resident(make_user):
+    return make_user(Role.RESIDENT, name="张三", district="xuhui", age_band="30_44")
+
+
+@pytest.fixture
+def department(make_department):
+    return make_department()
+
+
+@pytest.fixture
+def staff(make_user, department):
+    return make_user(Role.STAFF, name="王五", department=department)
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user(Role.ADMIN, name="周敏")
