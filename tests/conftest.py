@@ -9,6 +9,7 @@ import itertools
 import os
 
 import pytest
+from flask import g
 import sqlalchemy as sa
 
 from app import create_app
@@ -39,6 +40,14 @@ def _app(tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
         "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
     }, config_class=TestingConfig)
+
+    @app.before_request
+    def _fresh_request_caches():
+        # Tests hold an app context, which requests then share, and with it `g`. Drop what extensions cache on
+        # `g` per request (the language, the signed-in user) so that each request starts as in production.
+        g.pop("_flask_babel", None)
+        g.pop("_login_user", None)
+
     with app.app_context():
         _db.drop_all()
         _db.create_all()
