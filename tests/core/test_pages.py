@@ -10,3 +10,15 @@ def test_healthz_answers_ok_with_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["database"] == "ok"
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path):
+    from app import create_app
+    from config import TestingConfig
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+                      "UPLOAD_DIR": str(tmp_path)}, config_class=TestingConfig)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
