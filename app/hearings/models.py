@@ -1,1 +1,443 @@
-"""Models of this module (none yet)."""
+"""Hearings: decision meetings that members of the public apply to observe, and their verifiable selection.
+
+State is derived from time and explicit acts (published_at, the pool, the lottery, the draw); transitions that
+would break a rule raise HearingError with a readable message.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.timeutil import utcnow
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+
+class HearingError(Exception):
+    """A rule of this module refused an action; ``message`` is readable by the user, ``field`` names the input."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+# The profile categories quotas may use: code -> label; values are shown with their own labels.
+CATEGORIES = {
+    "district": _l("区"),
+    "age_band": _l("年龄段"),
+    "gender": _l("性别"),
+    "account_type": _l("身份"),
+    "observer_history": _l("列席经历"),
+}
+ACCOUNT_TYPES = {"resident": (_l("居民"), None), "enterprise": (_l("企业代表"), None)}
+OBSERVER_HISTORY = {"first_time": (_l("首次列席"), None), "returning": (_l("曾列席"), None)}
+
+
+class MeetingPhase(enum.Enum):
+    DRAFT = "draft"  # not published
+    ANNOUNCED = "announced"  # published, window not open yet
+    OPEN = "open"  # applications open
+    REVIEW = "review"  # window closed, pool not frozen
+    SELECTION = "selection"  # pool frozen, draw not done
+    SELECTED = "selected"  # drawn, meeting ahead
+    HELD = "held"  # meeting time passed, record not published
+    RECORD_PUBLISHED = "record_published"
+
+
+PHASE_LABELS = {
+    MeetingPhase.DRAFT: _l("草稿"),
+    MeetingPhase.ANNOUNCED: _l("已公告，尚未开始报名"),
+    MeetingPhase.OPEN: _l("报名中"),
+    MeetingPhase.REVIEW: _l("报名已截止，资格审查中"),
+    MeetingPhase.SELECTION: _l("遴选中"),
+    MeetingPhase.SELECTED: _l("已遴选，待开会"),
+    MeetingPhase.HELD: _l("会议已召开"),
+    MeetingPhase.RECORD_PUBLISHED: _l("会议记录已公开"),
+}
+
+
+class Meeting(db.Model):
+    __tablename__ = "hearing_meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    place: Mapped[str] = mapped_column(sa.String(300), default="")
+    online_link: Mapped[str] = mapped_column(sa.String(500), default="")
+    seats: Mapped[int] = mapped_column(default=5)
+    alternates: Mapped[int] = mapped_column(default=2)
+    eligibility: Mapped[str] = mapped_column(sa.Text, default="")
+    method: Mapped[str] = mapped_column(sa.Text, default="")
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    response_days: Mapped[int] = mapped_column(default=3)  # the selected answer within this many days
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    materials: Mapped[str] = mapped_column(sa.Text, default="")
+    materials_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decisions: Mapped[str] = mapped_column(sa.Text, default="")
+    record_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept counts, updated in the transaction that changes them.
+    application_count: Mapped[int] = mapped_column(default=0)
+
+    department = relationship("Department")
+    topics: Mapped[list[Topic]] = relationship(back_populates="meeting", order_by="Topic.position",
+                                               cascade="all, delete-orphan")
+    quotas: Mapped[list[Quota]] = relationship(back_populates="meeting", order_by="Quota.id",
+                                               cascade="all, delete-orphan")
+    pool: Mapped[Pool | None] = relationship(back_populates="meeting", uselist=False)
+    draw: Mapped[Draw | None] = relationship(back_populates="meeting", uselist=False)
+
+    def phase(self, now: datetime | None = None) -> MeetingPhase:
+        now = now or utcnow()
+        if self.published_at is None:
+            return MeetingPhase.DRAFT
+        if self.record_published_at is not None:
+            return MeetingPhase.RECORD_PUBLISHED
+        if now < self.opens_at:
+            return MeetingPhase.ANNOUNCED
+        if now < self.closes_at:
+            return MeetingPhase.OPEN
+        if self.draw is not None and self.draw.drawn_at is not None:
+            return MeetingPhase.HELD if now >= self.starts_at else MeetingPhase.SELECTED
+        if self.pool is not None:
+            return MeetingPhase.SELECTION
+        return MeetingPhase.REVIEW
+
+    @property
+    def state(self) -> MeetingPhase:
+        return self.phase()
+
+    @property
+    def phase_label(self):
+        return PHASE_LABELS[self.phase()]
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        return self.phase(now) is MeetingPhase.OPEN
+
+    def rules_frozen(self, now: datetime | None = None) -> bool:
+        """Method, seats and quotas are published before the window opens and cannot change once it has."""
+        now = now or utcnow()
+        return self.published_at is not None and now >= self.opens_at
+
+    def ensure_rules_editable(self, now: datetime | None = None) -> None:
+        if self.rules_frozen(now):
+            raise HearingError(_l("报名已开始，遴选办法、名额和配额不能再修改。"))
+
+    def publish(self, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        if self.published_at is not None:
+            raise HearingError(_l("会议已经公告。"))
+        if now >= self.opens_at:
+            raise HearingError(_l("遴选办法和名额必须在报名开始前公布：请先把报名开始时间改到以后。"), "opens_at")
+        if not self.method.strip():
+            raise HearingError(_l("请先填写遴选办法。"), "method")
+        if not self.topics:
+            raise HearingError(_l("请至少添加一个议题。"))
+        self.published_at = now
+
+    @property
+    def used_categories(self) -> list[str]:
+        return sorted({q.category for q in self.quotas})
+
+
+class Topic(db.Model):
+    __tablename__ = "hearing_topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    background: Mapped[str] = mapped_column(sa.Text, default="")
+    decision: Mapped[str] = mapped_column(sa.Text, default="")
+
+    meeting: Mapped[Meeting] = relationship(back_populates="topics")
+
+
+class Quota(db.Model):
+    """At least ``minimum`` and at most ``maximum`` of the seats go to people with ``category`` = ``value``."""
+
+    __tablename__ = "hearing_quota"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "category", "value", name="uq_hearing_quota_value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(sa.String(30))
+    value: Mapped[str] = mapped_column(sa.String(30))
+    minimum: Mapped[int] = mapped_column(default=0)
+    maximum: Mapped[int] = mapped_column(default=0)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="quotas")
+
+    def as_dict(self) -> dict:
+        return {"category": self.category, "value": self.value, "min": self.minimum, "max": self.maximum}
+
+
+class ApplicationState(enum.Enum):
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+    ELIGIBLE = "eligible"
+    INELIGIBLE = "ineligible"
+    SELECTED = "selected"
+    ALTERNATE = "alternate"
+    NOT_SELECTED = "not_selected"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    ATTENDED = "attended"
+
+
+APPLICATION_STATE_LABELS = {
+    ApplicationState.SUBMITTED: _l("已提交，待审查"),
+    ApplicationState.WITHDRAWN: _l("已撤回"),
+    ApplicationState.ELIGIBLE: _l("符合条件，待遴选"),
+    ApplicationState.INELIGIBLE: _l("不符合条件"),
+    ApplicationState.SELECTED: _l("已选中，待确认"),
+    ApplicationState.ALTERNATE: _l("候补"),
+    ApplicationState.NOT_SELECTED: _l("未选中"),
+    ApplicationState.CONFIRMED: _l("已确认列席"),
+    ApplicationState.DECLINED: _l("已放弃"),
+    ApplicationState.ATTENDED: _l("已列席"),
+}
+
+
+class Application(db.Model):
+    __tablename__ = "hearing_application"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "user_id", name="uq_hearing_application_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    statement: Mapped[str] = mapped_column(sa.Text)
+    categories: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # confirmed from the profile
+    lives_or_works_in_city: Mapped[bool] = mapped_column(default=False)
+    has_conflict: Mapped[bool] = mapped_column(default=False)
+    conflict_details: Mapped[str] = mapped_column(sa.Text, default="")
+    consents_to_publication: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[ApplicationState] = mapped_column(
+        sa.Enum(ApplicationState, native_enum=False, length=20), default=ApplicationState.SUBMITTED, index=True)
+    ineligible_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alternate_rank: Mapped[int | None] = mapped_column()  # 1, 2... order in which alternates move in
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str] = mapped_column(sa.String(30), default="")  # "declined" | "no_answer"
+    materials_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    record_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    meeting: Mapped[Meeting] = relationship()
+    user = relationship("User")
+    pool_entry: Mapped[PoolEntry | None] = relationship(back_populates="application", uselist=False)
+
+    @property
+    def state_label(self):
+        return APPLICATION_STATE_LABELS[self.state]
+
+    @property
+    def is_observer(self) -> bool:
+        return self.state in (ApplicationState.CONFIRMED, ApplicationState.ATTENDED)
+
+    def _require(self, *states: ApplicationState) -> None:
+        if self.state not in states:
+            raise HearingError(_l("此申请当前的状态（%(state)s）不允许这一操作。", state=self.state_label))
+
+    def withdraw(self, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        self._require(ApplicationState.SUBMITTED, ApplicationState.ELIGIBLE, ApplicationState.INELIGIBLE)
+        if not self.meeting.is_open(now):
+            raise HearingError(_l("报名已截止，不能再撤回申请。"))
+        self.state, self.withdrawn_at = ApplicationState.WITHDRAWN, now
+
+    def review(self, eligible: bool, reason: str, now: datetime | None = None) -> None:
+        self._require(ApplicationState.SUBMITTED, ApplicationState.ELIGIBLE, ApplicationState.INELIGIBLE)
+        if self.meeting.pool is not None:
+            raise HearingError(_l("候选池已经冻结，不能再修改审查结果。"))
+        if not eligible and not reason.strip():
+            raise HearingError(_l("请说明不符合条件的理由。"), "reason")
+        self.state = ApplicationState.ELIGIBLE if eligible else ApplicationState.INELIGIBLE
+        self.ineligible_reason = "" if eligible else reason.strip()
+        self.reviewed_at = now or utcnow()
+
+    def respond(self, accept: bool, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        self._require(ApplicationState.SELECTED)
+        if self.respond_by is not None and now >= self.respond_by:
+            raise HearingError(_l("确认期限已过。"))
+        self.state = ApplicationState.CONFIRMED if accept else ApplicationState.DECLINED
+        self.decline_reason = "" if accept else "declined"
+        self.responded_at = now
+
+
+class Pool(db.Model):
+    """The frozen pool: eligible applicants under pseudonymous numbers; ``content`` is the published file."""
+
+    __tablename__ = "hearing_pool"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), unique=True)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    size: Mapped[int] = mapped_column(default=0)
+    content: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, UTF-8
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="pool")
+    entries: Mapped[list[PoolEntry]] = relationship(back_populates="pool", order_by="PoolEntry.number",
+                                                    cascade="all, delete-orphan")
+
+
+class PoolEntry(db.Model):
+    __tablename__ = "hearing_pool_entry"
+    __table_args__ = (sa.UniqueConstraint("pool_id", "number", name="uq_hearing_pool_entry_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_pool.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_application.id", ondelete="CASCADE"),
+                                                unique=True)
+    categories: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    pool: Mapped[Pool] = relationship(back_populates="entries")
+    application: Mapped[Application] = relationship(back_populates="pool_entry")
+
+
+class LotteryStatus(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    INFEASIBLE = "infeasible"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+
+
+LOTTERY_STATUS_LABELS = {
+    LotteryStatus.QUEUED: _l("排队中"),
+    LotteryStatus.RUNNING: _l("计算中"),
+    LotteryStatus.SUCCEEDED: _l("已完成"),
+    LotteryStatus.INFEASIBLE: _l("配额无法满足"),
+    LotteryStatus.TIMED_OUT: _l("超时"),
+    LotteryStatus.FAILED: _l("失败"),
+}
+
+
+class LotteryRun(db.Model):
+    """One computation of the 1,000 panels. Only a succeeded run holds panels; it is published as it is."""
+
+    __tablename__ = "hearing_lottery_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), index=True)
+    status: Mapped[LotteryStatus] = mapped_column(sa.Enum(LotteryStatus, native_enum=False, length=20),
+                                                  default=LotteryStatus.QUEUED, index=True)
+    progress: Mapped[int] = mapped_column(default=0)  # 0..100
+    progress_note: Mapped[str] = mapped_column(sa.String(200), default="")
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pool_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    panels_content: Mapped[str | None] = mapped_column(sa.Text)  # the published panels file
+    panels_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    settings: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    seconds: Mapped[float | None] = mapped_column()
+    lowest_chance: Mapped[float | None] = mapped_column()
+    highest_chance: Mapped[float | None] = mapped_column()
+
+    meeting: Mapped[Meeting] = relationship()
+
+    @property
+    def status_label(self):
+        return LOTTERY_STATUS_LABELS[self.status]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (LotteryStatus.QUEUED, LotteryStatus.RUNNING)
+
+
+class Draw(db.Model):
+    """The public random draw: announced first (which future numbers), performed once when they are known."""
+
+    __tablename__ = "hearing_draw"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), unique=True)
+    source_descriptions: Mapped[list] = mapped_column(sa.JSON, default=list)  # one text per source
+    expected_on: Mapped[date | None] = mapped_column(sa.Date)
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    announced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    lottery_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hearing_lottery_run.id"))
+    sources: Mapped[list | None] = mapped_column(sa.JSON)  # [[numbers], ...] as entered
+    key_string: Mapped[str] = mapped_column(sa.Text, default="")
+    panel_index: Mapped[int | None] = mapped_column()
+    content: Mapped[str | None] = mapped_column(sa.Text)  # the published draw file
+    sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    drawn_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="draw")
+    lottery_run: Mapped[LotteryRun | None] = relationship()
+
+
+class Disposition(enum.Enum):
+    ADOPTED = "adopted"
+    PARTLY_ADOPTED = "partly_adopted"
+    NOT_ADOPTED = "not_adopted"
+    NOT_APPLICABLE = "not_applicable"
+
+
+DISPOSITION_LABELS = {
+    Disposition.ADOPTED: _l("采纳"),
+    Disposition.PARTLY_ADOPTED: _l("部分采纳"),
+    Disposition.NOT_ADOPTED: _l("未采纳"),
+    Disposition.NOT_APPLICABLE: _l("不适用"),
+}
+
+
+class Suggestion(db.Model):
+    __tablename__ = "hearing_suggestion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_application.id", ondelete="CASCADE"),
+                                                index=True)
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hearing_topic.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disposition: Mapped[Disposition | None] = mapped_column(sa.Enum(Disposition, native_enum=False, length=20))
+    answer: Mapped[str] = mapped_column(sa.Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    meeting: Mapped[Meeting] = relationship()
+    application: Mapped[Application] = relationship()
+    topic: Mapped[Topic | None] = relationship()
+    follow_up: Mapped[FollowUp | None] = relationship(back_populates="suggestion", uselist=False,
+                                                      cascade="all, delete-orphan")
+
+    @property
+    def disposition_label(self):
+        return DISPOSITION_LABELS[self.disposition] if self.disposition else ""
+
+
+class FollowUp(db.Model):
+    """督办: something promised in an answer, with a due date; overdue items show on oversight dashboards."""
+
+    __tablename__ = "hearing_follow_up"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_suggestion.id", ondelete="CASCADE"),
+                                               unique=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    description: Mapped[str] = mapped_column(sa.Text)
+    due_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    suggestion: Mapped[Suggestion] = relationship(back_populates="follow_up")
