@@ -38,6 +38,9 @@ MODELS = [
     "app.hearings.models",
     "app.openday.models",
     "app.oversight.models",
+    "app.notifications.notices",
+    "app.notifications.subscriptions",
+    "app.notifications.digest",
 ]
 
 

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # (dotted path of the job function, interval in seconds). Interval jobs only; each job decides what is due.
 JOBS: list[tuple[str, int]] = [
     ("app.notifications.jobs.send_pending_email", 30),
+    ("app.notifications.digest.send_weekly_digests", 3600),
 ]
 
 ADVISORY_LOCK_KEY = 0x43616E7975  # "Canyu"

@@ -123,12 +123,6 @@ def logout():
     return redirect(url_for("core.home"))
 
 
-@bp.route("/me")
-@login_required
-def me():
-    return render_template("accounts/me.html")
-
-
 @bp.route("/manage/")
 @login_required
 def manage_home():
