@@ -1,15 +1,23 @@
-"""Send the outbox. Safe to run twice, and from two processes: each row is claimed before it is sent."""
+"""Send the outbox. Safe to run twice, and from two processes: each row is claimed before it is sent.
+
+A row moves pending -> sending (claimed, committed) -> sent, or back to pending with ``attempts + 1`` and an
+exponentially growing ``next_attempt_at`` when the server refuses or cannot be reached; after
+OUTBOX_MAX_ATTEMPTS (or a permanent 5xx refusal) it is failed. A sender that dies between the claim and the
+report leaves the row in ``sending``; after CLAIM_LEASE it is pending again and retried (the stable Message-ID
+lets a receiving system recognise the rare duplicate this can cause).
+"""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import smtplib
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_mail import Message
 
 from app.core.timeutil import utcnow
-from app.extensions import db, mail
+from app.extensions import db
 from app.notifications.models import OutboxEmail, OutboxState
 
 log = logging.getLogger(__name__)
@@ -18,23 +26,55 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=10)
 
 
-def _release_stale_claims(now) -> None:
-    db.session.execute(
-        sa.update(OutboxEmail)
-        .where(OutboxEmail.state == OutboxState.SENDING, OutboxEmail.claimed_at < now - CLAIM_LEASE)
-        .values(state=OutboxState.PENDING)
-    )
+class _ServerUnavailable(Exception):
+    """The mail server cannot be reached: stop this run, the rest of the batch waits for the next one."""
 
 
-def _claim(email_id: int, now) -> bool:
-    """Move one row from pending to sending; False if another sender took it first."""
-    result = db.session.execute(
-        sa.update(OutboxEmail)
-        .where(OutboxEmail.id == email_id, OutboxEmail.state == OutboxState.PENDING)
-        .values(state=OutboxState.SENDING, claimed_at=now)
-    )
-    db.session.commit()
-    return result.rowcount == 1
+class SmtpSender:
+    """One SMTP connection for a run, opened on first use, built from the *current* app.config.
+
+    (Flask-Mail's own connection reads its settings once at start-up and has no timeout; a job must notice a
+    changed setting and must never hang on a silent server.)
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.host: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        c = self.config
+        cls = smtplib.SMTP_SSL if c.get("MAIL_USE_SSL") else smtplib.SMTP
+        host = cls(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=c.get("MAIL_TIMEOUT") or 10)
+        if c.get("MAIL_USE_TLS"):
+            host.starttls()
+        if c.get("MAIL_USERNAME") and c.get("MAIL_PASSWORD"):
+            host.login(c["MAIL_USERNAME"], c["MAIL_PASSWORD"])
+        return host
+
+    def send(self, message: Message) -> None:
+        if self.host is None:
+            try:
+                self.host = self._open()
+            except (OSError, smtplib.SMTPException) as exc:
+                raise _ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            self.host.sendmail(message.sender, list(message.send_to), message.as_bytes())
+        except smtplib.SMTPServerDisconnected as exc:
+            self.host = None
+            raise _ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except smtplib.SMTPException:  # (a subclass of OSError) an answer about this message
+            raise
+        except OSError as exc:  # a broken socket mid-message
+            self.close()
+            raise _ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.host = None
 
 
 def _message(email: OutboxEmail) -> Message:
@@ -44,58 +84,109 @@ def _message(email: OutboxEmail) -> Message:
     return msg
 
 
+def _is_permanent(exc: Exception) -> bool:
+    """A 5xx answer about this message (unknown mailbox, refused content): retrying cannot help."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _msg in exc.recipients.values())
+    code = getattr(exc, "smtp_code", None)
+    return isinstance(code, int) and 500 <= code < 600
+
+
+def release_stale_claims(now: datetime) -> int:
+    """Rows claimed longer ago than the lease go back to pending (their sender died). Returns how many.
+
+    The lost attempt counts, so that a message that kills its sender every time ends up failed, not looping.
+    """
+    stale = sa.and_(OutboxEmail.state == OutboxState.SENDING, OutboxEmail.claimed_at < now - CLAIM_LEASE)
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    db.session.execute(
+        sa.update(OutboxEmail).where(stale, OutboxEmail.attempts + 1 >= max_attempts)
+        .values(state=OutboxState.FAILED, attempts=OutboxEmail.attempts + 1, claimed_at=None,
+                last_error="claim lease expired")
+    )
+    result = db.session.execute(
+        sa.update(OutboxEmail).where(stale)
+        .values(state=OutboxState.PENDING, attempts=OutboxEmail.attempts + 1, claimed_at=None,
+                next_attempt_at=now, last_error="claim lease expired")
+    )
+    return result.rowcount
+
+
+def _claim(email_id: int, now: datetime) -> bool:
+    """Move one due row from pending to sending and commit; False if another sender took it first."""
+    result = db.session.execute(
+        sa.update(OutboxEmail)
+        .where(OutboxEmail.id == email_id, OutboxEmail.state == OutboxState.PENDING,
+               OutboxEmail.next_attempt_at <= now)
+        .values(state=OutboxState.SENDING, claimed_at=now)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _record_failure(email: OutboxEmail, error: str, *, permanent: bool = False) -> bool:
+    """Back to pending with back-off, or failed. Returns True when the row is now failed."""
+    config = current_app.config
+    email.attempts += 1
+    email.claimed_at = None
+    email.last_error = error[:2000]
+    if permanent or email.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+        email.state = OutboxState.FAILED
+        return True
+    email.state = OutboxState.PENDING
+    delay = config["OUTBOX_BACKOFF_SECONDS"] * 2 ** (email.attempts - 1)
+    email.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    return False
+
+
 def send_pending_email(batch_size: int = 100) -> dict[str, int]:
     """Send what is due. Returns counts of sent, retried and failed rows."""
     config = current_app.config
     now = utcnow()
-    _release_stale_claims(now)
+    release_stale_claims(now)
     db.session.commit()
     due_ids = db.session.scalars(
         sa.select(OutboxEmail.id)
         .where(OutboxEmail.state == OutboxState.PENDING, OutboxEmail.next_attempt_at <= now)
-        .order_by(OutboxEmail.id)
+        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(batch_size)
     ).all()
     counts = {"sent": 0, "retried": 0, "failed": 0}
-    connection = None
-    for email_id in due_ids:
-        if not _claim(email_id, now):
-            continue
-        email = db.session.get(OutboxEmail, email_id)
-        try:
-            if not config["MAIL_SUPPRESS_SEND"]:
-                if connection is None:
-                    connection = mail.connect()
-                    connection.__enter__()
-                connection.send(_message(email))
-        except Exception as exc:  # noqa: BLE001 - any SMTP or network failure is retried
-            if connection is not None:
-                try:
-                    connection.__exit__(None, None, None)
-                except Exception:  # noqa: BLE001
-                    pass
-                connection = None
-            email.attempts += 1
-            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if email.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
-                email.state = OutboxState.FAILED
-                counts["failed"] += 1
+    sender = SmtpSender(config)
+    try:
+        for email_id in due_ids:
+            if not _claim(email_id, now):
+                continue
+            email = db.session.get(OutboxEmail, email_id)
+            stop = False
+            try:
+                if not config["MAIL_SUPPRESS_SEND"]:
+                    sender.send(_message(email))
+            except _ServerUnavailable as exc:
+                failed = _record_failure(email, str(exc))
+                stop = True
+            except smtplib.SMTPException as exc:
+                failed = _record_failure(email, f"{type(exc).__name__}: {exc}", permanent=_is_permanent(exc))
+                # The server may be left mid-transaction; start the next message on a clean connection.
+                sender.close()
+            except Exception as exc:  # noqa: BLE001 - a message that cannot even be built: retried, then failed
+                failed = _record_failure(email, f"{type(exc).__name__}: {exc}")
+                log.exception("mail %s could not be built", email_id)
             else:
-                email.state = OutboxState.PENDING
-                delay = config["OUTBOX_BACKOFF_SECONDS"] * 2 ** (email.attempts - 1)
-                email.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                counts["retried"] += 1
-            log.warning("mail %s to %s failed (attempt %s): %s", email.id, email.recipient, email.attempts, exc)
-        else:
-            email.attempts += 1
-            email.state = OutboxState.SENT
-            email.sent_at = utcnow()
-            email.last_error = None
-            counts["sent"] += 1
-        db.session.commit()
-    if connection is not None:
-        try:
-            connection.__exit__(None, None, None)
-        except Exception:  # noqa: BLE001
-            pass
+                email.attempts += 1
+                email.state = OutboxState.SENT
+                email.sent_at = utcnow()
+                email.claimed_at = None
+                email.last_error = None
+                counts["sent"] += 1
+                db.session.commit()
+                continue
+            counts["failed" if failed else "retried"] += 1
+            log.warning("mail %s to %s failed (attempt %s): %s", email.id, email.recipient, email.attempts,
+                        email.last_error)
+            db.session.commit()
+            if stop:
+                break  # the server is down: the other rows keep their turn for the next run
+    finally:
+        sender.close()
     return counts

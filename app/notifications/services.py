@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import ExitStack
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 
@@ -19,9 +20,17 @@ def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None,
     """
     if user is not None:
         locale = user.locale or locale
+    if locale not in current_app.config["LANGUAGES"]:
+        locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    base_url = current_app.config["BASE_URL"].rstrip("/")
     context.setdefault("recipient_user", user)
-    context.setdefault("base_url", current_app.config["BASE_URL"].rstrip("/"))
-    with force_locale(locale):
+    context.setdefault("base_url", base_url)
+    with ExitStack() as stack:
+        if not has_request_context():
+            # A job queues mail with no request: give the templates (and url_for) one at the public address.
+            # It shares the current app context, so the row joins the caller's session and transaction.
+            stack.enter_context(current_app.test_request_context("/", base_url=base_url))
+        stack.enter_context(force_locale(locale))
         text = render_template(f"{template}.txt", **context)
         try:
             html = render_template(f"{template}.html", **context)
@@ -32,7 +41,7 @@ def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None,
         raise ValueError(f"mail template {template}.txt must start with 'Subject: '")
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].strip(">") or "canyu.local"
     email = OutboxEmail(
-        recipient=recipient,
+        recipient=recipient.strip(),
         user_id=getattr(user, "id", None),
         template=template,
         locale=locale,

@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
 
 from app.accounts.permissions import staff_required
 from app.extensions import db
 from app.notifications import bp
-from app.notifications.models import OutboxEmail
+from app.notifications.models import OutboxEmail, OutboxState
+
+STATE_LABELS = {
+    OutboxState.PENDING: _l("等待发送"),
+    OutboxState.SENDING: _l("正在发送"),
+    OutboxState.SENT: _l("已发送"),
+    OutboxState.FAILED: _l("发送失败"),
+}
 
 
 @bp.route("/manage/mail")
@@ -19,6 +27,7 @@ def manage_mail():
     recipient = (request.args.get("to") or "").strip().lower()
     stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(50)
     if recipient:
-        stmt = stmt.where(OutboxEmail.recipient == recipient)
+        stmt = stmt.where(sa.func.lower(OutboxEmail.recipient) == recipient)
     emails = db.session.scalars(stmt).all()
-    return render_template("notifications/manage_mail.html", emails=emails, recipient=recipient)
+    return render_template("notifications/manage_mail.html", emails=emails, recipient=recipient,
+                           state_labels=STATE_LABELS)

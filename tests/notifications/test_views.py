@@ -1,0 +1,60 @@
+"""The development mail page /manage/mail."""
+from __future__ import annotations
+
+from app.accounts.models import Role
+from app.notifications.services import queue_email
+
+LINK = "http://localhost/accounts/verify/eyJ1IjoxfQ.aBc-123_x"
+
+
+def queue_verification(db, user):
+    queue_email(user.email, "accounts/emails/verify", user=user, link=LINK)
+    db.session.commit()
+
+
+def test_staff_see_mail_with_clickable_links(client, auth, db, staff, resident):
+    queue_verification(db, resident)
+    auth.login(staff)
+    page = client.get("/manage/mail").get_data(as_text=True)
+    assert resident.email in page
+    assert f'<a href="{LINK}"' in page
+    assert "等待发送" in page
+
+
+def test_filter_by_recipient(client, auth, db, staff, resident, make_user):
+    other = make_user(email="other@example.com")
+    queue_verification(db, resident)
+    queue_verification(db, other)
+    auth.login(staff)
+    page = client.get("/manage/mail", query_string={"to": resident.email.upper()}).get_data(as_text=True)
+    assert resident.email in page and "other@example.com" not in page
+
+
+def test_admin_may_see_it(client, auth, admin):
+    auth.login(admin)
+    assert client.get("/manage/mail").status_code == 200
+
+
+def test_residents_are_refused(client, auth, resident, make_user):
+    auth.login(resident)
+    assert client.get("/manage/mail").status_code == 403
+    client.post("/accounts/logout")
+    auth.login(make_user(Role.ENTERPRISE))
+    assert client.get("/manage/mail").status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get("/manage/mail")
+    assert response.status_code == 302 and "/accounts/login" in response.headers["Location"]
+
+
+def test_not_found_when_the_mail_page_is_switched_off(app, client, auth, staff, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SHOW_IN_APP", False)
+    auth.login(staff)
+    assert client.get("/manage/mail").status_code == 404
+
+
+def test_the_page_in_english(client, auth, staff):
+    auth.login(staff)
+    page = client.get("/manage/mail?lang=en").get_data(as_text=True)
+    assert "Mail log" in page and "No mail yet." in page
