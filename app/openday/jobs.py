@@ -1,0 +1,54 @@
+"""Scheduled work of the Open Month. Each job is safe to run twice (re-checked under a lock or a flag)."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from app.core.timeutil import SHANGHAI, from_local, utcnow
+from app.extensions import db
+from app.openday import services
+from app.openday.models import Registration, RegistrationState
+
+BATCH = 200
+REMINDER_HOUR = time(9, 0)  # the day before, from 09:00 Shanghai time
+
+
+def expire_offers(now: datetime | None = None) -> int:
+    """Offers not accepted in time pass to the next person on the waitlist."""
+    now = now or utcnow()
+    ids = db.session.scalars(sa.select(Registration.id).where(
+        Registration.state == RegistrationState.OFFERED, Registration.offer_expires_at <= now)
+        .order_by(Registration.offer_expires_at).limit(BATCH)).all()
+    done = 0
+    for reg_id in ids:
+        if services.expire_offer(reg_id, now):
+            done += 1
+        db.session.commit()
+    return done
+
+
+def reminder_due_at(starts_at: datetime) -> datetime:
+    day_before = starts_at.astimezone(SHANGHAI).date() - timedelta(days=1)
+    return from_local(day_before, REMINDER_HOUR)
+
+
+def send_reminders(now: datetime | None = None) -> int:
+    """A reminder e-mail the day before; reminder_sent_at is set in the same transaction, so never twice."""
+    now = now or utcnow()
+    candidates = db.session.scalars(sa.select(Registration).where(
+        Registration.state == RegistrationState.CONFIRMED, Registration.reminder_sent_at.is_(None),
+        Registration.starts_at > now, Registration.starts_at <= now + timedelta(hours=48))
+        .order_by(Registration.id).limit(BATCH)).all()
+    sent = 0
+    for reg in candidates:
+        if now < reminder_due_at(reg.starts_at):
+            continue
+        claimed = db.session.execute(
+            sa.update(Registration).where(Registration.id == reg.id, Registration.reminder_sent_at.is_(None))
+            .values(reminder_sent_at=now).execution_options(synchronize_session=False)).rowcount
+        if claimed == 1:
+            services._mail(reg, "reminder")
+            sent += 1
+        db.session.commit()
+    return sent

@@ -1,0 +1,589 @@
+"""Use cases of the Open Month. They take the acting user, flush but never commit, write the audit log,
+queue mail and send signals; a broken rule raises OpenDayError with a message the user can read.
+
+Capacity (see pretix): a seat is taken under a lock on the session row, inside the transaction that counts and
+inserts. On PostgreSQL that is ``SELECT ... FOR UPDATE``; on SQLite an UPDATE of the session row issued first,
+which opens the write transaction (SQLite has one writer) before anything is counted. Either way the counters
+read after the lock are the latest committed ones, and nobody else can change them until we commit.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from app import signals
+from app.accounts.models import Role, User
+from app.core.audit import audit
+from app.core.timeutil import format_local, utcnow
+from app.extensions import db
+from app.notifications.services import queue_email
+from app.openday.models import (
+    ACTIVE_STATES, Activity, ActivitySession, ActivityState, CheckIn, CheckInResult, Eligibility, OpenDayError,
+    Rating, Registration, RegistrationState, Vote, VotingWindow, new_short_code, new_ticket_code,
+)
+
+RS = RegistrationState
+
+
+# --------------------------------------------------------------------------------------------------- locks
+
+def _is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def lock_session(session_id: int) -> ActivitySession:
+    """Lock the session row for the rest of the transaction and return it with fresh counters."""
+    stmt = sa.select(ActivitySession).where(ActivitySession.id == session_id)
+    if _is_postgres():
+        stmt = stmt.with_for_update()
+    else:
+        # SQLite: a write first, so the write lock is held before anything is counted.
+        db.session.execute(sa.update(ActivitySession.__table__).where(ActivitySession.__table__.c.id == session_id)
+                           .values(id=ActivitySession.__table__.c.id))
+    session = db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    if session is None:
+        raise OpenDayError(_("找不到该场次。"))
+    return session
+
+
+def lock_user(user_id: int) -> None:
+    """Serialise one person's sign-ups and votes (overlap check, vote limit)."""
+    if _is_postgres():
+        db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+    else:
+        t = User.__table__
+        db.session.execute(sa.update(t).where(t.c.id == user_id).values(id=t.c.id))
+
+
+def _fresh(reg: Registration) -> Registration:
+    return db.session.execute(sa.select(Registration).where(Registration.id == reg.id)
+                              .execution_options(populate_existing=True)).scalar_one()
+
+
+def _ticket_url(reg: Registration) -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/openday/tickets/{reg.id}"
+
+
+def _mail(reg: Registration, template: str, **context) -> None:
+    user = reg.user
+    if user is None or not user.email:
+        return
+    queue_email(user.email, f"openday/emails/{template}", user=user, registration=reg, session=reg.session,
+                activity=reg.activity, ticket_url=_ticket_url(reg), **context)
+
+
+def offer_hours() -> int:
+    return int(current_app.config.get("OPENDAY_OFFER_HOURS", 24))
+
+
+# ------------------------------------------------------------------------------------------------ sign-up
+
+def check_eligibility(activity: Activity, user: User) -> None:
+    rule = activity.eligibility
+    if rule is Eligibility.RESIDENTS and user.role is not Role.RESIDENT:
+        raise OpenDayError(_("本活动仅限居民报名。"))
+    if rule is Eligibility.ENTERPRISES and user.role is not Role.ENTERPRISE:
+        raise OpenDayError(_("本活动仅限企业代表报名。"))
+    if rule is Eligibility.ADULTS and (not user.age_band or user.age_band == "under_18"):
+        raise OpenDayError(_("本活动仅限年满18周岁的人报名；请先在个人资料中填写年龄段。"))
+
+
+def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: datetime | None = None) -> Registration:
+    """Sign ``actor`` up: confirmed while seats remain, else on the waitlist with a position."""
+    now = now or utcnow()
+    activity = session.activity
+    if not actor.is_verified:
+        raise OpenDayError(_("请先验证您的电子邮箱地址，然后再报名。"))
+    if activity.state is ActivityState.CANCELLED:
+        raise OpenDayError(_("该活动已取消，不能报名。"))
+    if activity.state is not ActivityState.PUBLISHED:
+        raise OpenDayError(_("该活动尚未发布。"))
+    if now < activity.signup_opens_at:
+        raise OpenDayError(_("报名尚未开始：报名时间为 %(opens)s 至 %(closes)s。",
+                             opens=format_local(activity.signup_opens_at), closes=format_local(activity.signup_closes_at)))
+    if now >= activity.signup_closes_at or now >= session.starts_at:
+        raise OpenDayError(_("报名已截止。"))
+    check_eligibility(activity, actor)
+    if companions < 0 or companions > activity.max_companions:
+        if activity.max_companions == 0:
+            raise OpenDayError(_("本活动不能携带同行人员。"), field="companions")
+        raise OpenDayError(_("每人最多可携带 %(n)d 名同行人员。", n=activity.max_companions), field="companions")
+
+    lock_user(actor.id)
+    session = lock_session(session.id)
+    existing = db.session.scalar(sa.select(Registration).where(Registration.session_id == session.id,
+                                                               Registration.user_id == actor.id))
+    if existing is not None and existing.state is not RS.CANCELLED:
+        raise OpenDayError(_("您已报名该场次，不能重复报名。"))
+    overlap = db.session.scalar(
+        sa.select(Registration.id).where(Registration.user_id == actor.id, Registration.session_id != session.id,
+                                         Registration.state.in_(ACTIVE_STATES),
+                                         Registration.starts_at < session.ends_at,
+                                         Registration.ends_at > session.starts_at).limit(1))
+    if overlap is not None:
+        raise OpenDayError(_("您已报名了时间与此重叠的另一场次，不能同时报名。"))
+
+    seats = 1 + companions
+    reg = existing or Registration(session_id=session.id, activity_id=activity.id, user_id=actor.id)
+    if existing is not None:
+        reg.ticket_code, reg.short_code = new_ticket_code(), new_short_code()
+        reg.cancelled_at, reg.cancel_reason, reg.offered_at, reg.offer_expires_at = None, "", None, None
+        reg.checked_in_at = reg.reminder_sent_at = None
+        session.cancelled_count -= 1
+    reg.companions = companions
+    reg.starts_at, reg.ends_at = session.starts_at, session.ends_at
+    reg.created_at = now
+    if session.waitlist_count == 0 and session.seats_left >= seats:
+        reg.state, reg.confirmed_at, reg.waitlist_position = RS.CONFIRMED, now, None
+        session.confirmed_seats += seats
+    elif session.has_waitlist:
+        session.waitlist_tail += 1
+        session.waitlist_count += 1
+        reg.state, reg.waitlist_position, reg.confirmed_at = RS.WAITLISTED, session.waitlist_tail, None
+    else:
+        raise OpenDayError(_("该场次已满，且不设候补。"))
+    if existing is None:
+        db.session.add(reg)
+    reg.session, reg.activity, reg.user = session, activity, actor
+    db.session.flush()
+    _mail(reg, "confirmed" if reg.state is RS.CONFIRMED else "waitlisted")
+    signals.registration_changed.send(reg)
+    return reg
+
+
+def waitlist_rank(reg: Registration) -> int | None:
+    """The place in the queue now (1 = next to be offered a seat)."""
+    if reg.state is not RS.WAITLISTED:
+        return None
+    ahead = db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
+        Registration.session_id == reg.session_id, Registration.state == RS.WAITLISTED,
+        Registration.waitlist_position < reg.waitlist_position))
+    return ahead + 1
+
+
+def _release(session: ActivitySession, reg: Registration) -> None:
+    """Give back what ``reg`` holds on the (locked) session's counters."""
+    if reg.state in (RS.CONFIRMED, RS.CHECKED_IN, RS.NO_SHOW):
+        session.confirmed_seats -= reg.seats
+    elif reg.state is RS.OFFERED:
+        session.offered_seats -= reg.seats
+    elif reg.state is RS.WAITLISTED:
+        session.waitlist_count -= 1
+
+
+def offer_next(session: ActivitySession, now: datetime) -> list[Registration]:
+    """Offer free seats of the (locked) session to the waitlist in order, each with a time limit."""
+    offered = []
+    if session.has_started(now):
+        return offered
+    expires = min(now + timedelta(hours=offer_hours()), session.starts_at)
+    while session.seats_left > 0 and session.waitlist_count > 0:
+        candidate = db.session.scalar(
+            sa.select(Registration).where(Registration.session_id == session.id, Registration.state == RS.WAITLISTED,
+                                          1 + Registration.companions <= session.seats_left)
+            .order_by(Registration.waitlist_position).limit(1))
+        if candidate is None:
+            break
+        candidate.state, candidate.offered_at, candidate.offer_expires_at = RS.OFFERED, now, expires
+        session.waitlist_count -= 1
+        session.offered_seats += candidate.seats
+        db.session.flush()
+        _mail(candidate, "offered", expires_at=expires)
+        signals.registration_changed.send(candidate)
+        offered.append(candidate)
+    return offered
+
+
+def cancel_registration(actor: User, reg: Registration, now: datetime | None = None, reason: str = "self") -> None:
+    now = now or utcnow()
+    session = lock_session(reg.session_id)
+    reg = _fresh(reg)
+    if reg.state in (RS.CANCELLED, RS.CHECKED_IN, RS.NO_SHOW):
+        raise OpenDayError(_("这个报名不能再取消。"))
+    if session.has_started(now):
+        raise OpenDayError(_("场次已开始，不能再取消报名。"))
+    _release(session, reg)
+    reg.state, reg.cancelled_at, reg.cancel_reason = RS.CANCELLED, now, reason
+    reg.offer_expires_at = None
+    session.cancelled_count += 1
+    db.session.flush()
+    signals.registration_changed.send(reg)
+    offer_next(session, now)
+
+
+def accept_offer(actor: User, reg: Registration, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    session = lock_session(reg.session_id)
+    reg = _fresh(reg)
+    if reg.user_id != actor.id:
+        raise OpenDayError(_("找不到该报名。"))
+    if reg.state is not RS.OFFERED:
+        raise OpenDayError(_("没有待接受的名额。"))
+    if not reg.offer_is_live(now):
+        raise OpenDayError(_("接受名额的期限已过，名额已让给下一位候补者。"))
+    session.offered_seats -= reg.seats
+    session.confirmed_seats += reg.seats
+    reg.state, reg.confirmed_at, reg.offer_expires_at = RS.CONFIRMED, now, None
+    db.session.flush()
+    _mail(reg, "confirmed")
+    signals.registration_changed.send(reg)
+
+
+def expire_offer(reg_id: int, now: datetime) -> bool:
+    """Pass an expired offer to the next on the waitlist. Safe to run twice: it re-checks under the lock."""
+    reg = db.session.get(Registration, reg_id)
+    if reg is None:
+        return False
+    session = lock_session(reg.session_id)
+    reg = _fresh(reg)
+    if reg.state is not RS.OFFERED or reg.offer_expires_at is None or reg.offer_expires_at > now:
+        return False
+    session.offered_seats -= reg.seats
+    reg.state, reg.cancelled_at, reg.cancel_reason = RS.CANCELLED, now, "offer_expired"
+    session.cancelled_count += 1
+    db.session.flush()
+    _mail(reg, "offer_expired")
+    signals.registration_changed.send(reg)
+    offer_next(session, now)
+    return True
+
+
+# ----------------------------------------------------------------------------------------------- check-in
+
+def normalise_code(raw: str) -> str:
+    return (raw or "").strip()
+
+
+def find_by_code(code: str) -> Registration | None:
+    code = normalise_code(code)
+    if not code or len(code) > 64:
+        return None
+    reg = db.session.scalar(sa.select(Registration).where(Registration.ticket_code == code))
+    if reg is None:
+        short = code.upper().replace("-", "").replace(" ", "")
+        if len(short) == 8:
+            reg = db.session.scalar(sa.select(Registration).where(Registration.short_code == short))
+    return reg
+
+
+def check_in(actor: User, session: ActivitySession, *, code: str = "", registration: Registration | None = None,
+             method: str = "manual", user_agent: str = "", now: datetime | None = None):
+    """Check a ticket in at the door. Every attempt is recorded. Returns (result, registration, message)."""
+    now = now or utcnow()
+    reg = registration if registration is not None else find_by_code(code)
+    result, message = CheckInResult.OK, ""
+    if reg is None:
+        result, message = CheckInResult.UNKNOWN, _("无效的票码：找不到这张票，未签到。")
+    elif reg.session_id != session.id:
+        result = CheckInResult.WRONG_SESSION
+        message = _("这张票属于另一场次（%(title)s，%(when)s），不能在本场次签到。",
+                    title=reg.activity.title, when=format_local(reg.session.starts_at))
+    elif reg.state is RS.CANCELLED:
+        result, message = CheckInResult.CANCELLED, _("这张票已取消，不能签到。")
+    elif reg.state is RS.CHECKED_IN:
+        result = CheckInResult.ALREADY
+        message = _("已于 %(time)s 签到，本次未重复签到。", time=format_local(reg.checked_in_at, "%H:%M"))
+    elif reg.state not in (RS.CONFIRMED, RS.NO_SHOW):
+        result, message = CheckInResult.NOT_CONFIRMED, _("这张票尚未确认（候补或待接受名额），不能签到。")
+    else:
+        was_no_show = reg.state is RS.NO_SHOW
+        # A conditional update: two phones scanning the same ticket at once check it in once.
+        done = db.session.execute(
+            sa.update(Registration).where(Registration.id == reg.id, Registration.state == reg.state)
+            .values(state=RS.CHECKED_IN, checked_in_at=now).execution_options(synchronize_session=False)).rowcount
+        reg = _fresh(reg)
+        if done == 1:
+            s, a = ActivitySession.__table__, Activity.__table__
+            s_values = {"checked_in_count": s.c.checked_in_count + 1}
+            a_values = {"checked_in_count": a.c.checked_in_count + 1}
+            if was_no_show:
+                s_values["no_show_count"] = s.c.no_show_count - 1
+                a_values["no_show_count"] = a.c.no_show_count - 1
+            db.session.execute(sa.update(s).where(s.c.id == session.id).values(**s_values))
+            db.session.execute(sa.update(a).where(a.c.id == reg.activity_id).values(**a_values))
+            message = _("签到成功：%(name)s（同行 %(n)d 人）。", name=reg.user.name, n=reg.companions)
+        else:
+            result = CheckInResult.ALREADY
+            message = _("已于 %(time)s 签到，本次未重复签到。", time=format_local(reg.checked_in_at, "%H:%M"))
+    db.session.add(CheckIn(session_id=session.id, registration_id=reg.id if reg is not None else None,
+                           staff_id=actor.id, scanned_at=now, code=normalise_code(code)[:64], method=method[:20],
+                           user_agent=(user_agent or "")[:300], result=result))
+    db.session.flush()
+    if result is CheckInResult.OK:
+        db.session.refresh(session)
+        signals.registration_changed.send(reg)
+    return result, reg, message
+
+
+def mark_no_shows(actor: User, session: ActivitySession, now: datetime | None = None) -> int:
+    """After the session has ended: everyone confirmed who did not come is a no-show."""
+    now = now or utcnow()
+    session = lock_session(session.id)
+    if not session.has_ended(now):
+        raise OpenDayError(_("场次结束后才能标记未到场。"))
+    regs = db.session.scalars(sa.select(Registration).where(Registration.session_id == session.id,
+                                                            Registration.state == RS.CONFIRMED)).all()
+    for reg in regs:
+        reg.state = RS.NO_SHOW
+    session.no_show_count += len(regs)
+    session.activity.no_show_count += len(regs)
+    session.no_shows_marked_at = now
+    audit(actor, "openday.mark_no_shows", session, department_id=session.activity.department_id, count=len(regs))
+    db.session.flush()
+    return len(regs)
+
+
+# ------------------------------------------------------------------------------------------------- rating
+
+def rate(actor: User, reg: Registration, stars: int, comment: str = "", now: datetime | None = None) -> Rating:
+    now = now or utcnow()
+    if reg.user_id != actor.id:
+        raise OpenDayError(_("找不到该报名。"))
+    if reg.state is not RS.CHECKED_IN:
+        raise OpenDayError(_("只有签到参加了活动的人才能评价。"))
+    if not isinstance(stars, int) or not 1 <= stars <= 5:
+        raise OpenDayError(_("请选择 1 到 5 星。"), field="stars")
+    comment = (comment or "").strip()
+    if len(comment) > 1000:
+        raise OpenDayError(_("评价内容最多 1000 字。"), field="comment")
+    session = lock_session(reg.session_id)
+    if db.session.scalar(sa.select(Rating.id).where(Rating.registration_id == reg.id)) is not None:
+        raise OpenDayError(_("您已评价过该场次，每场只能评价一次。"))
+    rating = Rating(registration_id=reg.id, session_id=session.id, activity_id=reg.activity_id, user_id=actor.id,
+                    stars=stars, comment=comment, created_at=now)
+    db.session.add(rating)
+    session.rating_count += 1
+    session.rating_sum += stars
+    activity = session.activity
+    activity.rating_count += 1
+    activity.rating_sum += stars
+    db.session.flush()
+    return rating
+
+
+# --------------------------------------------------------------------------------------------------- staff
+
+ACTIVITY_FIELDS = ("title", "description", "mode", "district", "address", "access_notes", "online_url",
+                   "signup_opens_at", "signup_closes_at", "eligibility", "max_companions")
+PLACE_FIELDS = ("mode", "district", "address", "online_url")
+
+
+def _validate_activity(activity: Activity) -> None:
+    if activity.signup_closes_at <= activity.signup_opens_at:
+        raise OpenDayError(_("报名截止时间必须晚于报名开始时间。"), field="signup_closes_at")
+    if not 0 <= activity.max_companions <= 2:
+        raise OpenDayError(_("同行人数只能是 0 到 2。"), field="max_companions")
+
+
+def create_activity(actor: User, department_id: int, tags=(), **fields) -> Activity:
+    activity = Activity(department_id=department_id, **{k: v for k, v in fields.items() if k in ACTIVITY_FIELDS})
+    activity.tags = list(tags)
+    _validate_activity(activity)
+    db.session.add(activity)
+    db.session.flush()
+    audit(actor, "openday.create", activity, title=activity.title)
+    return activity
+
+
+def _participants(session_ids, states=(RS.CONFIRMED, RS.WAITLISTED, RS.OFFERED)) -> list[Registration]:
+    if not session_ids:
+        return []
+    return db.session.scalars(sa.select(Registration).where(Registration.session_id.in_(list(session_ids)),
+                                                            Registration.state.in_(states))
+                              .options(sa.orm.joinedload(Registration.user))).all()
+
+
+def update_activity(actor: User, activity: Activity, tags=None, **fields) -> list[str]:
+    """Edit an activity; participants are told when the place changes. Returns the changed field names."""
+    changed = []
+    for key in ACTIVITY_FIELDS:
+        if key in fields and getattr(activity, key) != fields[key]:
+            setattr(activity, key, fields[key])
+            changed.append(key)
+    if tags is not None and list(tags) != list(activity.tags):
+        activity.tags = list(tags)
+        changed.append("tags")
+    _validate_activity(activity)
+    if not changed:
+        return changed
+    audit(actor, "openday.update", activity, fields=changed)
+    if activity.is_public and any(k in PLACE_FIELDS for k in changed):
+        for reg in _participants([s.id for s in activity.sessions]):
+            _mail(reg, "changed", what="place")
+    db.session.flush()
+    return changed
+
+
+def publish_activity(actor: User, activity: Activity, now: datetime | None = None) -> None:
+    activity.publish(now)
+    audit(actor, "openday.publish", activity)
+    db.session.flush()
+    signals.activity_published.send(activity, actor=actor)
+
+
+def cancel_activity(actor: User, activity: Activity, reason: str, now: datetime | None = None) -> int:
+    """Cancel the activity; every registration is cancelled and everyone is told. Returns how many were told."""
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise OpenDayError(_("请填写取消原因，它会告知所有报名者。"), field="reason")
+    activity.cancel(reason, now)
+    told = 0
+    for s in activity.sessions:
+        session = lock_session(s.id)
+        for reg in _participants([session.id]):
+            _release(session, reg)
+            reg.state, reg.cancelled_at, reg.cancel_reason = RS.CANCELLED, now, "activity_cancelled"
+            session.cancelled_count += 1
+            _mail(reg, "activity_cancelled", reason=reason)
+            told += 1
+    audit(actor, "openday.cancel", activity, reason=reason, told=told)
+    db.session.flush()
+    signals.activity_cancelled.send(activity, actor=actor)
+    return told
+
+
+def add_session(actor: User, activity: Activity, starts_at: datetime, ends_at: datetime, capacity: int,
+                has_waitlist: bool = True) -> ActivitySession:
+    if ends_at <= starts_at:
+        raise OpenDayError(_("结束时间必须晚于开始时间。"), field="end")
+    if capacity < 1:
+        raise OpenDayError(_("名额至少为 1。"), field="capacity")
+    session = ActivitySession(activity=activity, starts_at=starts_at, ends_at=ends_at, capacity=capacity,
+                              has_waitlist=has_waitlist)
+    db.session.add(session)
+    db.session.flush()
+    activity.refresh_first_start()
+    audit(actor, "openday.add_session", activity, session_id=session.id)
+    db.session.flush()
+    return session
+
+
+def update_session(actor: User, session: ActivitySession, starts_at: datetime, ends_at: datetime, capacity: int,
+                   has_waitlist: bool, now: datetime | None = None) -> list[str]:
+    now = now or utcnow()
+    if ends_at <= starts_at:
+        raise OpenDayError(_("结束时间必须晚于开始时间。"), field="end")
+    session = lock_session(session.id)
+    if capacity < session.confirmed_seats + session.offered_seats:
+        raise OpenDayError(_("名额不能少于已确认和待接受的 %(n)d 个座位。",
+                             n=session.confirmed_seats + session.offered_seats), field="capacity")
+    if capacity < 1:
+        raise OpenDayError(_("名额至少为 1。"), field="capacity")
+    if not has_waitlist and session.waitlist_count:
+        raise OpenDayError(_("还有人在候补名单上，不能关闭候补。"), field="has_waitlist")
+    changed = []
+    time_changed = (session.starts_at, session.ends_at) != (starts_at, ends_at)
+    if time_changed:
+        session.starts_at, session.ends_at = starts_at, ends_at
+        db.session.execute(sa.update(Registration).where(Registration.session_id == session.id)
+                           .values(starts_at=starts_at, ends_at=ends_at)
+                           .execution_options(synchronize_session="fetch"))
+        changed.append("time")
+    if capacity != session.capacity:
+        session.capacity = capacity
+        changed.append("capacity")
+    if has_waitlist != session.has_waitlist:
+        session.has_waitlist = has_waitlist
+        changed.append("has_waitlist")
+    if not changed:
+        return changed
+    session.activity.refresh_first_start()
+    audit(actor, "openday.update_session", session.activity, session_id=session.id, fields=changed)
+    db.session.flush()
+    if time_changed and session.activity.is_public:
+        for reg in _participants([session.id]):
+            _mail(reg, "changed", what="time")
+    offer_next(session, now)
+    return changed
+
+
+def message_participants(actor: User, session: ActivitySession, subject: str, body: str, states) -> int:
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject:
+        raise OpenDayError(_("请填写标题。"), field="subject")
+    if not body:
+        raise OpenDayError(_("请填写内容。"), field="body")
+    regs = _participants([session.id], states=tuple(states))
+    for reg in regs:
+        _mail(reg, "message", subject=subject, body=body)
+    audit(actor, "openday.message", session.activity, session_id=session.id, recipients=len(regs), subject=subject)
+    db.session.flush()
+    return len(regs)
+
+
+# ---------------------------------------------------------------------------------------------- the vote
+
+def set_voting_window(actor: User, year: int, opens_at: datetime, closes_at: datetime, live_ranking: bool,
+                      window: VotingWindow | None = None) -> VotingWindow:
+    if closes_at <= opens_at:
+        raise OpenDayError(_("投票截止时间必须晚于开始时间。"), field="closes_at")
+    if window is None:
+        if db.session.scalar(sa.select(VotingWindow.id).where(VotingWindow.year == year)) is not None:
+            raise OpenDayError(_("%(year)d 年的投票已设置。", year=year), field="year")
+        window = VotingWindow(year=year, created_by_id=actor.id)
+        db.session.add(window)
+    window.opens_at, window.closes_at, window.live_ranking = opens_at, closes_at, live_ranking
+    db.session.flush()
+    audit(actor, "openday.voting_window", window, year=year, opens_at=opens_at.isoformat(),
+          closes_at=closes_at.isoformat(), live_ranking=live_ranking)
+    return window
+
+
+def active_votes(window: VotingWindow, user: User) -> list[Vote]:
+    return db.session.scalars(sa.select(Vote).where(Vote.window_id == window.id, Vote.user_id == user.id,
+                                                    Vote.withdrawn_at.is_(None))).all()
+
+
+def cast_vote(actor: User, window: VotingWindow, activity: Activity, *, ip_address: str = "", user_agent: str = "",
+              now: datetime | None = None) -> Vote:
+    now = now or utcnow()
+    if not actor.is_verified:
+        raise OpenDayError(_("请先验证您的电子邮箱地址，然后再投票。"))
+    if not window.is_open(now):
+        raise OpenDayError(_("投票时间为 %(opens)s 至 %(closes)s，现在不能投票。",
+                             opens=format_local(window.opens_at), closes=format_local(window.closes_at)))
+    if activity.state is not ActivityState.PUBLISHED:
+        raise OpenDayError(_("只能为已发布的活动投票。"))
+    lock_user(actor.id)
+    votes = active_votes(window, actor)
+    if any(v.activity_id == activity.id for v in votes):
+        raise OpenDayError(_("您已为这个活动投过票。"))
+    if len(votes) >= window.max_votes:
+        raise OpenDayError(_("每个账户最多为 %(n)d 个活动投票；请先收回一票。", n=window.max_votes))
+    created = actor.created_at
+    vote = Vote(window_id=window.id, activity_id=activity.id, user_id=actor.id, created_at=now,
+                ip_address=(ip_address or "")[:45], user_agent=(user_agent or "")[:300],
+                is_flagged=bool(created and created > window.opens_at))
+    db.session.add(vote)
+    db.session.flush()
+    return vote
+
+
+def withdraw_vote(actor: User, window: VotingWindow, activity: Activity, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if not window.is_open(now):
+        raise OpenDayError(_("投票已结束，不能收回。"))
+    lock_user(actor.id)
+    vote = next((v for v in active_votes(window, actor) if v.activity_id == activity.id), None)
+    if vote is None:
+        raise OpenDayError(_("您没有为这个活动投票。"))
+    vote.withdrawn_at = now
+    db.session.flush()
+
+
+def ranking(window: VotingWindow) -> list[tuple[Activity, int]]:
+    count = sa.func.count(Vote.id).label("votes")
+    rows = db.session.execute(
+        sa.select(Activity, count).join(Vote, Vote.activity_id == Activity.id)
+        .where(Vote.window_id == window.id, Vote.withdrawn_at.is_(None))
+        .group_by(Activity.id).order_by(count.desc(), Activity.id)).all()
+    return [(a, n) for a, n in rows]
+
+
+def current_window(now: datetime | None = None) -> VotingWindow | None:
+    """The latest voting window (open, upcoming or closed)."""
+    return db.session.scalar(sa.select(VotingWindow).order_by(VotingWindow.opens_at.desc()).limit(1))
