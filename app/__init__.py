@@ -26,6 +26,7 @@ BLUEPRINTS = [
 # Modules whose receivers.py connects signal receivers.
 RECEIVERS = [
     "app.notifications.receivers",
+    "app.oversight.receivers",
 ]
 
 # Every module's models, imported so that the metadata (and so migrations) sees every table.

@@ -33,3 +33,17 @@ def news_text(kind: str, title: str) -> str:
     from flask_babel import gettext as _
 
     return _("%(kind)s：%(title)s", kind=str(NEWS_KIND_LABELS.get(kind, kind)), title=title)
+
+
+def change_text(what: str, **values) -> str:
+    """The text of a notice about one's own contribution, in the current language."""
+    from flask_babel import gettext as _
+
+    texts = {
+        "comment_moderated": lambda: _("您的意见 %(number)s 状态更新：%(state)s", **values),
+        "comment_answered": lambda: _("“%(title)s”的意见采纳情况反馈已发布，请查看对您意见的答复", **values),
+        "application": lambda: _("您对“%(title)s”的列席申请状态更新：%(state)s", **values),
+        "registration": lambda: _("您报名的活动“%(title)s”状态更新：%(state)s", **values),
+        "invitation": lambda: _("邀请您对“%(title)s”提出意见", **values),
+    }
+    return texts[what]()

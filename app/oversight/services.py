@@ -1,0 +1,146 @@
+"""Oversight use cases: targeted invitations to comment, and what the invited did with them."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.accounts.models import Role, Tag, TagKind, User, user_tag
+from app.core.timeutil import format_local, utcnow
+from app.extensions import db
+from app.notifications.notices import add_notice
+from app.oversight.labels import TARGET_GROUP_LABELS, change_text
+from app.oversight.models import Invitation
+
+# A tag whose name holds one of these marks an association or chamber of commerce.
+ASSOCIATION_MARKS = ("协会", "商会")
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="canyu-invitation-open")
+
+
+def open_token(invitation_id: int) -> str:
+    return _serializer().dumps(invitation_id)
+
+
+def read_open_token(token: str) -> int | None:
+    try:
+        value = _serializer().loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _base_query():
+    return sa.select(User.id).where(User.deleted_at.is_(None), User.email_verified_at.is_not(None),
+                                    User.email.is_not(None), User.role.in_([Role.RESIDENT, Role.ENTERPRISE]))
+
+
+def _with_tag(condition):
+    return sa.select(user_tag.c.user_id).join(Tag, Tag.id == user_tag.c.tag_id).where(condition)
+
+
+def group_members(group: str, *, industry_tag_ids: list[int], group_tag_ids: list[int], named: str = "") -> list[int]:
+    """The ids of the accounts that make up one target group (one query).
+
+    - enterprises: enterprise accounts, narrowed to the consultation's 行业 tags when it has any;
+    - associations: accounts carrying an association / chamber tag (行业协会商会);
+    - grassroots: resident accounts, narrowed to the consultation's 人群 tags when it has any;
+    - named:<text>: accounts carrying a tag of that name (Chinese or English).
+    """
+    stmt = _base_query()
+    if group == "enterprises":
+        stmt = stmt.where(User.role == Role.ENTERPRISE)
+        if industry_tag_ids:
+            stmt = stmt.where(User.id.in_(_with_tag(Tag.id.in_(industry_tag_ids))))
+    elif group == "associations":
+        stmt = stmt.where(User.id.in_(_with_tag(sa.or_(*[Tag.name.contains(m) for m in ASSOCIATION_MARKS]))))
+    elif group == "grassroots":
+        stmt = stmt.where(User.role == Role.RESIDENT)
+        if group_tag_ids:
+            stmt = stmt.where(User.id.in_(_with_tag(Tag.id.in_(group_tag_ids))))
+    elif group == "named":
+        if not named.strip():
+            return []
+        stmt = stmt.where(User.id.in_(_with_tag(sa.or_(Tag.name == named.strip(), Tag.name_en == named.strip()))))
+    else:
+        return []
+    return list(db.session.scalars(stmt.order_by(User.id)))
+
+
+def invite_target_groups(consultation) -> dict[str, int]:
+    """Invite, once, the accounts matching the consultation's target groups. Returns the count per group.
+
+    A person in several groups is invited once, under the first group listed. Flushes, never commits.
+    """
+    from app.notifications.services import queue_email
+    from app.notifications.subscriptions import unsubscribe_url
+
+    groups = [g for g in (consultation.target_groups or []) if g in ("enterprises", "associations", "grassroots")]
+    named = (getattr(consultation, "target_group_other", "") or "").strip()
+    if named:
+        groups.append("named")
+    if not groups:
+        return {}
+    industry = [t.id for t in consultation.tags if t.kind is TagKind.INDUSTRY]
+    people = [t.id for t in consultation.tags if t.kind is TagKind.GROUP]
+    already = set(db.session.scalars(sa.select(Invitation.user_id)
+                                     .where(Invitation.consultation_id == consultation.id)))
+    chosen: dict[int, str] = {}
+    for group in groups:
+        for user_id in group_members(group, industry_tag_ids=industry, group_tag_ids=people, named=named):
+            if user_id not in already and user_id not in chosen:
+                chosen[user_id] = f"named:{named}"[:80] if group == "named" else group
+    if not chosen:
+        return {}
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(list(chosen))))}
+    department = consultation.department if hasattr(consultation, "department") else None
+    counts: dict[str, int] = {}
+    for user_id, group in chosen.items():
+        user = users[user_id]
+        invitation = Invitation(consultation_id=consultation.id, user_id=user_id, target_group=group)
+        db.session.add(invitation)
+        db.session.flush()
+        with force_locale(user.locale or "zh"):
+            group_label = named if group.startswith("named:") else str(TARGET_GROUP_LABELS[group])
+            dept_name = department.display_name(user.locale or "zh") if department is not None else ""
+            add_notice(user_id, "invitation", change_text("invitation", title=consultation.title),
+                       f"/consultations/{consultation.id}")
+        base = current_app.config["BASE_URL"].rstrip("/")
+        queue_email(user.email, "oversight/emails/invitation", user=user, title=consultation.title,
+                    department=dept_name, group=group_label, closes=format_local(consultation.closes_at),
+                    open_url=f"{base}/invitations/{open_token(invitation.id)}",
+                    unsubscribe_url=unsubscribe_url(user_id))
+        counts[group] = counts.get(group, 0) + 1
+    db.session.flush()
+    return counts
+
+
+def mark_opened(invitation_id: int) -> Invitation | None:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is not None and invitation.opened_at is None:
+        invitation.opened_at = utcnow()
+        db.session.flush()
+    return invitation
+
+
+def mark_commented(consultation_id: int, user_id: int | None) -> None:
+    if user_id is None:
+        return
+    now = utcnow()
+    db.session.execute(sa.update(Invitation)
+                       .where(Invitation.consultation_id == consultation_id, Invitation.user_id == user_id,
+                              Invitation.commented_at.is_(None))
+                       .values(commented_at=now, opened_at=sa.func.coalesce(Invitation.opened_at, now)))
+
+
+def reach_by_group(consultation_id: int) -> list[dict]:
+    """Invited, opened and commented per target group (one query)."""
+    rows = db.session.execute(
+        sa.select(Invitation.target_group, sa.func.count(Invitation.id), sa.func.count(Invitation.opened_at),
+                  sa.func.count(Invitation.commented_at))
+        .where(Invitation.consultation_id == consultation_id)
+        .group_by(Invitation.target_group).order_by(Invitation.target_group)).all()
+    return [{"group": g, "invited": i, "opened": o, "commented": c} for g, i, o, c in rows]

@@ -1,0 +1,107 @@
+"""Targeted invitations on consultation_published, the tracked open link, and the staff reach page."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from app import signals
+from app.accounts.models import Role, TagKind
+from app.notifications import subscriptions as subs
+from app.notifications.models import OutboxEmail
+from app.notifications.notices import Notice
+from app.oversight.models import Invitation
+
+
+def mails(db, template):
+    return db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.template == template)
+                              .order_by(OutboxEmail.id)).all()
+
+
+def test_publishing_invites_matching_accounts_per_group(db, make_user, make_tag, make_consultation, staff):
+    catering = make_tag("餐饮住宿", kind=TagKind.INDUSTRY)
+    retail = make_tag("商贸零售", kind=TagKind.INDUSTRY)
+    chamber = make_tag("行业协会商会", kind=TagKind.INDUSTRY)
+    elderly = make_tag("老年人", kind=TagKind.GROUP)
+    restaurant = make_user(Role.ENTERPRISE, email="restaurant@example.com", tags=[catering])
+    shop = make_user(Role.ENTERPRISE, email="shop@example.com", tags=[retail])
+    association = make_user(Role.ENTERPRISE, email="assoc@example.com", tags=[chamber, catering])
+    grandma = make_user(Role.RESIDENT, email="grandma@example.com", tags=[elderly], locale="en")
+    young = make_user(Role.RESIDENT, email="young@example.com")
+    make_user(Role.RESIDENT, email="unverified@example.com", tags=[elderly], verified=False)
+    c = make_consultation(tags=[catering, elderly], target_groups=["enterprises", "associations", "grassroots"])
+
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+
+    invited = {i.user_id: i.target_group for i in db.session.scalars(sa.select(Invitation))}
+    assert invited == {restaurant.id: "enterprises", association.id: "enterprises", grandma.id: "grassroots"}
+    assert shop.id not in invited and young.id not in invited
+    sent = mails(db, "oversight/emails/invitation")
+    assert sorted(m.recipient for m in sent) == ["assoc@example.com", "grandma@example.com",
+                                                   "restaurant@example.com"]
+    english = next(m for m in sent if m.recipient == "grandma@example.com")
+    assert english.subject.startswith("You are invited to comment")
+    assert "/invitations/" in english.body_text and "/notifications/unsubscribe/" in english.body_text
+    # Publishing again (a repeated signal) invites nobody twice.
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+    assert len(mails(db, "oversight/emails/invitation")) == 3
+
+
+def test_named_group_matches_a_tag_name(db, make_user, make_tag, make_consultation, staff):
+    drivers = make_tag("网约车司机")
+    driver = make_user(email="driver@example.com", tags=[drivers])
+    make_user(email="other@example.com")
+    c = make_consultation(named="网约车司机")
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+    rows = db.session.scalars(sa.select(Invitation)).all()
+    assert [(r.user_id, r.target_group) for r in rows] == [(driver.id, "named:网约车司机")]
+
+
+def test_open_link_and_comment_are_counted_on_the_reach_page(client, auth, db, make_user, make_tag,
+                                                             make_consultation, make_comment, staff):
+    elderly = make_tag("老年人", kind=TagKind.GROUP)
+    a = make_user(email="a@example.com", tags=[elderly])
+    make_user(email="b@example.com", tags=[elderly])
+    c = make_consultation(tags=[elderly], target_groups=["grassroots"])
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+    mail = next(m for m in mails(db, "oversight/emails/invitation") if m.recipient == "a@example.com")
+    link = re.search(r"http://localhost(/invitations/\S+)", mail.body_text).group(1)
+    response = client.get(link)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/consultations/{c.id}")
+    comment = make_comment(c, a)
+    signals.comment_submitted.send(comment)
+    db.session.commit()
+
+    auth.login(staff)
+    page = client.get(f"/manage/consultations/{c.id}/reach")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    row = re.search(r'<th scope="row">基层群众</th>(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r'class="num">(\d+)<', row) == ["2", "1", "1"]
+
+
+def test_reach_page_is_for_the_owning_department(client, auth, db, make_user, make_department, make_consultation):
+    other = make_user(Role.STAFF, department=make_department())
+    c = make_consultation()
+    auth.login(other)
+    assert client.get(f"/manage/consultations/{c.id}/reach").status_code == 404
+
+
+def test_tampered_open_link_is_404(client):
+    assert client.get("/invitations/not-a-token").status_code == 404
+
+
+def test_publishing_tells_subscribers(db, make_user, make_tag, make_consultation, staff):
+    tag = make_tag("青年")
+    fan = make_user(email="fan@example.com")
+    subs.update_subscriptions(fan, tag_ids=[tag.id], deliveries={subs.NewsKind.NEW_CONSULTATION: subs.Delivery.NOW})
+    db.session.commit()
+    c = make_consultation(tags=[tag])
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+    assert [m.recipient for m in mails(db, "oversight/emails/news")] == ["fan@example.com"]
+    assert db.session.scalar(sa.select(Notice.link).where(Notice.user_id == fan.id)) == f"/consultations/{c.id}"
