@@ -24,3 +24,4 @@ application_changed = _signals.signal("application-changed")  # sender=applicati
 # openday
 activity_published = _signals.signal("activity-published")  # sender=activity, actor=
 registration_changed = _signals.signal("registration-changed")  # sender=registration
+activity_cancelled = _signals.signal("activity-cancelled")  # sender=activity, actor=
