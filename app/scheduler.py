@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import secrets
+import signal
 import socket
 import threading
-import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import click
 import sqlalchemy as sa
@@ -50,7 +51,8 @@ class SchedulerLock(db.Model):
 
 
 def _holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    # Host and process for a person reading the row; a random part so that two locks never look alike.
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class DatabaseLock:
@@ -68,6 +70,7 @@ class DatabaseLock:
         return db.engine.dialect.name == "postgresql"
 
     def try_acquire(self) -> bool:
+        """Take the lock if it is free (or, on SQLite, if its holder stopped beating). Never blocks."""
         with self.app.app_context():
             if self.is_postgres:
                 if self._connection is None:
@@ -77,14 +80,20 @@ class DatabaseLock:
                 self._connection.commit()
                 return bool(got)
             now = utcnow()
-            row = db.session.get(SchedulerLock, 1)
-            if row is None:
-                db.session.add(SchedulerLock(id=1, holder=self.holder, heartbeat_at=now))
-            elif row.holder != self.holder and row.heartbeat_at > now - HEARTBEAT_STALE:
+            # One conditional UPDATE: of two processes taking over a stale row, exactly one wins.
+            taken = db.session.execute(
+                sa.update(SchedulerLock)
+                .where(SchedulerLock.id == 1,
+                       sa.or_(SchedulerLock.holder == self.holder, SchedulerLock.heartbeat_at < now - HEARTBEAT_STALE))
+                .values(holder=self.holder, heartbeat_at=now)
+            ).rowcount
+            if taken == 1:
+                db.session.commit()
+                return True
+            if db.session.get(SchedulerLock, 1) is not None:
                 db.session.rollback()
                 return False
-            else:
-                row.holder, row.heartbeat_at = self.holder, now
+            db.session.add(SchedulerLock(id=1, holder=self.holder, heartbeat_at=now))
             try:
                 db.session.commit()
             except sa.exc.IntegrityError:
@@ -98,24 +107,35 @@ class DatabaseLock:
             if not announced:
                 click.echo("Another scheduler holds the lock; waiting for it to stop.")
                 announced = True
-            time.sleep(self.poll_seconds)
+            if self._stop.wait(self.poll_seconds):
+                raise SystemExit(0)
 
-    def heartbeat(self) -> None:
-        if self.is_postgres:
-            return
+    def heartbeat(self) -> bool:
+        """Show that this process still runs the jobs. False when the lock has been lost."""
         with self.app.app_context():
-            db.session.execute(sa.update(SchedulerLock).where(SchedulerLock.holder == self.holder)
-                               .values(heartbeat_at=utcnow()))
+            if self.is_postgres:
+                try:
+                    self._connection.execute(sa.text("SELECT 1"))
+                    self._connection.commit()
+                except Exception:  # noqa: BLE001 - the connection (and with it the advisory lock) is gone
+                    log.exception("scheduler lost its database connection")
+                    return False
+                return True
+            kept = db.session.execute(sa.update(SchedulerLock).where(SchedulerLock.holder == self.holder)
+                                      .values(heartbeat_at=utcnow())).rowcount
             db.session.commit()
+            return kept == 1
 
     def release(self) -> None:
         with self.app.app_context():
             if self.is_postgres:
                 if self._connection is not None:
-                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
-                    self._connection.commit()
-                    self._connection.close()
-                    self._connection = None
+                    try:
+                        self._connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                        self._connection.commit()
+                    finally:
+                        self._connection.close()
+                        self._connection = None
                 return
             db.session.execute(sa.delete(SchedulerLock).where(SchedulerLock.holder == self.holder))
             db.session.commit()
@@ -138,9 +158,9 @@ def run_job(app: Flask, path: str):
             db.session.remove()
 
 
-def run_all_once(app: Flask) -> None:
-    for path, _interval in JOBS:
-        run_job(app, path)
+def run_all_once(app: Flask) -> dict[str, object]:
+    """Run every job once, in order. Returns each job's result (None for a job that failed or returns nothing)."""
+    return {path: run_job(app, path) for path, _interval in JOBS}
 
 
 scheduler_cli = AppGroup("scheduler", help="The scheduled-jobs process.")
@@ -150,25 +170,51 @@ scheduler_cli = AppGroup("scheduler", help="The scheduled-jobs process.")
 @click.option("--once", is_flag=True, help="Run every job once and exit (for cron or a test).")
 def run_command(once: bool) -> None:
     """Run the scheduled jobs in this process (only one process at a time runs them)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
     app = current_app._get_current_object()
     lock = DatabaseLock(app)
-    lock.acquire()
-    click.echo(f"Scheduler {lock.holder} holds the lock.")
+
+    def stop(signum, _frame):
+        raise SystemExit(0)
+
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGTERM, stop)  # a service manager's stop releases the lock too
     try:
-        if once:
-            run_all_once(app)
-            return
-        scheduler = BlockingScheduler(timezone="UTC")
-        for path, interval in JOBS:
-            scheduler.add_job(run_job, "interval", seconds=interval, args=[app, path], id=path,
-                              max_instances=1, coalesce=True, next_run_time=datetime.now())
-        scheduler.add_job(lock.heartbeat, "interval", seconds=20, id="heartbeat")
-        click.echo(f"Running {len(JOBS)} jobs. Press Ctrl+C to stop.")
-        try:
-            scheduler.start()
-        except (KeyboardInterrupt, SystemExit):
-            pass
+        lock.acquire()
+        click.echo(f"Scheduler {lock.holder} holds the lock.")
+        _run_holding_lock(app, lock, once)
     finally:
         lock.release()
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _run_holding_lock(app: Flask, lock: DatabaseLock, once: bool) -> None:
+    """Run the jobs once, or on their intervals until stopped or until the lock is lost."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    if once:
+        for path, result in run_all_once(app).items():
+            click.echo(f"{path}: {result}")
+        return
+    scheduler = BlockingScheduler(timezone="UTC")
+    lost = threading.Event()
+
+    def heartbeat():
+        if not lock.heartbeat():
+            lost.set()
+            log.error("scheduler lock lost; stopping so that jobs never run twice")
+            scheduler.shutdown(wait=False)
+
+    for path, interval in JOBS:
+        scheduler.add_job(run_job, "interval", seconds=interval, args=[app, path], id=path, name=path,
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(heartbeat, "interval", seconds=20, id="heartbeat")
+    click.echo(f"Running {len(JOBS)} jobs. Press Ctrl+C to stop.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # let running jobs finish before the lock is released
+    if lost.is_set():
+        raise click.ClickException("The scheduler lock was lost; stopped.")
