@@ -10,6 +10,8 @@ _signals = Namespace()
 # accounts
 user_registered = _signals.signal("user-registered")  # sender=user
 user_deleted = _signals.signal("user-deleted")  # sender=user_id (int); the row is anonymised, not removed
+# sender=user; each receiver returns a dict {section name: JSON-serialisable data} for "download my data"
+collect_user_data = _signals.signal("collect-user-data")
 
 # consultations
 consultation_published = _signals.signal("consultation-published")  # sender=consultation, actor=

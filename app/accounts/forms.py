@@ -3,18 +3,37 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, \
+    SelectMultipleField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.accounts.models import DISTRICTS
+from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, DepartmentKind, TagKind
 from app.accounts.validators import password_problem, uscc_problem
 from app.i18n import current_language
 
 
-def district_choices(blank: bool = True):
+def _choices(table: dict[str, tuple[str, str]], blank: bool = True, blank_label=None):
     lang = current_language()
-    choices = [(code, en if lang == "en" else zh) for code, (zh, en) in DISTRICTS.items()]
-    return ([("", _l("请选择"))] if blank else []) + choices
+    choices = [(code, en if lang == "en" else zh) for code, (zh, en) in table.items()]
+    return ([("", blank_label or _l("请选择"))] if blank else []) + choices
+
+
+def district_choices(blank: bool = True):
+    return _choices(DISTRICTS, blank)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A group of checkboxes (rendered as a fieldset by the field() macro)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form):
+        values = {str(v) for v, _label in (self.choices or [])}
+        for item in self.data or []:
+            if str(item) not in values:
+                raise ValidationError(_l("所选标签不存在或已停用。"))
 
 
 PASSWORD_MESSAGES = {
@@ -33,11 +52,14 @@ USCC_MESSAGES = {
 
 
 class StrongPassword:
+    """The password rules; the form's e-mail field (or its ``known_email`` attribute) must not be the password."""
+
     def __init__(self, email_field: str | None = "email"):
         self.email_field = email_field
 
     def __call__(self, form, field):
         email = getattr(form, self.email_field).data if self.email_field and hasattr(form, self.email_field) else None
+        email = email or getattr(form, "known_email", None)
         problem = password_problem(field.data or "", email)
         if problem:
             raise ValidationError(PASSWORD_MESSAGES[problem])
@@ -106,3 +128,143 @@ class ConfirmForm(FlaskForm):
     """A form with only the CSRF token and a button (sign out, confirmations)."""
 
     submit = SubmitField(_l("确认"))
+
+
+def _new_password_fields():
+    password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请设置密码。")), StrongPassword()],
+                             description=_l("至少 10 个字符，同时包含字母和数字。"))
+    again = PasswordField(_l("再次输入新密码"), validators=[DataRequired(_l("请再次输入密码。")),
+                                                       EqualTo("password", _l("两次输入的密码不一致。"))])
+    return password, again
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
+                                               Email(_l("电子邮箱格式不正确。")), Length(max=254)])
+    submit = SubmitField(_l("发送重置链接"))
+
+
+class ResetPasswordForm(FlaskForm):
+    password, password_again = _new_password_fields()
+    submit = SubmitField(_l("设置新密码"))
+
+    def __init__(self, *args, known_email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_email = known_email
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)],
+                       description=_l("公开显示时会隐去姓名，例如“张**”。"))
+    district = SelectField(_l("所在区"), choices=[], validators=[Optional()])
+    age_band = SelectField(_l("年龄段"), choices=[], validators=[Optional()],
+                           description=_l("报名列席会议时用于核对年龄条件和分层遴选。"))
+    gender = SelectField(_l("性别（选填）"), choices=[], validators=[Optional()])
+    occupation = StringField(_l("职业（选填）"), validators=[Optional(), Length(max=100)])
+    industry_tags = MultiCheckboxField(_l("行业"), coerce=int, choices=[], validators=[Optional()],
+                                       description=_l("选择与您相关的行业，我们会据此邀请您参与相关的征询和活动。"))
+    group_tags = MultiCheckboxField(_l("人群"), coerce=int, choices=[], validators=[Optional()])
+    locale = RadioField(_l("界面和邮件语言"), choices=[("zh", "中文"), ("en", "English")], default="zh",
+                        validators=[DataRequired(_l("请选择界面语言。"))])
+    submit = SubmitField(_l("保存"))
+
+    def __init__(self, *args, tags=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        lang = current_language()
+        self.district.choices = _choices(DISTRICTS)
+        self.age_band.choices = _choices(AGE_BANDS)
+        self.gender.choices = _choices(GENDERS, blank_label=_l("不填写"))
+        self.industry_tags.choices = [(t.id, t.display_name(lang)) for t in tags if t.kind is TagKind.INDUSTRY]
+        self.group_tags.choices = [(t.id, t.display_name(lang)) for t in tags if t.kind is TagKind.GROUP]
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = EmailField(_l("新电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
+                                                    Email(_l("电子邮箱格式不正确。")), Length(max=254)],
+                           description=_l("我们会向新邮箱发送确认链接；点击链接后才会更改。"))
+    password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入密码。"))])
+    submit = SubmitField(_l("发送确认链接"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码。"))])
+    password, password_again = _new_password_fields()
+    submit = SubmitField(_l("修改密码"))
+
+    def __init__(self, *args, known_email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_email = known_email
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码以确认注销。"))])
+    confirm = BooleanField(_l("我了解注销后无法恢复，我发表的意见将以“已注销用户”的名义保留"),
+                           validators=[DataRequired(_l("请勾选确认。"))])
+    submit = SubmitField(_l("注销账户"))
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)])
+    password, password_again = _new_password_fields()
+    submit = SubmitField(_l("设置密码并启用账户"))
+
+    def __init__(self, *args, known_email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_email = known_email
+
+
+# Administration ------------------------------------------------------------------------------------------------
+
+class DepartmentForm(FlaskForm):
+    code = StringField(_l("代码"), validators=[
+        DataRequired(_l("请填写代码。")), Length(min=2, max=40, message=_l("代码应为 2–40 个字符。")),
+        Regexp(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$", message=_l("代码只能包含英文字母、数字和连字符。"))],
+        description=_l("英文短代码，例如 housing。"))
+    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=120)])
+    name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=200)])
+    kind = RadioField(_l("类型"), choices=[(DepartmentKind.BUREAU.value, _l("委办局")),
+                                         (DepartmentKind.DISTRICT.value, _l("区政府"))],
+                      default=DepartmentKind.BUREAU.value, validators=[DataRequired(_l("请选择类型。"))])
+    submit = SubmitField(_l("保存"))
+
+
+class TagForm(FlaskForm):
+    kind = RadioField(_l("类别"), choices=[(TagKind.INDUSTRY.value, _l("行业")), (TagKind.GROUP.value, _l("人群"))],
+                      default=TagKind.GROUP.value, validators=[DataRequired(_l("请选择类别。"))])
+    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=60)])
+    name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=120)])
+    submit = SubmitField(_l("添加标签"))
+
+
+class TagRenameForm(FlaskForm):
+    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=60)])
+    name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=120)])
+    submit = SubmitField(_l("保存"))
+
+
+class InviteStaffForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)])
+    email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
+                                               Email(_l("电子邮箱格式不正确。")), Length(max=254)],
+                       description=_l("邀请链接会发送到这个地址。"))
+    submit = SubmitField(_l("发送邀请"))
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters for the audit log; read from the query string, no CSRF (GET)."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField(_l("操作人"), validators=[Optional(), Length(max=200)],
+                        description=_l("电子邮箱或其中一部分"))
+    action = StringField(_l("操作"), validators=[Optional(), Length(max=80)], description=_l("例如 accounts.invite_staff"))
+    object_type = SelectField(_l("对象类型"), choices=[], validators=[Optional()])
+    department = SelectField(_l("部门"), choices=[], validators=[Optional()])
+    date_from = DateField(_l("起始日期"), validators=[Optional()])
+    date_to = DateField(_l("截止日期"), validators=[Optional()])
+    submit = SubmitField(_l("筛选"))
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("截止日期不能早于起始日期。"))

@@ -135,13 +135,20 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Staff accounts are deactivated (not deleted) by the admin: they keep their name on what they did.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department | None] = relationship(back_populates="staff")
     tags: Mapped[list[Tag]] = relationship(secondary=user_tag, order_by=Tag.id)
 
     @property
-    def is_active(self) -> bool:  # Flask-Login: deleted accounts cannot sign in
-        return self.deleted_at is None
+    def is_active(self) -> bool:  # Flask-Login: deleted and deactivated accounts cannot sign in
+        return self.deleted_at is None and self.deactivated_at is None
+
+    @property
+    def is_invitation_pending(self) -> bool:
+        """Invited staff who have not yet followed the invitation link (no password yet)."""
+        return self.role in (Role.STAFF, Role.ADMIN) and self.password_hash is None and self.deleted_at is None
 
     @property
     def is_verified(self) -> bool:

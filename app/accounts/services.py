@@ -1,6 +1,7 @@
 """Account use cases. They take the acting user as an argument, flush but never commit."""
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -10,7 +11,8 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from app import signals
-from app.accounts.models import LoginFailure, Role, User
+from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginFailure, Role, Tag, \
+    TagKind, User
 from app.accounts.tokens import LinkError, load_user_for, make_token, state_fingerprint
 from app.accounts.validators import normalise_uscc
 from app.core.audit import audit
@@ -73,10 +75,13 @@ def _verify_fingerprint(user: User, data: dict | None = None) -> str:
     return state_fingerprint("verify", user.email, user.email_verified_at)
 
 
+def _absolute(endpoint: str, **values) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
 def send_verification(user: User) -> None:
     token = make_token("verify", user.id, _verify_fingerprint(user))
-    queue_email(user.email, "accounts/emails/verify", user=user,
-                link=current_app.config["BASE_URL"].rstrip("/") + url_for("accounts.verify", token=token))
+    queue_email(user.email, "accounts/emails/verify", user=user, link=_absolute("accounts.verify", token=token))
 
 
 def register_user(*, email: str, password: str, name: str, role: Role = Role.RESIDENT,
@@ -130,7 +135,7 @@ def login_wait_seconds(email: str, ip: str | None) -> int:
         count, last = rows
         if count >= free and last is not None:
             delay = base * 2 ** min(count - free, 10)
-            remaining = int((last + timedelta(seconds=delay) - now).total_seconds()) + 1
+            remaining = math.ceil((last + timedelta(seconds=delay) - now).total_seconds())
             wait = max(wait, remaining)
     return max(wait, 0)
 
@@ -141,10 +146,12 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
     if wait > 0:
         raise AccountError(_("登录失败次数过多，请在 %(seconds)s 秒后再试。", seconds=wait), field="password")
     user = find_user_by_email(email)
-    if user is None or not user.is_active or not check_password(user, password):
+    if user is None or user.deleted_at is not None or not check_password(user, password):
         for key in _throttle_keys(email, ip):
             db.session.add(LoginFailure(key=key))
         raise AccountError(_("电子邮箱或密码不正确。"), field="password")
+    if not user.is_active:  # told only to someone who knows the password
+        raise AccountError(_("此账户已停用。如有疑问，请联系平台管理员。"), field="password")
     db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
     user.last_login_at = utcnow()
     return user
@@ -162,3 +169,317 @@ def create_admin(*, email: str, name: str, password: str, actor: User | None = N
     db.session.flush()
     audit(actor, "user.create_admin", user)
     return user
+
+
+# Password reset -----------------------------------------------------------------------------------------------
+
+def _reset_fingerprint(user: User, data: dict | None = None) -> str:
+    # A new password (or a new address) makes every earlier reset link "used".
+    return state_fingerprint("reset", user.email, user.password_hash)
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset link when an active account has this address. Says nothing either way."""
+    user = find_user_by_email(email)
+    if user is None or not user.is_active or user.password_hash is None:
+        return
+    token = make_token("reset", user.id, _reset_fingerprint(user))
+    queue_email(user.email, "accounts/emails/reset", user=user, link=_absolute("accounts.reset_password", token=token),
+                hours=current_app.config["RESET_LINK_HOURS"])
+
+
+def check_reset_token(token: str) -> User:
+    user, _data = load_user_for("reset", token, current_app.config["RESET_LINK_HOURS"], _reset_fingerprint)
+    if not user.is_active:
+        raise LinkError("invalid")
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password from a reset link. The link proves the address, so it also counts as verification."""
+    user = check_reset_token(token)
+    set_password(user, password)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
+    if user.role in (Role.STAFF, Role.ADMIN):
+        audit(user, "accounts.reset_password", user)
+    return user
+
+
+# Profile ------------------------------------------------------------------------------------------------------
+
+def update_profile(user: User, *, name: str, district: str | None, age_band: str | None, gender: str | None,
+                   occupation: str | None, tag_ids: list[int], locale: str) -> User:
+    name = (name or "").strip()
+    if not name:
+        raise AccountError(_("请填写姓名。"), field="name")
+    if district and district not in DISTRICTS:
+        raise AccountError(_("请从列表中选择所在区。"), field="district")
+    if age_band and age_band not in AGE_BANDS:
+        raise AccountError(_("请从列表中选择年龄段。"), field="age_band")
+    if gender and gender not in GENDERS:
+        raise AccountError(_("请从列表中选择性别。"), field="gender")
+    if locale not in current_app.config["LANGUAGES"]:
+        raise AccountError(_("请选择界面语言。"), field="locale")
+    chosen = list(db.session.scalars(sa.select(Tag).where(Tag.id.in_(tag_ids or []), Tag.is_active.is_(True))))
+    if len(chosen) != len(set(tag_ids or [])):
+        raise AccountError(_("所选标签不存在或已停用。"), field="industry_tags")
+    # Tags the admin has since deactivated stay on the profile; only active ones can be chosen or removed here.
+    kept = [t for t in user.tags if not t.is_active]
+    user.name = name
+    user.district = district or None
+    user.age_band = age_band or None
+    user.gender = gender or None
+    user.occupation = (occupation or "").strip() or None
+    user.locale = locale
+    user.tags = sorted(kept + chosen, key=lambda t: t.id)
+    if user.role in (Role.STAFF, Role.ADMIN):
+        audit(user, "accounts.update_profile", user)
+    return user
+
+
+# Change of e-mail address and password ------------------------------------------------------------------------
+
+def _email_fingerprint(user: User, data: dict | None = None) -> str:
+    return state_fingerprint("email", user.email, (data or {}).get("e"))
+
+
+def request_email_change(user: User, new_email: str, password: str) -> str:
+    """Send a confirmation link to the new address; the address changes when the link is followed."""
+    if not check_password(user, password):
+        raise AccountError(_("密码不正确。"), field="password")
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        raise AccountError(_("新电子邮箱与当前电子邮箱相同。"), field="new_email")
+    if email_taken(new_email):
+        raise AccountError(_("该电子邮箱已被其他账户使用。"), field="new_email")
+    data = {"e": new_email}
+    token = make_token("email", user.id, _email_fingerprint(user, data), **data)
+    queue_email(new_email, "accounts/emails/email_change", user=user,
+                link=_absolute("accounts.confirm_email_change", token=token), new_email=new_email,
+                hours=current_app.config["VERIFY_LINK_HOURS"])
+    return new_email
+
+
+def confirm_email_change(token: str) -> User:
+    user, data = load_user_for("email", token, current_app.config["VERIFY_LINK_HOURS"], _email_fingerprint)
+    new_email = normalise_email(data.get("e", ""))
+    if not new_email:
+        raise LinkError("invalid")
+    if email_taken(new_email):
+        raise AccountError(_("该电子邮箱已被其他账户使用。"), field="new_email")
+    old = user.email
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{old}"))
+    user.email = new_email
+    user.email_verified_at = utcnow()
+    if user.role in (Role.STAFF, Role.ADMIN):
+        audit(user, "accounts.change_email", user)
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not check_password(user, current_password):
+        raise AccountError(_("当前密码不正确。"), field="current_password")
+    if current_password == new_password:
+        raise AccountError(_("新密码不能与当前密码相同。"), field="password")
+    set_password(user, new_password)
+    if user.role in (Role.STAFF, Role.ADMIN):
+        audit(user, "accounts.change_password", user)
+
+
+# My data ------------------------------------------------------------------------------------------------------
+
+def _iso(dt) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def export_user_data(user: User) -> dict:
+    """Everything the platform holds about ``user``: the account, the profile, tags, and each module's part."""
+    data: dict = {
+        "exported_at": _iso(utcnow()),
+        "account": {
+            "id": user.id,
+            "email": user.email,
+            "role": user.role.value,
+            "email_verified_at": _iso(user.email_verified_at),
+            "created_at": _iso(user.created_at),
+            "last_login_at": _iso(user.last_login_at),
+            "password_changed_at": _iso(user.password_changed_at),
+            "department": user.department.name if user.department else None,
+        },
+        "profile": {
+            "name": user.name,
+            "district": user.district,
+            "district_name": DISTRICTS[user.district][0] if user.district in DISTRICTS else None,
+            "age_band": user.age_band,
+            "gender": user.gender,
+            "occupation": user.occupation,
+            "organisation_name": user.organisation_name,
+            "uscc": user.uscc,
+            "locale": user.locale,
+        },
+        "tags": [{"id": t.id, "kind": t.kind.value, "name": t.name, "name_en": t.name_en} for t in user.tags],
+    }
+    for _receiver, result in signals.collect_user_data.send(user):
+        if result:
+            data.update(result)
+    return data
+
+
+DELETED_NAME = "已注销用户"
+
+
+def delete_account(user: User, password: str) -> int:
+    """Anonymise the account; what the person contributed stays, no longer linked to a name or address."""
+    if user.role in (Role.STAFF, Role.ADMIN):
+        raise AccountError(_("工作人员账户不能自行注销，请联系管理员停用。"), field="password")
+    if not check_password(user, password):
+        raise AccountError(_("密码不正确。"), field="password")
+    user_id = user.id
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
+    user.email = None
+    user.password_hash = None
+    user.name = DELETED_NAME
+    user.organisation_name = None
+    user.uscc = None
+    user.district = None
+    user.age_band = None
+    user.gender = None
+    user.occupation = None
+    user.tags = []
+    user.deleted_at = utcnow()
+    db.session.flush()
+    signals.user_deleted.send(user_id)
+    return user_id
+
+
+# Administration: departments, tags, staff ---------------------------------------------------------------------
+
+def _department_clash(code: str, name: str, exclude_id: int | None = None) -> None:
+    stmt = sa.select(Department).where(sa.or_(Department.code == code, Department.name == name))
+    if exclude_id is not None:
+        stmt = stmt.where(Department.id != exclude_id)
+    for other in db.session.scalars(stmt):
+        if other.code == code:
+            raise AccountError(_("已有部门使用这个代码。"), field="code")
+        raise AccountError(_("已有同名部门。"), field="name")
+
+
+def create_department(actor: User, *, code: str, name: str, name_en: str, kind: DepartmentKind) -> Department:
+    code, name = code.strip().lower(), name.strip()
+    _department_clash(code, name)
+    dept = Department(code=code, name=name, name_en=(name_en or "").strip(), kind=kind)
+    db.session.add(dept)
+    db.session.flush()
+    audit(actor, "accounts.create_department", dept, department_id=dept.id, code=code, name=name)
+    return dept
+
+
+def update_department(actor: User, dept: Department, *, code: str, name: str, name_en: str,
+                      kind: DepartmentKind) -> Department:
+    code, name = code.strip().lower(), name.strip()
+    _department_clash(code, name, exclude_id=dept.id)
+    changes = {}
+    for attr, value in (("code", code), ("name", name), ("name_en", (name_en or "").strip()), ("kind", kind)):
+        old = getattr(dept, attr)
+        if old != value:
+            changes[attr] = [getattr(old, "value", old), getattr(value, "value", value)]
+            setattr(dept, attr, value)
+    if changes:
+        audit(actor, "accounts.update_department", dept, department_id=dept.id, changes=changes)
+    return dept
+
+
+def create_tag(actor: User, *, kind: TagKind, name: str, name_en: str) -> Tag:
+    name = name.strip()
+    if db.session.scalar(sa.select(Tag.id).where(Tag.name == name)) is not None:
+        raise AccountError(_("已有同名标签。"), field="name")
+    tag = Tag(kind=kind, name=name, name_en=(name_en or "").strip())
+    db.session.add(tag)
+    db.session.flush()
+    audit(actor, "accounts.create_tag", tag, name=name, kind=kind.value)
+    return tag
+
+
+def rename_tag(actor: User, tag: Tag, *, name: str, name_en: str) -> Tag:
+    name = name.strip()
+    if db.session.scalar(sa.select(Tag.id).where(Tag.name == name, Tag.id != tag.id)) is not None:
+        raise AccountError(_("已有同名标签。"), field="name")
+    old = (tag.name, tag.name_en)
+    tag.name, tag.name_en = name, (name_en or "").strip()
+    if old != (tag.name, tag.name_en):
+        audit(actor, "accounts.rename_tag", tag, old=list(old), new=[tag.name, tag.name_en])
+    return tag
+
+
+def set_tag_active(actor: User, tag: Tag, active: bool) -> Tag:
+    if tag.is_active != active:
+        tag.is_active = active
+        audit(actor, "accounts.activate_tag" if active else "accounts.deactivate_tag", tag)
+    return tag
+
+
+def _invite_fingerprint(user: User, data: dict | None = None) -> str:
+    # Accepting sets the password, which makes every invitation link for this account "used".
+    return state_fingerprint("invite", user.email, user.password_hash, user.department_id)
+
+
+def invite_staff(actor: User, department: Department, *, email: str, name: str) -> User:
+    """Create the staff account (without a password) and e-mail an invitation link that sets one.
+
+    Inviting an address whose invitation is still pending in the same department sends the link again.
+    """
+    email = normalise_email(email)
+    person = find_user_by_email(email)
+    if person is not None:
+        if not (person.is_invitation_pending and person.department_id == department.id and person.is_active):
+            raise AccountError(_("该电子邮箱已注册。"), field="email")
+        person.name = name.strip() or person.name
+        resend = True
+    else:
+        person = User(email=email, name=name.strip(), role=Role.STAFF, department_id=department.id,
+                      locale="zh")
+        db.session.add(person)
+        db.session.flush()
+        resend = False
+    token = make_token("invite", person.id, _invite_fingerprint(person))
+    queue_email(email, "accounts/emails/invitation", user=person,
+                link=_absolute("accounts.accept_invitation", token=token), department=department,
+                hours=current_app.config["INVITE_LINK_HOURS"])
+    audit(actor, "accounts.invite_staff", person, email=email, resend=resend or None)
+    return person
+
+
+def check_invitation(token: str) -> User:
+    user, _data = load_user_for("invite", token, current_app.config["INVITE_LINK_HOURS"], _invite_fingerprint)
+    if not user.is_active:
+        raise LinkError("invalid")
+    return user
+
+
+def accept_invitation(token: str, *, name: str, password: str) -> User:
+    user = check_invitation(token)
+    user.name = name.strip()
+    set_password(user, password)
+    user.email_verified_at = utcnow()
+    audit(user, "accounts.accept_invitation", user)
+    return user
+
+
+def deactivate_staff(actor: User, person: User) -> User:
+    if person.role is not Role.STAFF:
+        raise AccountError(_("只能停用工作人员账户。"))
+    if person.deactivated_at is None:
+        person.deactivated_at = utcnow()
+        audit(actor, "accounts.deactivate_staff", person)
+    return person
+
+
+def reactivate_staff(actor: User, person: User) -> User:
+    if person.role is not Role.STAFF:
+        raise AccountError(_("只能启用工作人员账户。"))
+    if person.deactivated_at is not None:
+        person.deactivated_at = None
+        audit(actor, "accounts.reactivate_staff", person)
+    return person

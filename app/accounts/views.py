@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services
-from app.accounts.forms import ConfirmForm, LoginForm, RegisterForm, ResendVerificationForm
+from app.accounts.forms import AcceptInvitationForm, ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, \
+    ResendVerificationForm, ResetPasswordForm
 from app.accounts.models import Role, User
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
@@ -136,5 +137,58 @@ def manage_home():
 
 
 @bp.route("/accounts/forgot-password", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
 def forgot_password():
-    return render_template("accounts/forgot_password.html")
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        # The same answer whether or not the address has an account.
+        flash(_("如果该电子邮箱已注册，我们已发送一封重置密码的邮件，链接 %(hours)s 小时内有效。",
+                hours=current_app.config["RESET_LINK_HOURS"]), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+def _link_problem(exc: LinkError):
+    db.session.rollback()
+    return render_template("accounts/link_problem.html", reason=exc.reason), 400
+
+
+@bp.route("/accounts/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        user = services.check_reset_token(token)
+    except LinkError as exc:
+        return _link_problem(exc)
+    form = ResetPasswordForm(known_email=user.email)
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except LinkError as exc:
+            return _link_problem(exc)
+        db.session.commit()
+        if current_user.is_authenticated:
+            logout_user()
+        flash(_("密码已重置，请用新密码登录。"), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+@bp.route("/accounts/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    try:
+        user = services.check_invitation(token)
+    except LinkError as exc:
+        return _link_problem(exc)
+    form = AcceptInvitationForm(known_email=user.email, data={"name": user.name} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.accept_invitation(token, name=form.name.data, password=form.password.data)
+        except LinkError as exc:
+            return _link_problem(exc)
+        db.session.commit()
+        logout_user()
+        flash(_("账户已启用，请用您的电子邮箱和新密码登录。"), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/accept_invitation.html", form=form, invitee=user)

@@ -1,0 +1,255 @@
+"""Admin pages for departments, tags and staff, and the audit log browser (/manage/...)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.accounts import bp, services
+from app.accounts.forms import AuditFilterForm, ConfirmForm, DepartmentForm, InviteStaffForm, TagForm, TagRenameForm
+from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, User
+from app.accounts.permissions import admin_required, managed_department_ids, staff_required
+from app.core.audit import AuditEntry
+from app.core.timeutil import from_local
+from app.extensions import db
+from app.i18n import current_language
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _field_error(form, exc: services.AccountError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = list(field.errors) + [exc.message]
+
+
+# Departments ---------------------------------------------------------------------------------------------------
+
+@bp.route("/manage/accounts/departments")
+@admin_required
+def manage_departments():
+    departments = db.session.scalars(sa.select(Department).order_by(Department.kind, Department.id)).all()
+    # One grouped query for the staff counts of every department (not one per row).
+    counts = dict(db.session.execute(
+        sa.select(User.department_id, sa.func.count(User.id))
+        .where(User.role == Role.STAFF, User.deleted_at.is_(None), User.deactivated_at.is_(None))
+        .group_by(User.department_id)
+    ).all())
+    return render_template("accounts/manage_departments.html", departments=departments, counts=counts)
+
+
+@bp.route("/manage/accounts/departments/new", methods=["GET", "POST"])
+@admin_required
+def manage_department_new():
+    form = DepartmentForm()
+    if form.validate_on_submit():
+        try:
+            dept = services.create_department(current_user, code=form.code.data, name=form.name.data,
+                                              name_en=form.name_en.data, kind=DepartmentKind(form.kind.data))
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "code")
+        else:
+            db.session.commit()
+            flash(_("已创建部门“%(name)s”。", name=dept.name), "success")
+            return redirect(url_for("accounts.manage_staff", department_id=dept.id))
+    return render_template("accounts/manage_department_form.html", form=form, department=None)
+
+
+@bp.route("/manage/accounts/departments/<int:department_id>/edit", methods=["GET", "POST"])
+@admin_required
+def manage_department_edit(department_id: int):
+    dept = db.get_or_404(Department, department_id)
+    form = DepartmentForm(data={"code": dept.code, "name": dept.name, "name_en": dept.name_en,
+                                "kind": dept.kind.value} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.update_department(current_user, dept, code=form.code.data, name=form.name.data,
+                                       name_en=form.name_en.data, kind=DepartmentKind(form.kind.data))
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "code")
+        else:
+            db.session.commit()
+            flash(_("部门信息已保存。"), "success")
+            return redirect(url_for("accounts.manage_departments"))
+    return render_template("accounts/manage_department_form.html", form=form, department=dept)
+
+
+# Staff ---------------------------------------------------------------------------------------------------------
+
+@bp.route("/manage/accounts/departments/<int:department_id>/staff", methods=["GET", "POST"])
+@admin_required
+def manage_staff(department_id: int):
+    dept = db.get_or_404(Department, department_id)
+    form = InviteStaffForm()
+    if form.validate_on_submit():
+        try:
+            person = services.invite_staff(current_user, dept, email=form.email.data, name=form.name.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "email")
+        else:
+            db.session.commit()
+            flash(_("邀请已发送到 %(email)s。", email=person.email), "success")
+            return redirect(url_for("accounts.manage_staff", department_id=dept.id))
+    staff = db.session.scalars(
+        sa.select(User).where(User.department_id == dept.id, User.role.in_([Role.STAFF, Role.ADMIN]),
+                              User.deleted_at.is_(None)).order_by(User.id)
+    ).all()
+    return render_template("accounts/manage_staff.html", department=dept, staff=staff, form=form,
+                           confirm_form=ConfirmForm())
+
+
+def _staff_member(user_id: int) -> User:
+    person = db.get_or_404(User, user_id)
+    if person.role is not Role.STAFF or person.deleted_at is not None:
+        abort(404)
+    return person
+
+
+@bp.route("/manage/accounts/staff/<int:user_id>/deactivate", methods=["POST"])
+@admin_required
+def manage_staff_deactivate(user_id: int):
+    person = _staff_member(user_id)
+    if ConfirmForm().validate_on_submit():
+        services.deactivate_staff(current_user, person)
+        db.session.commit()
+        flash(_("已停用 %(name)s 的账户。", name=person.name), "success")
+    return redirect(url_for("accounts.manage_staff", department_id=person.department_id))
+
+
+@bp.route("/manage/accounts/staff/<int:user_id>/reactivate", methods=["POST"])
+@admin_required
+def manage_staff_reactivate(user_id: int):
+    person = _staff_member(user_id)
+    if ConfirmForm().validate_on_submit():
+        services.reactivate_staff(current_user, person)
+        db.session.commit()
+        flash(_("已重新启用 %(name)s 的账户。", name=person.name), "success")
+    return redirect(url_for("accounts.manage_staff", department_id=person.department_id))
+
+
+# Tags ----------------------------------------------------------------------------------------------------------
+
+@bp.route("/manage/accounts/tags", methods=["GET", "POST"])
+@admin_required
+def manage_tags():
+    form = TagForm()
+    if form.validate_on_submit():
+        try:
+            tag = services.create_tag(current_user, kind=TagKind(form.kind.data), name=form.name.data,
+                                      name_en=form.name_en.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "name")
+        else:
+            db.session.commit()
+            flash(_("已添加标签“%(name)s”。", name=tag.name), "success")
+            return redirect(url_for("accounts.manage_tags"))
+    tags = db.session.scalars(sa.select(Tag).order_by(Tag.kind, Tag.id)).all()
+    return render_template("accounts/manage_tags.html", form=form, tags=tags, confirm_form=ConfirmForm(),
+                           kinds=list(TagKind))
+
+
+@bp.route("/manage/accounts/tags/<int:tag_id>/edit", methods=["GET", "POST"])
+@admin_required
+def manage_tag_edit(tag_id: int):
+    tag = db.get_or_404(Tag, tag_id)
+    form = TagRenameForm(data={"name": tag.name, "name_en": tag.name_en} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.rename_tag(current_user, tag, name=form.name.data, name_en=form.name_en.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "name")
+        else:
+            db.session.commit()
+            flash(_("标签已保存。"), "success")
+            return redirect(url_for("accounts.manage_tags"))
+    return render_template("accounts/manage_tag_form.html", form=form, tag=tag)
+
+
+@bp.route("/manage/accounts/tags/<int:tag_id>/<any(activate, deactivate):verb>", methods=["POST"])
+@admin_required
+def manage_tag_toggle(tag_id: int, verb: str):
+    tag = db.get_or_404(Tag, tag_id)
+    if ConfirmForm().validate_on_submit():
+        services.set_tag_active(current_user, tag, verb == "activate")
+        db.session.commit()
+        flash(_("标签“%(name)s”已启用。", name=tag.name) if tag.is_active
+              else _("标签“%(name)s”已停用，不再供选择。", name=tag.name), "success")
+    return redirect(url_for("accounts.manage_tags"))
+
+
+# Audit log -----------------------------------------------------------------------------------------------------
+
+def audit_query(user, *, actor: str | None = None, action: str | None = None, object_type: str | None = None,
+                department_id: int | None = None, date_from=None, date_to=None, before_id: int | None = None):
+    """The audit entries ``user`` may see, filtered, newest first (keyset: ``id < before_id``)."""
+    stmt = sa.select(AuditEntry).order_by(AuditEntry.id.desc())
+    ids = managed_department_ids(user)
+    if ids is not None:
+        # Staff see their own department's entries only (entries without a department belong to the admin).
+        stmt = stmt.where(AuditEntry.department_id.in_(ids))
+    if actor:
+        stmt = stmt.where(AuditEntry.actor_label.ilike(f"%{_escape_like(actor)}%", escape="\\"))
+    if action:
+        stmt = stmt.where(AuditEntry.action.ilike(f"{_escape_like(action)}%", escape="\\"))
+    if object_type:
+        stmt = stmt.where(AuditEntry.object_type == object_type)
+    if department_id:
+        stmt = stmt.where(AuditEntry.department_id == department_id)
+    if date_from:
+        stmt = stmt.where(AuditEntry.created_at >= from_local(date_from))
+    if date_to:
+        stmt = stmt.where(AuditEntry.created_at < from_local(date_to + timedelta(days=1)))
+    if before_id:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return stmt
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@bp.route("/manage/audit")
+@staff_required
+def manage_audit():
+    form = AuditFilterForm(formdata=request.args)
+    ids = managed_department_ids(current_user)
+    dept_stmt = sa.select(Department).order_by(Department.id)
+    if ids is not None:
+        dept_stmt = dept_stmt.where(Department.id.in_(ids))
+    departments = db.session.scalars(dept_stmt).all()
+    lang = current_language()
+    form.department.choices = [("", _("全部"))] + [(str(d.id), d.display_name(lang)) for d in departments]
+    types = db.session.scalars(sa.select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)).all()
+    form.object_type.choices = [("", _("全部"))] + [(t, t) for t in types if t]
+    entries, next_url = [], None
+    valid = form.validate() if request.args else True
+    if valid:
+        try:
+            before_id = int(request.args.get("before", "") or 0) or None
+        except ValueError:
+            before_id = None
+        department_id = int(form.department.data) if (form.department.data or "").isdigit() else None
+        stmt = audit_query(current_user, actor=(form.actor.data or "").strip(), action=(form.action.data or "").strip(),
+                           object_type=form.object_type.data or None, department_id=department_id,
+                           date_from=form.date_from.data, date_to=form.date_to.data, before_id=before_id)
+        rows = db.session.scalars(stmt.options(sa.orm.selectinload(AuditEntry.department))
+                                  .limit(AUDIT_PAGE_SIZE + 1)).all()
+        entries = rows[:AUDIT_PAGE_SIZE]
+        if len(rows) > AUDIT_PAGE_SIZE:
+            from app.templating import url_with
+
+            next_url = url_with(before=entries[-1].id)
+    first_url = None
+    if request.args.get("before"):
+        from app.templating import url_with
+
+        first_url = url_with(before=None)
+    return render_template("accounts/manage_audit.html", form=form, entries=entries, next_url=next_url,
+                           first_url=first_url)

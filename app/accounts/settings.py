@@ -1,0 +1,152 @@
+"""The signed-in person's own account: profile, e-mail address, password, my data, deleting the account."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from app.accounts import bp, services
+from app.accounts.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
+from app.accounts.models import Tag
+from app.accounts.permissions import login_required
+from app.accounts.tokens import LinkError
+from app.core.timeutil import utcnow
+from app.extensions import db, limiter
+from app.i18n import LANG_COOKIE, YEAR
+
+
+def _active_tags() -> list[Tag]:
+    return list(db.session.scalars(sa.select(Tag).where(Tag.is_active.is_(True)).order_by(Tag.id)))
+
+
+def _field_error(form, exc: services.AccountError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = list(field.errors) + [exc.message]
+
+
+@bp.route("/accounts/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    user = current_user
+    tags = _active_tags()
+    if request.method == "GET":
+        chosen = [t.id for t in user.tags]
+        form = ProfileForm(tags=tags, data={
+            "name": user.name, "district": user.district or "", "age_band": user.age_band or "",
+            "gender": user.gender or "", "occupation": user.occupation or "", "locale": user.locale or "zh",
+            "industry_tags": chosen, "group_tags": chosen,
+        })
+        # Each group shows only its own tags as ticked; the choices limit what is rendered.
+    else:
+        form = ProfileForm(tags=tags)
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                user, name=form.name.data, district=form.district.data, age_band=form.age_band.data,
+                gender=form.gender.data, occupation=form.occupation.data,
+                tag_ids=list(form.industry_tags.data or []) + list(form.group_tags.data or []),
+                locale=form.locale.data,
+            )
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "name")
+        else:
+            db.session.commit()
+            flash(_("个人资料已保存。"), "success")
+            response = redirect(url_for("accounts.profile"))
+            # The chosen language applies at once (the cookie would otherwise win over the profile).
+            response.set_cookie(LANG_COOKIE, user.locale, max_age=YEAR, samesite="Lax", httponly=True,
+                                secure=current_app.config["SESSION_COOKIE_SECURE"])
+            return response
+    return render_template("accounts/profile.html", form=form)
+
+
+@bp.route("/accounts/email", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour", methods=["POST"])
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            new_email = services.request_email_change(current_user, form.new_email.data, form.password.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "new_email")
+        else:
+            db.session.commit()
+            flash(_("我们已向 %(email)s 发送了确认链接。点击链接后，您的登录邮箱才会更改。", email=new_email),
+                  "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_email.html", form=form)
+
+
+@bp.route("/accounts/email/confirm/<token>")
+def confirm_email_change(token: str):
+    try:
+        user = services.confirm_email_change(token)
+    except LinkError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+    except services.AccountError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason="taken", message=exc.message), 400
+    db.session.commit()
+    flash(_("您的登录邮箱已改为 %(email)s。", email=user.email), "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/accounts/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm(known_email=current_user.email)
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.password.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "current_password")
+        else:
+            db.session.commit()
+            flash(_("密码已修改。"), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_password.html", form=form)
+
+
+@bp.route("/accounts/data")
+@login_required
+def my_data():
+    return render_template("accounts/my_data.html", delete_form=DeleteAccountForm())
+
+
+@bp.route("/accounts/data.json")
+@login_required
+def download_my_data():
+    data = services.export_user_data(current_user)
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    filename = f"canyu-my-data-{utcnow():%Y%m%d}.json"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.route("/accounts/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user, form.password.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc, "password")
+        else:
+            db.session.commit()
+            logout_user()
+            flash(_("您的账户已注销。您发表的内容以“已注销用户”的名义保留。"), "success")
+            return redirect(url_for("core.home"))
+    return render_template("accounts/delete_account.html", form=form)
