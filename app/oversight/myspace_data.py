@@ -1,12 +1,19 @@
 """The sections of my space, one query per section (never one per row), built from each module's models.
 
-A section is a dict: {"key", "title", "rows": [{"when", "title", "link", "state", "detail", "answer", "is_new"}]}.
+A section is a dict: {"key", "title", "rows"}; each row a dict with when, title, link, state, detail, answer,
+is_new and an optional action {"url", "label"}. Rows are newest first. A module whose models are not available
+contributes no section.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from app.core.timeutil import format_local, utcnow
+from app.extensions import db
 
 SECTION_TITLES = {
     "comments": _l("我的意见"),
@@ -17,16 +24,132 @@ SECTION_TITLES = {
 
 
 def _is_new(changed_at: datetime | None, last_visit: datetime | None) -> bool:
-    return changed_at is not None and (last_visit is None or changed_at > last_visit)
+    return changed_at is not None and last_visit is not None and changed_at > last_visit
+
+
+def _latest(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def comments(user, last_visit):
+    from sqlalchemy.orm import joinedload
+
+    from app.consultations.models import Comment, CommentGroup
+
+    stmt = (sa.select(Comment).where(Comment.user_id == user.id)
+            .options(joinedload(Comment.consultation), joinedload(Comment.disposition),
+                     joinedload(Comment.group).joinedload(CommentGroup.disposition))
+            .order_by(Comment.created_at.desc(), Comment.id.desc()).limit(200))
+    rows = []
+    for comment in db.session.scalars(stmt).unique():
+        consultation = comment.consultation
+        answer = comment.answer if consultation.is_feedback_published else None
+        answer_text = ""
+        if answer is not None:
+            answer_text = f"{answer.kind.label}：{answer.response}" + (f"（{answer.reason}）" if answer.reason else "")
+        rows.append({
+            "when": comment.created_at,
+            "title": _("%(number)s · %(title)s", number=comment.tracking_number, title=consultation.title),
+            "link": f"/consultations/track/{comment.tracking_number}",
+            "state": comment.moderation_state.label,
+            "detail": comment.text_public[:200],
+            "answer": answer_text,
+            "is_new": _is_new(_latest(comment.moderated_at, answer.answered_at if answer else None,
+                                      consultation.report.published_at if consultation.report else None),
+                              last_visit),
+        })
+    return rows
+
+
+def applications(user, last_visit):
+    from sqlalchemy.orm import joinedload
+
+    from app.hearings.models import Application, Suggestion
+
+    apps = db.session.scalars(sa.select(Application).where(Application.user_id == user.id)
+                              .options(joinedload(Application.meeting))
+                              .order_by(Application.created_at.desc(), Application.id.desc())).all()
+    answers: dict[int, list[str]] = {}
+    if apps:
+        for s in db.session.scalars(sa.select(Suggestion).where(Suggestion.application_id.in_([a.id for a in apps]),
+                                                                Suggestion.disposition.is_not(None))
+                                    .order_by(Suggestion.id)):
+            answers.setdefault(s.application_id, []).append(f"{s.disposition_label}：{s.answer}")
+    rows = []
+    for a in apps:
+        detail = a.ineligible_reason or ""
+        if a.alternate_rank:
+            detail = _("候补第 %(rank)s 位", rank=a.alternate_rank)
+        action = None
+        if a.state.value == "selected" and a.respond_by is not None:
+            detail = _("请在 %(when)s 前确认是否列席", when=format_local(a.respond_by))
+            action = {"url": f"/hearings/{a.meeting_id}", "label": _("确认列席")}
+        rows.append({
+            "when": a.created_at, "title": a.meeting.title, "link": f"/hearings/{a.meeting_id}",
+            "state": str(a.state_label), "detail": detail, "answer": "；".join(answers.get(a.id, [])),
+            "is_new": _is_new(_latest(a.reviewed_at, a.responded_at, a.withdrawn_at), last_visit),
+            "action": action,
+        })
+    return rows
+
+
+def registrations(user, last_visit):
+    from sqlalchemy.orm import joinedload
+
+    from app.openday.models import Registration
+
+    now = utcnow()
+    regs = db.session.scalars(sa.select(Registration).where(Registration.user_id == user.id)
+                              .options(joinedload(Registration.activity))
+                              .order_by(Registration.created_at.desc(), Registration.id.desc())).all()
+    rows = []
+    for r in regs:
+        detail, action = _("场次：%(when)s", when=format_local(r.starts_at)), None
+        if r.state.value == "waitlisted" and r.waitlist_position:
+            detail += " · " + _("候补第 %(rank)s 位", rank=r.waitlist_position)
+        if r.state.value in ("confirmed", "checked_in"):
+            detail += " · " + _("票号：%(code)s", code=r.short_code)
+        if r.state.value == "offered" and r.offer_expires_at and r.offer_expires_at > now:
+            detail += " · " + _("名额保留到 %(when)s", when=format_local(r.offer_expires_at))
+            action = {"url": f"/openday/{r.activity_id}", "label": _("接受名额")}
+        rows.append({
+            "when": r.created_at, "title": r.activity.title, "link": f"/openday/{r.activity_id}",
+            "state": r.state.label, "detail": detail, "answer": "",
+            "is_new": _is_new(_latest(r.confirmed_at, r.offered_at, r.cancelled_at, r.checked_in_at), last_visit),
+            "action": action,
+        })
+    return rows
+
+
+def ratings(user, last_visit):
+    from app.openday.models import Activity, Rating, Vote
+
+    rows = []
+    for r, title in db.session.execute(sa.select(Rating, Activity.title).join(Activity, Activity.id == Rating.activity_id)
+                                       .where(Rating.user_id == user.id)):
+        rows.append({"when": r.created_at, "title": title, "link": f"/openday/{r.activity_id}",
+                     "state": _("评价 %(stars)s 星", stars=r.stars), "detail": r.comment, "answer": "",
+                     "is_new": False})
+    for v, title in db.session.execute(sa.select(Vote, Activity.title).join(Activity, Activity.id == Vote.activity_id)
+                                       .where(Vote.user_id == user.id)):
+        rows.append({"when": v.created_at, "title": title, "link": f"/openday/{v.activity_id}",
+                     "state": _("已撤回投票") if v.withdrawn_at else _("已投票"), "detail": "", "answer": "",
+                     "is_new": False})
+    rows.sort(key=lambda row: row["when"], reverse=True)
+    return rows
+
+
+BUILDERS = [("comments", comments), ("applications", applications), ("registrations", registrations),
+            ("ratings", ratings)]
 
 
 def sections_for(user, last_visit: datetime | None) -> list[dict]:
     sections = []
     for key, builder in BUILDERS:
-        rows = builder(user, last_visit)
-        if rows is not None:
-            sections.append({"key": key, "title": SECTION_TITLES[key], "rows": rows})
+        try:
+            rows = builder(user, last_visit)
+        except ImportError:  # that module has not landed
+            continue
+        sections.append({"key": key, "title": SECTION_TITLES[key], "rows": rows})
     return sections
-
-
-BUILDERS: list = []

@@ -1,0 +1,87 @@
+"""My space: contributions with state and answer, newest first; new changes marked; notices since the last visit."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from app import signals
+from app.core.timeutil import utcnow
+
+
+def test_my_space_lists_comments_with_state_and_answer_after_the_report(client, auth, db, resident, staff,
+                                                                        make_consultation, make_comment):
+    from app.consultations.models import Disposition, DispositionKind, FeedbackReport, ModerationState
+
+    first = make_consultation(title="垃圾分类办法")
+    second = make_consultation(title="停车管理办法")
+    old = make_comment(first, resident, text="旧意见", state=ModerationState.PUBLISHED)
+    old.created_at = utcnow() - timedelta(days=2)
+    new = make_comment(second, resident, text="新意见")
+    db.session.add(Disposition(consultation_id=first.id, comment_id=old.id, kind=DispositionKind.ADOPTED,
+                               response="已在第五条中采纳。"))
+    db.session.commit()
+
+    auth.login(resident)
+    html = client.get("/me").get_data(as_text=True)
+    assert old.tracking_number in html and new.tracking_number in html
+    assert html.index(new.tracking_number) < html.index(old.tracking_number)  # newest first
+    assert "已在第五条中采纳" not in html  # the answer stays private until the report is published
+
+    report = FeedbackReport(consultation_id=first.id, published_at=utcnow())
+    db.session.add(report)
+    db.session.flush()
+    signals.feedback_report_published.send(report, actor=staff)
+    db.session.commit()
+    html = client.get("/me").get_data(as_text=True)
+    assert "已在第五条中采纳" in html
+    assert "有更新" in html  # the answered comment is marked as changed since the last visit
+    assert "意见采纳情况反馈已发布" in html  # and a notice says so
+    # Seen now: the next visit shows nothing new.
+    html = client.get("/me").get_data(as_text=True)
+    assert "有更新" not in html
+
+
+def test_my_space_uses_one_query_per_section(client, auth, db, app, resident, make_consultation, make_comment):
+    for n in range(6):
+        make_comment(make_consultation(title=f"征询{n}"), resident)
+    db.session.commit()
+    auth.login(resident)
+    client.get("/me")
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get("/me").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    comment_queries = [s for s in statements if "consultation_comment" in s]
+    assert len(comment_queries) <= 2  # one for the section (a second only for a lazy report lookup)
+    assert len(statements) < 25
+
+
+def test_my_space_shows_activity_signups_and_applications(client, auth, db, resident, department):
+    from app.openday.models import Activity, ActivitySession, Registration, RegistrationState
+
+    now = utcnow()
+    activity = Activity(department_id=department.id, title="走进水厂", signup_opens_at=now - timedelta(days=1),
+                        signup_closes_at=now + timedelta(days=5), published_at=now)
+    session = ActivitySession(activity=activity, starts_at=now + timedelta(days=7),
+                              ends_at=now + timedelta(days=7, hours=2), capacity=10)
+    db.session.add_all([activity, session])
+    db.session.flush()
+    db.session.add(Registration(session_id=session.id, activity_id=activity.id, user_id=resident.id,
+                                state=RegistrationState.WAITLISTED, waitlist_position=3,
+                                starts_at=session.starts_at, ends_at=session.ends_at))
+    db.session.commit()
+    auth.login(resident)
+    html = client.get("/me").get_data(as_text=True)
+    assert "走进水厂" in html and "候补第 3 位" in html
+
+
+def test_my_space_needs_sign_in(client):
+    assert client.get("/me").status_code == 302
