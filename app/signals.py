@@ -22,6 +22,7 @@ feedback_report_published = _signals.signal("feedback-report-published")  # send
 # hearings
 meeting_announced = _signals.signal("meeting-announced")  # sender=meeting, actor=
 application_changed = _signals.signal("application-changed")  # sender=application
+hearing_record_published = _signals.signal("hearing-record-published")  # sender=meeting, actor=
 
 # openday
 activity_published = _signals.signal("activity-published")  # sender=activity, actor=
