@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # (dotted path of the job function, interval in seconds). Interval jobs only; each job decides what is due.
 JOBS: list[tuple[str, int]] = [
     ("app.notifications.jobs.send_pending_email", 30),
+    ("app.hearings.jobs.run_queued_lotteries", 15),
+    ("app.hearings.jobs.expire_unanswered", 600),
     ("app.openday.jobs.expire_offers", 60),
     ("app.openday.jobs.send_reminders", 300),
     ("app.notifications.digest.send_weekly_digests", 3600),

@@ -327,12 +327,15 @@ def _json(text: str) -> dict:
 
 def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> LotteryRun:
     """Compute a queued run: commits its progress as it goes, so others can watch. Called by the job/CLI."""
-    if run.status is not LotteryStatus.QUEUED:
-        return run
     time_limit = time_limit or current_app.config["LOTTERY_TIME_LIMIT_SECONDS"]
-    run.status, run.started_at, run.progress = LotteryStatus.RUNNING, utcnow(), 5
-    run.progress_note = "starting"
+    claimed = db.session.execute(
+        sa.update(LotteryRun).where(LotteryRun.id == run.id, LotteryRun.status == LotteryStatus.QUEUED)
+        .values(status=LotteryStatus.RUNNING, started_at=utcnow(), progress=5, progress_note="starting")
+        .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
+    db.session.refresh(run)
+    if not claimed:  # another process took it
+        return run
     doc = _json(run.meeting.pool.content)
     seats = doc["seats"]
     last = [0.0]
@@ -378,6 +381,17 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
     run.highest_chance = result.highest_chance
     _finish(run, LotteryStatus.SUCCEEDED, _("已生成%(n)d个满足配额的方案。", n=len(result.panels)))
     return run
+
+
+def fail_stale_runs(time_limit: float, now: datetime | None = None) -> int:
+    """Runs left 'running' by a process that died (longer than the limit plus a margin) end as failed."""
+    now = now or utcnow()
+    stale = list(db.session.scalars(sa.select(LotteryRun).where(
+        LotteryRun.status == LotteryStatus.RUNNING,
+        LotteryRun.started_at < now - timedelta(seconds=time_limit + 120))))
+    for run in stale:
+        _finish(run, LotteryStatus.FAILED, _("计算进程意外中止，没有公布任何结果。请重新计算。"))
+    return len(stale)
 
 
 def panels_document(pool_doc: dict, result) -> dict:

@@ -1,0 +1,35 @@
+"""Scheduled work of the hearings module; every job is safe to run twice."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+
+from app.extensions import db
+from app.hearings import services
+from app.hearings.models import LotteryRun, LotteryStatus
+
+
+def run_queued_lotteries() -> int:
+    """Compute queued lottery runs one by one. A run is claimed by moving it from queued to running in one
+    UPDATE, so two schedulers never compute the same run."""
+    from flask import current_app
+
+    done = 0
+    with force_locale("zh"):
+        services.fail_stale_runs(current_app.config["LOTTERY_TIME_LIMIT_SECONDS"])
+        while True:
+            run_id = db.session.scalar(sa.select(LotteryRun.id).where(LotteryRun.status == LotteryStatus.QUEUED)
+                                       .order_by(LotteryRun.id).limit(1))
+            if run_id is None:
+                return done
+            run = db.session.get(LotteryRun, run_id)
+            services.execute_lottery_run(run)
+            done += 1
+
+
+def expire_unanswered() -> int:
+    """Selected observers who did not answer by the deadline decline; the next alternate moves in."""
+    with force_locale("zh"):
+        n = services.expire_unanswered()
+        db.session.commit()
+    return n
