@@ -1,0 +1,275 @@
+"""Figures for the oversight dashboard and deadline compliance, read from each module's models.
+
+Every function takes ``now`` so that figures are reproducible in tests; each is a handful of aggregate queries.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.accounts.models import Department
+from app.core.timeutil import SHANGHAI, from_local
+from app.extensions import db
+
+
+def _due_days() -> int:
+    return current_app.config["FEEDBACK_REPORT_DUE_DAYS"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Lists behind the dashboard figures (each a list of dicts; the dashboard shows their lengths)
+
+def open_consultations(now: datetime) -> list[dict]:
+    from app.consultations.models import Consultation
+
+    rows = db.session.execute(
+        sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
+        .join(Department, Department.id == Consultation.department_id)
+        .where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
+               Consultation.opens_at <= now, Consultation.closes_at > now)
+        .order_by(Consultation.closes_at)).all()
+    return [{"id": r.id, "title": r.title, "department": r.name, "closes_at": r.closes_at,
+             "days_left": max(0, (r.closes_at - now).days), "link": f"/consultations/{r.id}"} for r in rows]
+
+
+def short_periods(now: datetime) -> list[dict]:
+    from app.consultations.models import Consultation
+
+    rows = db.session.execute(
+        sa.select(Consultation.id, Consultation.title, Consultation.opens_at, Consultation.closes_at,
+                  Consultation.short_period_reason, Department.name)
+        .join(Department, Department.id == Consultation.department_id)
+        .where(Consultation.published_at.is_not(None), Consultation.short_period_reason != "")
+        .order_by(Consultation.opens_at.desc())).all()
+    return [{"id": r.id, "title": r.title, "department": r.name, "days": (r.closes_at - r.opens_at).days,
+             "reason": r.short_period_reason, "link": f"/consultations/{r.id}"} for r in rows]
+
+
+def pending_comments(now: datetime) -> list[dict]:
+    from app.consultations.models import Comment, Consultation, ModerationState
+
+    rows = db.session.execute(
+        sa.select(Consultation.id, Consultation.title, Department.name, sa.func.count(Comment.id),
+                  sa.func.min(Comment.created_at))
+        .join(Consultation, Consultation.id == Comment.consultation_id)
+        .join(Department, Department.id == Consultation.department_id)
+        .where(Comment.moderation_state == ModerationState.PENDING)
+        .group_by(Consultation.id, Consultation.title, Department.name)
+        .order_by(sa.func.min(Comment.created_at))).all()
+    out = []
+    for cid, title, dept, count, oldest in rows:
+        if oldest is not None and oldest.tzinfo is None:  # aggregate results bypass the column type on SQLite
+            from datetime import timezone
+
+            oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=timezone.utc)
+        out.append({"id": cid, "title": title, "department": dept, "count": count, "oldest": oldest,
+                    "wait_hours": int((now - oldest).total_seconds() // 3600) if oldest else 0,
+                    "link": f"/manage/consultations/{cid}/moderation"})
+    return out
+
+
+def reports_due(now: datetime) -> list[dict]:
+    """Closed consultations whose feedback report is not published, with their due date."""
+    from app.consultations.models import Consultation, FeedbackReport
+
+    rows = db.session.execute(
+        sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
+        .join(Department, Department.id == Consultation.department_id)
+        .outerjoin(FeedbackReport, FeedbackReport.consultation_id == Consultation.id)
+        .where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
+               Consultation.closes_at <= now, FeedbackReport.published_at.is_(None))
+        .order_by(Consultation.closes_at)).all()
+    days = _due_days()
+    return [{"id": r.id, "title": r.title, "department": r.name, "due_at": r.closes_at + timedelta(days=days),
+             "is_overdue": now > r.closes_at + timedelta(days=days), "link": f"/consultations/{r.id}"}
+            for r in rows]
+
+
+def follow_ups_due(now: datetime) -> list[dict]:
+    from app.hearings.models import FollowUp, Suggestion
+
+    today = now.astimezone(SHANGHAI).date()
+    rows = db.session.execute(
+        sa.select(FollowUp.id, FollowUp.description, FollowUp.due_on, Suggestion.meeting_id, Department.name)
+        .join(Suggestion, Suggestion.id == FollowUp.suggestion_id)
+        .join(Department, Department.id == FollowUp.department_id)
+        .where(FollowUp.done_at.is_(None), FollowUp.due_on <= today + timedelta(days=14))
+        .order_by(FollowUp.due_on)).all()
+    return [{"id": r.id, "title": r.description[:120], "department": r.name, "due_on": r.due_on,
+             "is_overdue": r.due_on < today, "link": f"/hearings/{r.meeting_id}"} for r in rows]
+
+
+def open_month(now: datetime) -> dict:
+    from app.openday.models import Activity, ActivitySession
+
+    row = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(Activity.id)), sa.func.coalesce(sa.func.sum(ActivitySession.confirmed_seats), 0),
+                  sa.func.coalesce(sa.func.sum(ActivitySession.checked_in_count), 0),
+                  sa.func.coalesce(sa.func.sum(ActivitySession.no_show_count), 0),
+                  sa.func.coalesce(sa.func.sum(ActivitySession.rating_count), 0),
+                  sa.func.coalesce(sa.func.sum(ActivitySession.rating_sum), 0))
+        .join(ActivitySession, ActivitySession.activity_id == Activity.id)
+        .where(Activity.published_at.is_not(None), Activity.cancelled_at.is_(None))).one()
+    activities, seats, checked_in, no_show, ratings, rating_sum = row
+    attended_base = checked_in + no_show
+    return {"activities": activities, "signups": int(seats), "checked_in": int(checked_in),
+            "attendance": (checked_in / attended_base) if attended_base else None,
+            "ratings": int(ratings), "average_rating": (rating_sum / ratings) if ratings else None,
+            "link": "/openday/"}
+
+
+FIGURES = ("open", "short", "pending", "reports", "followups")
+
+
+def figure_list(name: str, now: datetime) -> list[dict]:
+    return {"open": open_consultations, "short": short_periods, "pending": pending_comments,
+            "reports": reports_due, "followups": follow_ups_due}[name](now)
+
+
+def dashboard(now: datetime) -> dict:
+    data: dict = {}
+    try:
+        data["open"] = open_consultations(now)
+        data["short"] = short_periods(now)
+        data["pending"] = pending_comments(now)
+        data["reports"] = reports_due(now)
+    except ImportError:
+        pass
+    try:
+        data["followups"] = follow_ups_due(now)
+    except ImportError:
+        pass
+    try:
+        data["openday"] = open_month(now)
+    except ImportError:
+        pass
+    return data
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Compliance per department and period
+
+@dataclass
+class Period:
+    key: str  # "2026-Q4" or "2026-11"
+    start: date
+    end: date  # exclusive
+
+    @property
+    def starts_at(self) -> datetime:
+        return from_local(self.start)
+
+    @property
+    def ends_at(self) -> datetime:
+        return from_local(self.end)
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def parse_period(key: str) -> Period:
+    try:
+        year_s, _, part = key.partition("-")
+        year = int(year_s)
+        if part.upper().startswith("Q"):
+            q = int(part[1:])
+            if not 1 <= q <= 4:
+                raise ValueError
+            start = date(year, 3 * (q - 1) + 1, 1)
+            end = date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
+            return Period(f"{year}-Q{q}", start, end)
+        month = int(part)
+        if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+            raise ValueError
+        start = date(year, month, 1)
+        end = date(year + (month == 12), 1 if month == 12 else month + 1, 1)
+        return Period(f"{year}-{month:02d}", start, end)
+    except (ValueError, IndexError) as exc:
+        raise PeriodError(key) from exc
+
+
+def quarter_of(d: date) -> str:
+    return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+
+
+def compliance(period: Period) -> list[dict]:
+    """Per department, for consultations that closed in the period: reports on time, median days from close to
+    report, share of published comments answered, adoption rate among answers."""
+    from app.consultations.models import (Comment, CommentGroup, Consultation, Disposition, DispositionKind,
+                                          FeedbackReport, ModerationState)
+
+    due = timedelta(days=_due_days())
+    consultations = db.session.execute(
+        sa.select(Consultation.id, Consultation.department_id, Consultation.closes_at, FeedbackReport.published_at)
+        .outerjoin(FeedbackReport, FeedbackReport.consultation_id == Consultation.id)
+        .where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
+               Consultation.closes_at >= period.starts_at, Consultation.closes_at < period.ends_at)).all()
+    ids = [c.id for c in consultations]
+    answers: dict[int, tuple[int, int, int]] = {}
+    if ids:
+        own = sa.select(Comment.consultation_id.label("cid"), Disposition.kind.label("kind")) \
+            .outerjoin(Disposition, Disposition.comment_id == Comment.id) \
+            .where(Comment.consultation_id.in_(ids), Comment.moderation_state == ModerationState.PUBLISHED)
+        rows = db.session.execute(own).all()
+        grouped = dict(db.session.execute(
+            sa.select(Comment.id, Disposition.kind)
+            .join(CommentGroup, CommentGroup.id == Comment.group_id)
+            .join(Disposition, Disposition.group_id == CommentGroup.id)
+            .where(Comment.consultation_id.in_(ids), CommentGroup.is_accepted.is_(True),
+                   Comment.moderation_state == ModerationState.PUBLISHED)).all())
+        group_kinds = list(grouped.values())
+        per: dict[int, list] = {}
+        for cid, kind in rows:
+            per.setdefault(cid, []).append(kind)
+        del group_kinds
+        for cid, kinds in per.items():
+            answered = [k for k in kinds if k is not None]
+            adopted = [k for k in answered if k in (DispositionKind.ADOPTED, DispositionKind.PARTLY_ADOPTED)]
+            answers[cid] = (len(kinds), len(answered), len(adopted))
+        # Comments answered through their accepted group count as answered.
+        if grouped:
+            group_rows = db.session.execute(
+                sa.select(Comment.consultation_id, Comment.id).where(Comment.id.in_(list(grouped)))).all()
+            for cid, comment_id in group_rows:
+                total, answered, adopted = answers.get(cid, (0, 0, 0))
+                kind = grouped[comment_id]
+                answers[cid] = (total, answered + 1,
+                                adopted + (kind in (DispositionKind.ADOPTED, DispositionKind.PARTLY_ADOPTED)))
+    departments = dict(db.session.execute(sa.select(Department.id, Department.name)).all())
+    by_dept: dict[int, dict] = {}
+    for c in consultations:
+        d = by_dept.setdefault(c.department_id, {"department_id": c.department_id,
+                                                 "department": departments.get(c.department_id, ""),
+                                                 "closed": 0, "reports": 0, "on_time": 0, "days": [],
+                                                 "comments": 0, "answered": 0, "adopted": 0})
+        d["closed"] += 1
+        if c.published_at is not None:
+            d["reports"] += 1
+            d["days"].append((c.published_at - c.closes_at).total_seconds() / 86400)
+            if c.published_at <= c.closes_at + due:
+                d["on_time"] += 1
+        total, answered, adopted = answers.get(c.id, (0, 0, 0))
+        d["comments"] += total
+        d["answered"] += min(answered, total)
+        d["adopted"] += adopted
+    out = []
+    for d in sorted(by_dept.values(), key=lambda x: x["department"]):
+        out.append({
+            "department_id": d["department_id"], "department": d["department"], "period": period.key,
+            "closed": d["closed"], "reports": d["reports"],
+            "on_time_share": round(d["on_time"] / d["closed"], 3) if d["closed"] else None,
+            "median_days_to_report": round(statistics.median(d["days"]), 1) if d["days"] else None,
+            "comments": d["comments"],
+            "answered_share": round(d["answered"] / d["comments"], 3) if d["comments"] else None,
+            "adoption_rate": round(d["adopted"] / d["answered"], 3) if d["answered"] else None,
+        })
+    return out
+
+
+COMPLIANCE_COLUMNS = ("department", "period", "closed", "reports", "on_time_share", "median_days_to_report",
+                      "comments", "answered_share", "adoption_rate")

@@ -1,0 +1,73 @@
+"""The oversight dashboard, compliance figures, downloads and the printable report."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import time_machine
+
+from app.core.timeutil import utcnow
+
+NOW = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)
+
+
+def _closed(db, make_consultation, make_comment, user, *, closed_days_ago, report_after_days=None, adopted=True):
+    from app.consultations.models import Disposition, DispositionKind, FeedbackReport, ModerationState
+
+    c = make_consultation(title=f"已截止{closed_days_ago}")
+    c.opens_at = NOW - timedelta(days=closed_days_ago + 30)
+    c.closes_at = NOW - timedelta(days=closed_days_ago)
+    comment = make_comment(c, user, state=ModerationState.PUBLISHED)
+    db.session.add(Disposition(consultation_id=c.id, comment_id=comment.id,
+                               kind=DispositionKind.ADOPTED if adopted else DispositionKind.NOT_ADOPTED,
+                               response="答复", reason="" if adopted else "理由"))
+    make_comment(c, user, state=ModerationState.PUBLISHED)  # not answered
+    if report_after_days is not None:
+        db.session.add(FeedbackReport(consultation_id=c.id, published_at=c.closes_at + timedelta(days=report_after_days)))
+    db.session.flush()
+    return c
+
+
+def test_dashboard_figures_link_to_their_lists(client, auth, db, admin, resident, make_consultation, make_comment):
+    with time_machine.travel(NOW, tick=False):
+        open_one = make_consultation(title="开放中的征询", days=5)
+        open_one.short_period_reason = "涉及紧急公共安全事项"
+        make_comment(open_one, resident)
+        _closed(db, make_consultation, make_comment, resident, closed_days_ago=40)  # report overdue
+        db.session.commit()
+        auth.login(admin)
+        html = client.get("/manage/oversight").get_data(as_text=True)
+        assert "/manage/oversight/list/open" in html and "/manage/oversight/list/reports" in html
+        assert "其中逾期 1 项" in html
+        listing = client.get("/manage/oversight/list/short").get_data(as_text=True)
+        assert "涉及紧急公共安全事项" in listing
+        pending = client.get("/manage/oversight/list/pending").get_data(as_text=True)
+        assert "开放中的征询" in pending
+        assert client.get("/manage/oversight/list/nope").status_code == 404
+
+
+def test_dashboard_is_admin_only(client, auth, staff):
+    auth.login(staff)
+    assert client.get("/manage/oversight").status_code == 403
+
+
+def test_compliance_per_department(client, auth, db, admin, resident, make_consultation, make_comment):
+    with time_machine.travel(NOW, tick=False):
+        _closed(db, make_consultation, make_comment, resident, closed_days_ago=50, report_after_days=10)
+        _closed(db, make_consultation, make_comment, resident, closed_days_ago=55, report_after_days=40,
+                adopted=False)
+        db.session.commit()
+        auth.login(admin)
+        csv_text = client.get("/manage/oversight/compliance.csv?period=2026-Q4").get_data(as_text=True)
+        lines = csv_text.strip().splitlines()
+        assert lines[0].lstrip("\ufeff").startswith("department,period,closed")
+        fields = lines[1].split(",")
+        # 2 closed, 2 reports, 1 on time, median 25 days, 4 comments, 2 answered, 1 adopted of 2
+        assert fields[2:] == ["2", "2", "0.5", "25.0", "4", "0.5", "0.5"]
+        page = client.get("/manage/oversight/compliance?period=2026-Q4")
+        assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
+        xlsx = client.get("/manage/oversight/compliance.xlsx?period=2026-Q4")
+        assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+        report = client.get("/manage/oversight/report?period=2026-11").get_data(as_text=True)
+        assert "月度通报" in report and "oversight.css" in report
+        assert client.get("/manage/oversight/compliance?period=2026-Q9").status_code == 400
