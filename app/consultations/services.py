@@ -1,0 +1,640 @@
+"""Use cases of consultations. Each takes the acting user, flushes but never commits, writes the audit log, queues
+mail and sends signals; a refused action raises ConsultationError with a translated message."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Iterator
+
+import filetype
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from app import signals
+from app.accounts.models import Role, Tag, User, mask_name
+from app.consultations import rules
+from app.consultations.models import (
+    Article,
+    Comment,
+    CommentAttachment,
+    CommenterType,
+    CommentGroup,
+    Consultation,
+    ConsultationError,
+    ConsultationState,
+    Disposition,
+    DispositionKind,
+    DocumentType,
+    Extension,
+    FaqItem,
+    FeedbackReport,
+    ModerationState,
+    RejectionReason,
+    Stance,
+)
+from app.core.audit import audit
+from app.core.timeutil import utcnow
+from app.extensions import db
+from app.notifications.services import queue_email
+
+MAX_COMMENT_LENGTH = 5000
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Accepted attachment types, recognised from the file's content (magic numbers), never from its name.
+ALLOWED_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png",
+                 "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Drafting, scheduling, publishing, extending, withdrawing
+
+
+@dataclass
+class ConsultationData:
+    title: str
+    summary: str
+    document_type: DocumentType
+    concerns_enterprises: bool
+    draft_text: str
+    interpretation: str
+    contact: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    short_period_reason: str = ""
+    target_groups: list[str] | None = None
+    target_group_other: str = ""
+    tag_ids: list[int] | None = None
+
+
+def _check_period(c: Consultation) -> None:
+    if c.opens_at is None or c.closes_at is None:
+        return
+    if c.closes_at <= c.opens_at:
+        raise ConsultationError(_("截止时间必须晚于开始时间。"), field="closes_at")
+    shortfall = rules.period_shortfall(c.document_type, c.concerns_enterprises, c.opens_at, c.closes_at)
+    if shortfall is not None and not c.short_period_reason.strip():
+        if shortfall.working_days:
+            msg = _("规范性文件的征询期不少于%(days)s个工作日；如需缩短，请填写公开说明的理由。", days=shortfall.days)
+        else:
+            msg = _("该类文件的征询期不少于%(days)s日；如需缩短，请填写公开说明的理由。", days=shortfall.days)
+        raise ConsultationError(msg, field="short_period_reason")
+
+
+def is_period_short(c: Consultation) -> bool:
+    if c.opens_at is None or c.closes_at is None:
+        return False
+    return rules.period_shortfall(c.document_type, c.concerns_enterprises, c.opens_at, c.closes_at) is not None
+
+
+def resplit_articles(c: Consultation, text: str) -> None:
+    """Split the draft into articles, keeping the id of every article that is still there (matched by text, then
+    by its 第X条 label). An article that disappears is deleted, or kept as removed when it has comments."""
+    parsed = rules.split_articles(text)
+    existing = [a for a in c.articles]
+    pairs = rules.match_articles(existing, parsed)
+    kept = set()
+    for position, (article, p) in enumerate(pairs, start=1):
+        if article is None:
+            article = Article(label=p.label, chapter=p.chapter, body=p.body, position=position)
+            c.articles.append(article)
+        else:
+            article.label, article.chapter, article.body, article.position = p.label, p.chapter, p.body, position
+            article.is_removed = False
+            kept.add(article.id)
+    for article in existing:
+        if article.id in kept:
+            continue
+        has_comments = db.session.scalar(sa.select(sa.func.count(Comment.id)).where(Comment.article_id == article.id))
+        if has_comments:
+            article.is_removed = True
+            article.position = 10_000 + article.position
+        else:
+            c.articles.remove(article)
+    c.draft_text = text
+
+
+def _apply(c: Consultation, data: ConsultationData) -> None:
+    if not data.title.strip():
+        raise ConsultationError(_("请填写标题。"), field="title")
+    c.title = data.title.strip()
+    c.summary = data.summary.strip()
+    c.document_type = data.document_type
+    c.concerns_enterprises = data.concerns_enterprises
+    c.interpretation = data.interpretation.strip()
+    c.contact = data.contact.strip()
+    c.opens_at, c.closes_at = data.opens_at, data.closes_at
+    c.short_period_reason = data.short_period_reason.strip()
+    c.target_groups = list(data.target_groups or [])
+    c.target_group_other = data.target_group_other.strip()
+    if data.tag_ids is not None:
+        c.tags = list(db.session.scalars(sa.select(Tag).where(Tag.id.in_(data.tag_ids)))) if data.tag_ids else []
+    _check_period(c)
+    if not rules.split_articles(data.draft_text):
+        raise ConsultationError(_("请粘贴草案全文。"), field="draft_text")
+
+
+def create_consultation(actor: User, department_id: int, data: ConsultationData) -> Consultation:
+    c = Consultation(department_id=department_id, title="", document_type=data.document_type)
+    _apply(c, data)
+    db.session.add(c)
+    resplit_articles(c, data.draft_text)
+    db.session.flush()
+    audit(actor, "consultation.create", c, title=c.title)
+    return c
+
+
+def update_consultation(actor: User, c: Consultation, data: ConsultationData) -> Consultation:
+    c.ensure_editable()
+    with db.session.no_autoflush:
+        _apply(c, data)
+        resplit_articles(c, data.draft_text)
+    db.session.flush()
+    audit(actor, "consultation.update", c)
+    return c
+
+
+def publish(actor: User, c: Consultation) -> None:
+    """Publish now; with a future opening time the consultation is scheduled and opens by itself."""
+    if c.opens_at is None or c.closes_at is None:
+        raise ConsultationError(_("请先设置征询期。"))
+    now = utcnow()
+    if c.closes_at <= now:
+        raise ConsultationError(_("截止时间已过，请先修改征询期。"))
+    if not any(not a.is_removed for a in c.articles):
+        raise ConsultationError(_("草案没有任何条文。"))
+    _check_period(c)
+    c.mark_published(now)
+    db.session.flush()
+    audit(actor, "consultation.publish", c, opens_at=c.opens_at.isoformat(), closes_at=c.closes_at.isoformat())
+    signals.consultation_published.send(c, actor=actor)
+
+
+def extend(actor: User, c: Consultation, new_closes_at: datetime, notice: str) -> Extension:
+    if c.state not in (ConsultationState.OPEN, ConsultationState.SCHEDULED):
+        raise ConsultationError(_("只有尚未结束的征询可以延期。"))
+    if new_closes_at <= c.closes_at:
+        raise ConsultationError(_("新的截止时间必须晚于原截止时间。"), field="closes_at")
+    if not notice.strip():
+        raise ConsultationError(_("请填写延期公告。"), field="notice")
+    ext = Extension(consultation=c, previous_closes_at=c.closes_at, new_closes_at=new_closes_at,
+                    notice=notice.strip(), created_by_id=actor.id)
+    c.closes_at = new_closes_at
+    c.closing_soon_sent_at = None  # a new closing date deserves its own reminder
+    db.session.add(ext)
+    db.session.flush()
+    audit(actor, "consultation.extend", c, previous=ext.previous_closes_at.isoformat(),
+          new=new_closes_at.isoformat())
+    return ext
+
+
+def withdraw(actor: User, c: Consultation, reason: str) -> None:
+    c.mark_withdrawn(utcnow(), reason)
+    db.session.flush()
+    audit(actor, "consultation.withdraw", c, reason=c.withdraw_reason)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comments
+
+
+@dataclass
+class Upload:
+    filename: str
+    data: bytes
+
+
+def check_uploads(uploads: list[Upload]) -> list[tuple[Upload, str, str]]:
+    """Refuse more than five files, a file over 10 MB, or one whose content is not PDF, DOCX, JPG or PNG."""
+    uploads = [u for u in uploads if u.filename or u.data]
+    if len(uploads) > MAX_ATTACHMENTS:
+        raise ConsultationError(_("最多上传%(n)s个附件。", n=MAX_ATTACHMENTS), field="attachments")
+    checked = []
+    for u in uploads:
+        if len(u.data) > MAX_ATTACHMENT_BYTES:
+            raise ConsultationError(_("附件“%(name)s”超过10 MB。", name=u.filename), field="attachments")
+        kind = filetype.guess(u.data)
+        if kind is None or kind.extension not in ALLOWED_TYPES:
+            raise ConsultationError(
+                _("附件“%(name)s”不是PDF、DOCX、JPG或PNG文件（按文件内容检查）。", name=u.filename),
+                field="attachments")
+        checked.append((u, kind.extension, ALLOWED_TYPES[kind.extension]))
+    return checked
+
+
+def commenter_type_for(user: User) -> CommenterType:
+    if user.role is Role.ENTERPRISE:
+        org = user.organisation_name or ""
+        if "协会" in org or "商会" in org:
+            return CommenterType.ORGANISATION
+        return CommenterType.ENTERPRISE
+    return CommenterType.RESIDENT
+
+
+def _new_tracking_number(now: datetime) -> str:
+    year = now.year
+    for _attempt in range(20):
+        number = rules.random_tracking_number(year)
+        if db.session.scalar(sa.select(Comment.id).where(Comment.tracking_number == number)) is None:
+            return number
+    raise RuntimeError("no free tracking number")  # pragma: no cover - 10^8 numbers a year
+
+
+def find_by_idempotency_key(user: User, key: str) -> Comment | None:
+    return db.session.scalar(sa.select(Comment).where(Comment.user_id == user.id, Comment.idempotency_key == key))
+
+
+def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int | None = None,
+                   stance: Stance | None = None, uploads: list[Upload] | None = None,
+                   show_organisation: bool = False, idempotency_key: str) -> tuple[Comment, bool]:
+    """Store a comment (waiting for review) and queue its receipt. Returns (comment, created): a repeated submit
+    with the same idempotency key returns the first comment and creates nothing."""
+    if not actor.is_verified:
+        raise ConsultationError(_("请先验证您的电子邮箱地址，然后再发表意见。"))
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise ConsultationError(_("表单已过期，请刷新页面后重试。"))
+    existing = find_by_idempotency_key(actor, idempotency_key)
+    if existing is not None:
+        return existing, False
+    state = c.state
+    if state is ConsultationState.WITHDRAWN:
+        raise ConsultationError(_("该征询已撤回，不再接受意见。"))
+    if state is not ConsultationState.OPEN:
+        raise ConsultationError(_("现在不在征询期内，不能发表意见。"))
+    text = (text or "").strip()
+    if not text:
+        raise ConsultationError(_("请填写意见内容。"), field="text")
+    if len(text) > MAX_COMMENT_LENGTH:
+        raise ConsultationError(_("意见内容不能超过%(n)s个字（现为%(have)s个字）。", n=MAX_COMMENT_LENGTH,
+                                  have=len(text)), field="text")
+    article = None
+    if article_id:
+        article = db.session.get(Article, article_id)
+        if article is None or article.consultation_id != c.id or article.is_removed:
+            raise ConsultationError(_("请选择草案中的条文。"), field="article_id")
+    checked = check_uploads(uploads or [])
+
+    now = utcnow()
+    ctype = commenter_type_for(actor)
+    show_org = bool(show_organisation and ctype is not CommenterType.RESIDENT and actor.organisation_name)
+    comment = Comment(
+        consultation_id=c.id, article_id=article.id if article else None, user_id=actor.id,
+        tracking_number=_new_tracking_number(now), idempotency_key=idempotency_key, stance=stance,
+        text_original=text, text_public=rules.mask_personal_information(text), commenter_type=ctype,
+        show_organisation=show_org,
+        public_name=actor.organisation_name if show_org else mask_name(actor.name),
+        created_at=now, moderation_state=ModerationState.PENDING,
+    )
+    db.session.add(comment)
+    folder = os.path.join(current_app.config["UPLOAD_DIR"], "consultations")
+    os.makedirs(folder, exist_ok=True)
+    for upload, ext, mime in checked:
+        stored = f"{secrets.token_hex(16)}.{ext}"
+        with open(os.path.join(folder, stored), "wb") as fh:
+            fh.write(upload.data)
+        comment.attachments.append(CommentAttachment(filename=os.path.basename(upload.filename)[:255] or stored,
+                                                     stored_name=stored, mime_type=mime, size=len(upload.data)))
+    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
+        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
+    db.session.flush()
+    if actor.email:
+        queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
+                    consultation=c)
+    signals.comment_submitted.send(comment)
+    return comment, True
+
+
+def attachment_path(att: CommentAttachment) -> str:
+    return os.path.join(current_app.config["UPLOAD_DIR"], "consultations", att.stored_name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Moderation (先审查、后公开)
+
+
+def moderate(actor: User, c: Consultation, comments: Iterable[Comment], *, publish: bool,
+             reason: RejectionReason | None = None, note: str = "") -> int:
+    """Publish or reject comments of one consultation; each commenter is told by e-mail. Returns how many changed."""
+    if not publish and reason is None:
+        raise ConsultationError(_("不予公开时请选择原因。"), field="reason")
+    now = utcnow()
+    changed = 0
+    article_deltas: dict[int, int] = {}
+    published_delta = pending_delta = 0
+    for comment in comments:
+        if comment.consultation_id != c.id:
+            continue
+        old = comment.moderation_state
+        new = ModerationState.PUBLISHED if publish else ModerationState.REJECTED
+        if old is new:
+            continue
+        comment.moderation_state = new
+        comment.moderated_at, comment.moderated_by_id = now, actor.id
+        comment.moderation_note = note.strip()
+        if publish:
+            comment.rejection_reason = None
+            comment.published_at = comment.published_at or now
+        else:
+            comment.rejection_reason = reason
+            comment.published_at = None
+        delta = (1 if new is ModerationState.PUBLISHED else 0) - (1 if old is ModerationState.PUBLISHED else 0)
+        published_delta += delta
+        pending_delta -= 1 if old is ModerationState.PENDING else 0
+        if comment.article_id and delta:
+            article_deltas[comment.article_id] = article_deltas.get(comment.article_id, 0) + delta
+        changed += 1
+        if comment.user is not None and comment.user.email:
+            queue_email(comment.user.email, "consultations/emails/comment_moderated", user=comment.user,
+                        comment=comment, consultation=c)
+        signals.comment_moderated.send(comment, actor=actor)
+    if changed:
+        db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
+            published_comment_count=Consultation.published_comment_count + published_delta,
+            pending_comment_count=Consultation.pending_comment_count + pending_delta))
+        for article_id, delta in article_deltas.items():
+            db.session.execute(sa.update(Article).where(Article.id == article_id).values(
+                published_comment_count=Article.published_comment_count + delta))
+        db.session.flush()
+        audit(actor, "consultation.moderate", c, count=changed, publish=publish,
+              reason=reason.value if reason else None)
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Grouping near-duplicates
+
+
+def propose_groups(actor: User, c: Consultation, threshold: float = rules.SIMILARITY_THRESHOLD) -> list[CommentGroup]:
+    """Propose groups among published comments that are not in a group yet. Proposals wait for staff to accept."""
+    rows = db.session.execute(sa.select(Comment.id, Comment.text_public).where(
+        Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED,
+        Comment.group_id.is_(None))).all()
+    created = []
+    for ids, similarity in rules.propose_groups([(r.id, r.text_public) for r in rows], threshold):
+        first = db.session.get(Comment, ids[0])
+        group = CommentGroup(consultation_id=c.id, title=first.text_public[:60], similarity=similarity)
+        db.session.add(group)
+        db.session.flush()
+        db.session.execute(sa.update(Comment).where(Comment.id.in_(ids)).values(group_id=group.id))
+        created.append(group)
+    db.session.flush()
+    db.session.expire_all()
+    if created:
+        audit(actor, "consultation.groups_proposed", c, groups=len(created))
+    return created
+
+
+def _own_group(c: Consultation, group: CommentGroup) -> None:
+    if group.consultation_id != c.id:
+        raise ConsultationError(_("该意见组不属于本次征询。"))
+
+
+def accept_group(actor: User, c: Consultation, group: CommentGroup, title: str | None = None) -> None:
+    _own_group(c, group)
+    group.is_accepted = True
+    if title:
+        group.title = title.strip()[:200]
+    db.session.flush()
+    audit(actor, "consultation.group_accept", c, group=group.id)
+
+
+def split_group(actor: User, c: Consultation, group: CommentGroup, comment_ids: list[int] | None = None) -> None:
+    """Take some comments out of a group (or, without ids, dissolve it). A group left with one comment goes."""
+    _own_group(c, group)
+    members = list(group.comments)
+    leaving = [m for m in members if comment_ids is None or m.id in comment_ids]
+    for m in leaving:
+        m.group = None
+    if len(members) - len(leaving) < 2:
+        for m in list(group.comments):
+            m.group = None
+        db.session.flush()
+        db.session.delete(group)
+    db.session.flush()
+    audit(actor, "consultation.group_split", c, group=group.id, comments=[m.id for m in leaving])
+
+
+def merge_groups(actor: User, c: Consultation, target: CommentGroup, others: list[CommentGroup]) -> None:
+    _own_group(c, target)
+    for other in others:
+        _own_group(c, other)
+        if other.id == target.id:
+            continue
+        for m in list(other.comments):
+            m.group = target
+        db.session.flush()
+        db.session.delete(other)
+    db.session.flush()
+    audit(actor, "consultation.group_merge", c, group=target.id, merged=[o.id for o in others])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Answers (dispositions)
+
+
+def answer(actor: User, c: Consultation, *, kind: DispositionKind, response: str, reason: str = "",
+           comment: Comment | None = None, group: CommentGroup | None = None) -> Disposition:
+    """Answer a comment or a group. Answers stay private until the feedback report is published."""
+    if c.is_feedback_published:
+        raise ConsultationError(_("反馈报告已发布，答复不能再修改。"))
+    if (comment is None) == (group is None):
+        raise ConsultationError(_("请选择要答复的意见或意见组。"))
+    target = comment if comment is not None else group
+    if target.consultation_id != c.id:
+        raise ConsultationError(_("该意见不属于本次征询。"))
+    if comment is not None and comment.moderation_state is not ModerationState.PUBLISHED:
+        raise ConsultationError(_("只能答复已公开的意见。"))
+    if group is not None and not group.is_accepted:
+        raise ConsultationError(_("请先确认该意见组。"))
+    if kind is DispositionKind.NOT_ADOPTED and not reason.strip():
+        raise ConsultationError(_("未采纳时必须说明理由。"), field="reason")
+    disp = target.disposition
+    if disp is None:
+        disp = Disposition(consultation_id=c.id, kind=kind)
+        if comment is not None:
+            disp.comment = comment
+        else:
+            disp.group = group
+        db.session.add(disp)
+    disp.kind, disp.response, disp.reason = kind, response.strip(), reason.strip()
+    disp.answered_at, disp.answered_by_id = utcnow(), actor.id
+    db.session.flush()
+    audit(actor, "consultation.answer", c, comment=getattr(comment, "id", None), group=getattr(group, "id", None),
+          kind=kind.value)
+    return disp
+
+
+def _answered_clause():
+    """SQL: a comment has an answer, its own or its accepted group's."""
+    own = sa.exists().where(Disposition.comment_id == Comment.id)
+    via_group = sa.exists().where(Disposition.group_id == Comment.group_id, CommentGroup.id == Comment.group_id,
+                                  CommentGroup.is_accepted.is_(True))
+    return sa.or_(own, via_group)
+
+
+def unanswered_count(c: Consultation) -> int:
+    return db.session.scalar(sa.select(sa.func.count(Comment.id)).where(
+        Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED,
+        sa.not_(_answered_clause())))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# FAQ
+
+
+def save_faq(actor: User, c: Consultation, *, question: str, answer_text: str, is_published: bool,
+             item: FaqItem | None = None) -> FaqItem:
+    if not question.strip():
+        raise ConsultationError(_("请填写问题。"), field="question")
+    if not answer_text.strip():
+        raise ConsultationError(_("请填写解答。"), field="answer")
+    if item is None:
+        position = (max((f.position for f in c.faq_items), default=0)) + 1
+        item = FaqItem(consultation=c, position=position, question="", answer="")
+        db.session.add(item)
+    item.question, item.answer, item.is_published = question.strip(), answer_text.strip(), is_published
+    db.session.flush()
+    audit(actor, "consultation.faq_save", c, faq=item.id)
+    return item
+
+
+def delete_faq(actor: User, c: Consultation, item: FaqItem) -> None:
+    c.faq_items.remove(item)
+    db.session.flush()
+    audit(actor, "consultation.faq_delete", c, faq=item.id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Feedback report
+
+
+def report_statistics(c: Consultation) -> dict:
+    """Counts of published comments by disposition, by article and by commenter type (one query each)."""
+    own = sa.orm.aliased(Disposition)
+    grp = sa.orm.aliased(Disposition)
+    grp_ok = sa.orm.aliased(CommentGroup)
+    kind = sa.func.coalesce(own.kind, sa.case((grp_ok.is_accepted.is_(True), grp.kind)))
+    by_kind_rows = db.session.execute(
+        sa.select(kind, sa.func.count(Comment.id))
+        .select_from(Comment)
+        .outerjoin(own, own.comment_id == Comment.id)
+        .outerjoin(grp_ok, grp_ok.id == Comment.group_id)
+        .outerjoin(grp, grp.group_id == Comment.group_id)
+        .where(Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED)
+        .group_by(kind)).all()
+    by_kind = {k.value: 0 for k in DispositionKind}
+    by_kind["unanswered"] = 0
+    for k, n in by_kind_rows:
+        key = (k.value if isinstance(k, DispositionKind) else (DispositionKind(k).value if k else "unanswered"))
+        by_kind[key] += n
+    by_type = {t.value: 0 for t in CommenterType}
+    for t, n in db.session.execute(sa.select(Comment.commenter_type, sa.func.count(Comment.id)).where(
+            Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED)
+            .group_by(Comment.commenter_type)):
+        by_type[t.value] = n
+    by_article = {}
+    for article_id, n in db.session.execute(sa.select(Comment.article_id, sa.func.count(Comment.id)).where(
+            Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED)
+            .group_by(Comment.article_id)):
+        by_article[str(article_id or 0)] = n
+    total = db.session.scalar(sa.select(sa.func.count(Comment.id)).where(Comment.consultation_id == c.id))
+    return {"total_received": total, "published": sum(by_type.values()), "by_disposition": by_kind,
+            "by_commenter_type": by_type, "by_article": by_article}
+
+
+def get_or_create_report(actor: User, c: Consultation) -> FeedbackReport:
+    if c.report is None:
+        if c.state not in (ConsultationState.CLOSED, ConsultationState.FEEDBACK_PUBLISHED):
+            raise ConsultationError(_("征询期结束后才能编写反馈报告。"))
+        c.report = FeedbackReport(statistics=report_statistics(c), generated_at=utcnow())
+        db.session.flush()
+        audit(actor, "consultation.report_create", c)
+    return c.report
+
+
+def save_report(actor: User, c: Consultation, *, main_points: str, changes: str, final_text: str = "") -> None:
+    report = get_or_create_report(actor, c)
+    if report.is_published:
+        raise ConsultationError(_("反馈报告已发布，不能再修改。"))
+    report.main_points, report.changes = main_points.strip(), changes.strip()
+    if final_text.strip():
+        by_label = {a.label: a for a in c.articles if a.label}
+        for p in rules.split_articles(final_text):
+            if p.label in by_label:
+                by_label[p.label].final_body = p.body
+    report.statistics = report_statistics(c)
+    report.generated_at = utcnow()
+    db.session.flush()
+    audit(actor, "consultation.report_save", c)
+
+
+def publish_report(actor: User, c: Consultation) -> FeedbackReport:
+    """Publish the report once every published comment has an answer; every commenter is e-mailed their answer."""
+    report = get_or_create_report(actor, c)
+    if report.is_published:
+        raise ConsultationError(_("反馈报告已经发布。"))
+    if c.state is not ConsultationState.CLOSED:
+        raise ConsultationError(_("征询期结束后才能发布反馈报告。"))
+    missing = unanswered_count(c)
+    if missing:
+        raise ConsultationError(_("还有%(n)s条已公开的意见没有答复，不能发布反馈报告。", n=missing))
+    if not report.main_points.strip():
+        raise ConsultationError(_("请先填写意见的主要内容。"), field="main_points")
+    now = utcnow()
+    report.statistics = report_statistics(c)
+    report.published_at, report.published_by_id = now, actor.id
+    db.session.flush()
+    # E-mail everyone who commented, with the answer to each comment (batched, no query per row).
+    stmt = (sa.select(Comment).where(Comment.consultation_id == c.id, Comment.answer_notified_at.is_(None))
+            .options(sa.orm.joinedload(Comment.user), sa.orm.joinedload(Comment.disposition),
+                     sa.orm.joinedload(Comment.group).joinedload(CommentGroup.disposition))
+            .order_by(Comment.id))
+    for comment in db.session.scalars(stmt).unique():
+        if comment.user is not None and comment.user.email:
+            queue_email(comment.user.email, "consultations/emails/feedback_published", user=comment.user,
+                        comment=comment, consultation=c, answer=comment.answer)
+        comment.answer_notified_at = now
+    db.session.flush()
+    audit(actor, "consultation.report_publish", c)
+    signals.feedback_report_published.send(report, actor=actor)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Export
+
+
+EXPORT_HEADER = ["tracking_number", "created_at", "article", "commenter_type", "public_name", "stance",
+                 "moderation_state", "rejection_reason", "group_id", "disposition", "response", "reason", "text"]
+
+
+def export_rows(consultation_id: int, batch: int = 5000) -> Iterator[list]:
+    """Every comment of a consultation as plain rows, streamed in batches (server-side cursor on PostgreSQL)."""
+    own = sa.orm.aliased(Disposition)
+    grp = sa.orm.aliased(Disposition)
+    stmt = (sa.select(Comment.tracking_number, Comment.created_at, Article.label, Comment.commenter_type,
+                      Comment.public_name, Comment.stance, Comment.moderation_state, Comment.rejection_reason,
+                      Comment.group_id, sa.func.coalesce(own.kind, grp.kind),
+                      sa.func.coalesce(own.response, grp.response), sa.func.coalesce(own.reason, grp.reason),
+                      Comment.text_original)
+            .select_from(Comment)
+            .outerjoin(Article, Article.id == Comment.article_id)
+            .outerjoin(own, own.comment_id == Comment.id)
+            .outerjoin(grp, grp.group_id == Comment.group_id)
+            .where(Comment.consultation_id == consultation_id)
+            .order_by(Comment.id)
+            .execution_options(yield_per=batch, stream_results=True))
+    for row in db.session.execute(stmt):
+        yield [
+            row[0], row[1].isoformat() if row[1] else "", row[2] or "", row[3].value if row[3] else "", row[4],
+            row[5].value if row[5] else "", row[6].value if row[6] else "", row[7].value if row[7] else "",
+            row[8] or "", _enum_value(row[9]), row[10] or "", row[11] or "", row[12],
+        ]
+
+
+def _enum_value(v) -> str:
+    if v is None:
+        return ""
+    return v.value if hasattr(v, "value") else str(v)

@@ -1,0 +1,332 @@
+"""Use cases: drafting, periods, state, comments, moderation, grouping, answers and the feedback report."""
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from app.accounts.models import Role
+from app.consultations import services
+from app.consultations.models import (
+    Article,
+    Comment,
+    CommenterType,
+    CommentGroup,
+    Consultation,
+    ConsultationError,
+    ConsultationState,
+    DispositionKind,
+    DocumentType,
+    ModerationState,
+    RejectionReason,
+)
+from app.core.audit import AuditEntry
+from app.notifications.models import OutboxEmail
+from tests.consultations.conftest import AFTER, CLOSES, DRAFT, DURING, OPENS, data
+
+pytestmark = pytest.mark.usefixtures("ctx")
+
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 40
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
+
+
+def count(db, model):
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_create_splits_articles_and_resplit_keeps_ids(db, staff, department):
+    c = services.create_consultation(staff, department.id, data())
+    db.session.commit()
+    assert [a.label for a in c.articles] == ["第一条", "第二条", "第三条", "第四条", "第五条"]
+    ids = {a.label: a.id for a in c.articles}
+    edited = DRAFT.replace("第三条 市大数据中心", "第三条 公共数据开放应当安全可控。\n第四条 市大数据中心") \
+        .replace("第四条 公共数据开放目录", "第五条 公共数据开放目录").replace("第五条 本办法自", "第六条 本办法自")
+    services.update_consultation(staff, c, data(draft_text=edited))
+    db.session.commit()
+    new_ids = {a.label: a.id for a in c.articles}
+    assert new_ids["第一条"] == ids["第一条"] and new_ids["第二条"] == ids["第二条"]
+    assert new_ids["第四条"] == ids["第三条"]  # renumbered, text unchanged: the same article
+    assert new_ids["第六条"] == ids["第五条"]
+    assert new_ids["第三条"] not in ids.values()  # the inserted article is new
+    assert db.session.scalar(sa.select(AuditEntry.action).where(AuditEntry.action == "consultation.update"))
+
+
+def test_short_period_needs_a_reason(db, staff, department):
+    short = data(closes_at=OPENS + timedelta(days=10))
+    with pytest.raises(ConsultationError) as err:
+        services.create_consultation(staff, department.id, short)
+    assert err.value.field == "short_period_reason" and "30" in str(err.value)
+    db.session.rollback()
+    assert count(db, Consultation) == 0
+    c = services.create_consultation(staff, department.id, data(closes_at=OPENS + timedelta(days=10),
+                                                                short_period_reason="应急需要"))
+    assert services.is_period_short(c)
+
+
+def test_normative_document_counts_working_days_with_make_up_saturday(db, staff, department):
+    cst = timezone(timedelta(hours=8))
+    nd = dict(document_type=DocumentType.NORMATIVE_DOCUMENT, opens_at=datetime(2026, 2, 9, tzinfo=cst))
+    with pytest.raises(ConsultationError):
+        services.create_consultation(staff, department.id, data(closes_at=datetime(2026, 2, 24, tzinfo=cst), **nd))
+    db.session.rollback()
+    services.create_consultation(staff, department.id, data(closes_at=datetime(2026, 2, 25, tzinfo=cst), **nd))
+    with pytest.raises(ConsultationError):  # concerning enterprises: 30 days
+        services.create_consultation(staff, department.id, data(closes_at=datetime(2026, 2, 25, tzinfo=cst),
+                                                                concerns_enterprises=True, **nd))
+
+
+def test_state_follows_time_and_acts(db, make_consultation, staff):
+    draft = make_consultation(publish=False)
+    assert draft.state is ConsultationState.DRAFT
+    c = make_consultation()
+    assert c.state_at(OPENS - timedelta(days=1)) is ConsultationState.SCHEDULED
+    assert c.state_at(DURING) is ConsultationState.OPEN
+    assert c.state_at(CLOSES) is ConsultationState.CLOSED
+    with time_machine.travel(DURING, tick=False):
+        services.withdraw(staff, c, "政策调整")
+        assert c.state is ConsultationState.WITHDRAWN
+        with pytest.raises(ConsultationError):
+            services.publish(staff, c)
+
+
+def test_publish_twice_and_withdraw_without_reason_refused(db, make_consultation, staff):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        with pytest.raises(ConsultationError):
+            services.publish(staff, c)
+        with pytest.raises(ConsultationError):
+            services.withdraw(staff, c, "  ")
+        assert c.withdrawn_at is None
+
+
+def test_extend_with_public_notice(db, make_consultation, staff):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        with pytest.raises(ConsultationError):
+            services.extend(staff, c, CLOSES - timedelta(days=1), "延期")
+        with pytest.raises(ConsultationError):
+            services.extend(staff, c, CLOSES + timedelta(days=7), "")
+        ext = services.extend(staff, c, CLOSES + timedelta(days=7), "因收到大量意见，延长一周。")
+        db.session.commit()
+    assert c.closes_at == CLOSES + timedelta(days=7) and ext.previous_closes_at == CLOSES
+    assert c.state_at(CLOSES + timedelta(days=1)) is ConsultationState.OPEN
+
+
+def test_comment_gets_tracking_number_masked_text_and_receipt(db, make_consultation, resident):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        comment, created = services.submit_comment(resident, c, text="请联系我13812345678，邮箱a@b.cn",
+                                                   article_id=c.articles[2].id, idempotency_key="k1")
+        db.session.commit()
+    assert created and comment.tracking_number.startswith("ZX-2026-")
+    assert comment.text_original == "请联系我13812345678，邮箱a@b.cn"
+    assert "13812345678" not in comment.text_public and "a@b.cn" not in comment.text_public
+    assert comment.public_name == "张**" and comment.commenter_type is CommenterType.RESIDENT
+    assert comment.moderation_state is ModerationState.PENDING
+    db.session.refresh(c)
+    assert (c.comment_count, c.pending_comment_count, c.published_comment_count) == (1, 1, 0)
+    mail = db.session.scalar(sa.select(OutboxEmail))
+    assert mail.recipient == resident.email and comment.tracking_number in mail.subject
+
+
+def test_same_idempotency_key_gives_one_comment(db, make_consultation, resident):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        first, created1 = services.submit_comment(resident, c, text="意见", idempotency_key="same")
+        second, created2 = services.submit_comment(resident, c, text="意见", idempotency_key="same")
+        db.session.commit()
+    assert first.id == second.id and created1 and not created2
+    assert count(db, Comment) == 1
+    db.session.refresh(c)
+    assert c.comment_count == 1
+
+
+@pytest.mark.parametrize("when,text,expected", [
+    (OPENS - timedelta(days=2), "意见", "不在征询期内"),
+    (AFTER, "意见", "不在征询期内"),
+    (DURING, "   ", "请填写意见内容"),
+    (DURING, "长" * 5001, "不能超过5000"),
+])
+def test_bad_comments_are_refused_and_nothing_written(db, make_consultation, resident, when, text, expected):
+    c = make_consultation()
+    with time_machine.travel(when, tick=False):
+        with pytest.raises(ConsultationError) as err:
+            services.submit_comment(resident, c, text=text, idempotency_key=uuid.uuid4().hex)
+    assert expected in str(err.value)
+    db.session.rollback()
+    assert count(db, Comment) == 0 and count(db, OutboxEmail) == 0
+
+
+def test_comment_on_withdrawn_consultation_refused(db, make_consultation, resident, staff):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        services.withdraw(staff, c, "政策调整")
+        db.session.commit()
+        with pytest.raises(ConsultationError) as err:
+            services.submit_comment(resident, c, text="意见", idempotency_key="x")
+    assert "撤回" in str(err.value)
+
+
+def test_unverified_account_cannot_comment(db, make_consultation, make_user):
+    c = make_consultation()
+    person = make_user(verified=False)
+    with time_machine.travel(DURING, tick=False), pytest.raises(ConsultationError):
+        services.submit_comment(person, c, text="意见", idempotency_key="x")
+
+
+def test_attachments_checked_by_content(db, make_consultation, resident, app):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        with pytest.raises(ConsultationError) as err:
+            services.submit_comment(resident, c, text="附件", idempotency_key="a",
+                                    uploads=[services.Upload("setup.pdf", EXE)])
+        assert "setup.pdf" in str(err.value) and err.value.field == "attachments"
+        with pytest.raises(ConsultationError) as err:
+            services.submit_comment(resident, c, text="附件", idempotency_key="b",
+                                    uploads=[services.Upload(f"{i}.pdf", PDF) for i in range(6)])
+        assert "5" in str(err.value)
+        big = PDF + b"0" * (10 * 1024 * 1024)
+        with pytest.raises(ConsultationError):
+            services.submit_comment(resident, c, text="附件", idempotency_key="c",
+                                    uploads=[services.Upload("big.pdf", big)])
+        db.session.rollback()
+        assert count(db, Comment) == 0
+        comment, _ = services.submit_comment(resident, c, text="附件", idempotency_key="d",
+                                             uploads=[services.Upload("a.pdf", PDF), services.Upload("b.png", PNG)])
+        db.session.commit()
+    assert sorted(a.mime_type for a in comment.attachments) == ["application/pdf", "image/png"]
+
+
+def test_enterprise_comments_as_its_organisation(db, make_consultation, make_user):
+    c = make_consultation()
+    firm = make_user(Role.ENTERPRISE, name="陈强", organisation_name="上海申城智造科技有限公司")
+    assoc = make_user(Role.ENTERPRISE, name="李四", organisation_name="上海市软件行业协会")
+    with time_machine.travel(DURING, tick=False):
+        a, _ = services.submit_comment(firm, c, text="意见", idempotency_key="1", show_organisation=True)
+        b, _ = services.submit_comment(firm, c, text="意见二", idempotency_key="2", show_organisation=False)
+        d, _ = services.submit_comment(assoc, c, text="意见三", idempotency_key="3", show_organisation=True)
+    assert a.public_name == "上海申城智造科技有限公司" and a.commenter_type is CommenterType.ENTERPRISE
+    assert b.public_name == "陈**"
+    assert d.commenter_type is CommenterType.ORGANISATION
+
+
+def _published(db, c, staff, users_texts):
+    comments = []
+    with time_machine.travel(DURING, tick=False):
+        for user, text, kw in users_texts:
+            comment, _ = services.submit_comment(user, c, text=text, idempotency_key=uuid.uuid4().hex, **kw)
+            comments.append(comment)
+        services.moderate(staff, c, comments, publish=True)
+        db.session.commit()
+    return comments
+
+
+def test_moderation_publishes_rejects_keeps_counts_and_tells_commenter(db, make_consultation, resident, staff):
+    c = make_consultation()
+    art = c.articles[0]
+    with time_machine.travel(DURING, tick=False):
+        comments = [services.submit_comment(resident, c, text=f"意见{i}", article_id=art.id,
+                                            idempotency_key=str(i))[0] for i in range(3)]
+        with pytest.raises(ConsultationError):
+            services.moderate(staff, c, comments[:1], publish=False)  # a reason is needed
+        n = services.moderate(staff, c, comments[:2], publish=True)
+        services.moderate(staff, c, comments[2:], publish=False, reason=RejectionReason.SPAM, note="广告")
+        db.session.commit()
+    assert n == 2
+    db.session.refresh(c)
+    db.session.refresh(art)
+    assert (c.published_comment_count, c.pending_comment_count, art.published_comment_count) == (2, 0, 2)
+    assert comments[2].rejection_reason is RejectionReason.SPAM
+    subjects = db.session.scalars(sa.select(OutboxEmail.subject).order_by(OutboxEmail.id)).all()
+    assert sum("已公开" in s for s in subjects) == 2 and sum("未予公开" in s for s in subjects) == 1
+    # Moderating again changes nothing.
+    with time_machine.travel(DURING, tick=False):
+        assert services.moderate(staff, c, comments[:2], publish=True) == 0
+
+
+def test_grouping_accept_split_merge(db, make_consultation, resident, staff):
+    c = make_consultation()
+    same = "建议开放目录中增加数据更新频率和联系人信息，方便企业使用。"
+    comments = _published(db, c, staff, [(resident, same, {}), (resident, same + "！", {}),
+                                         (resident, "建议" + same, {}), (resident, "无关的另一条意见内容", {})])
+    groups = services.propose_groups(staff, c)
+    db.session.commit()
+    assert len(groups) == 1
+    g = groups[0]
+    assert sorted(m.id for m in g.comments) == sorted(x.id for x in comments[:3])
+    services.accept_group(staff, c, g, "关于更新频率")
+    services.split_group(staff, c, g, [comments[2].id])
+    db.session.commit()
+    assert len(g.comments) == 2 and g.is_accepted
+    other = CommentGroup(consultation_id=c.id, title="x", is_accepted=True)
+    db.session.add(other)
+    db.session.flush()
+    comments[2].group = other
+    comments[3].group = other
+    services.merge_groups(staff, c, g, [other])
+    db.session.commit()
+    assert len(g.comments) == 4 and db.session.get(CommentGroup, other.id) is None
+
+
+def test_answers_private_until_report_and_report_needs_every_answer(db, make_consultation, resident, staff):
+    c = make_consultation()
+    comments = _published(db, c, staff, [(resident, "意见一", {}), (resident, "意见二", {})])
+    with time_machine.travel(DURING, tick=False):
+        with pytest.raises(ConsultationError):
+            services.get_or_create_report(staff, c)  # still open
+    with time_machine.travel(AFTER, tick=False):
+        with pytest.raises(ConsultationError) as err:
+            services.answer(staff, c, comment=comments[0], kind=DispositionKind.NOT_ADOPTED, response="")
+        assert err.value.field == "reason"
+        services.answer(staff, c, comment=comments[0], kind=DispositionKind.ADOPTED, response="已采纳")
+        services.save_report(staff, c, main_points="主要意见……", changes="修改了第三条",
+                             final_text="第三条 市大数据中心负责编制并每年更新开放目录。")
+        with pytest.raises(ConsultationError) as err:
+            services.publish_report(staff, c)
+        assert "1条" in str(err.value)
+        services.answer(staff, c, comment=comments[1], kind=DispositionKind.NOT_ADOPTED, response="",
+                        reason="超出本办法范围")
+        db.session.query(OutboxEmail).delete()
+        report = services.publish_report(staff, c)
+        db.session.commit()
+        assert c.state is ConsultationState.FEEDBACK_PUBLISHED
+    assert report.statistics["by_disposition"]["adopted"] == 1
+    assert report.statistics["by_disposition"]["not_adopted"] == 1
+    assert report.statistics["by_commenter_type"]["resident"] == 2
+    assert c.articles[2].final_body == "市大数据中心负责编制并每年更新开放目录。"
+    mails = db.session.scalars(sa.select(OutboxEmail)).all()
+    assert len(mails) == 2 and any("超出本办法范围" in m.body_text for m in mails)
+    with time_machine.travel(AFTER, tick=False), pytest.raises(ConsultationError):
+        services.answer(staff, c, comment=comments[0], kind=DispositionKind.ADOPTED, response="改")
+
+
+def test_group_answer_serves_every_member(db, make_consultation, resident, staff):
+    c = make_consultation()
+    text = "建议延长图书馆开放时间到晚上九点方便上班族使用"
+    comments = _published(db, c, staff, [(resident, text, {}), (resident, text + "。", {})])
+    g = services.propose_groups(staff, c)[0]
+    with time_machine.travel(AFTER, tick=False):
+        with pytest.raises(ConsultationError):
+            services.answer(staff, c, group=g, kind=DispositionKind.ADOPTED, response="")  # not accepted yet
+        services.accept_group(staff, c, g)
+        services.answer(staff, c, group=g, kind=DispositionKind.PARTLY_ADOPTED, response="部分采纳")
+        db.session.commit()
+        assert services.unanswered_count(c) == 0
+    assert all(m.answer.kind is DispositionKind.PARTLY_ADOPTED for m in comments)
+    stats = services.report_statistics(c)
+    assert stats["by_disposition"]["partly_adopted"] == 2
+
+
+def test_export_rows_include_article_state_group_and_disposition(db, make_consultation, resident, staff):
+    c = make_consultation()
+    comments = _published(db, c, staff, [(resident, "意见<script>", {"article_id": None})])
+    with time_machine.travel(AFTER, tick=False):
+        services.answer(staff, c, comment=comments[0], kind=DispositionKind.NOT_APPLICABLE, response="不适用")
+        db.session.commit()
+    rows = list(services.export_rows(c.id))
+    assert len(rows) == 1
+    row = dict(zip(services.EXPORT_HEADER, rows[0]))
+    assert row["moderation_state"] == "published" and row["disposition"] == "not_applicable"
+    assert row["text"] == "意见<script>"
