@@ -23,6 +23,18 @@ def district_choices(blank: bool = True):
     return _choices(DISTRICTS, blank)
 
 
+class ChoiceField(SelectField):
+    """A select whose "not one of the choices" message names what to choose."""
+
+    def __init__(self, *args, invalid_message=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invalid_message = invalid_message
+
+    def pre_validate(self, form):
+        if self.data and self.data not in {str(v) for v, _label in (self.choices or [])}:
+            raise ValidationError(self.invalid_message or _l("请从列表中选择。"))
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A group of checkboxes (rendered as a fieldset by the field() macro)."""
 
@@ -156,16 +168,23 @@ class ResetPasswordForm(FlaskForm):
 class ProfileForm(FlaskForm):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)],
                        description=_l("公开显示时会隐去姓名，例如“张**”。"))
-    district = SelectField(_l("所在区"), choices=[], validators=[Optional()])
-    age_band = SelectField(_l("年龄段"), choices=[], validators=[Optional()],
-                           description=_l("报名列席会议时用于核对年龄条件和分层遴选。"))
-    gender = SelectField(_l("性别（选填）"), choices=[], validators=[Optional()])
+    district = ChoiceField(_l("所在区"), choices=[], validators=[Optional()],
+                           invalid_message=_l("请从列表中选择所在区。"))
+    age_band = ChoiceField(_l("年龄段"), choices=[], validators=[Optional()],
+                           description=_l("报名列席会议时用于核对年龄条件和分层遴选。"),
+                           invalid_message=_l("请从列表中选择年龄段。"))
+    gender = ChoiceField(_l("性别（选填）"), choices=[], validators=[Optional()],
+                         invalid_message=_l("请从列表中选择性别。"))
     occupation = StringField(_l("职业（选填）"), validators=[Optional(), Length(max=100)])
     industry_tags = MultiCheckboxField(_l("行业"), coerce=int, choices=[], validators=[Optional()],
                                        description=_l("选择与您相关的行业，我们会据此邀请您参与相关的征询和活动。"))
     group_tags = MultiCheckboxField(_l("人群"), coerce=int, choices=[], validators=[Optional()])
     locale = RadioField(_l("界面和邮件语言"), choices=[("zh", "中文"), ("en", "English")], default="zh",
                         validators=[DataRequired(_l("请选择界面语言。"))])
+
+    def validate_locale(self, field):
+        if field.data not in ("zh", "en"):
+            raise ValidationError(_l("请选择界面语言。"))
     submit = SubmitField(_l("保存"))
 
     def __init__(self, *args, tags=(), **kwargs):
