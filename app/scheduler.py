@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 # (dotted path of the job function, interval in seconds). Interval jobs only; each job decides what is due.
 JOBS: list[tuple[str, int]] = [
+    ("app.consultations.jobs.remind_closing_soon", 600),
+    ("app.consultations.jobs.remind_report_due", 3600),
     ("app.notifications.jobs.send_pending_email", 30),
+    ("app.notifications.jobs.purge_old_email", 86400),
     ("app.hearings.jobs.run_queued_lotteries", 15),
     ("app.hearings.jobs.expire_unanswered", 600),
     ("app.openday.jobs.expire_offers", 60),

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # A row claimed this long ago whose sender never reported back is tried again.
 CLAIM_LEASE = timedelta(minutes=10)
+# Sent and failed mail is kept this many days (OUTBOX_KEEP_DAYS), for support; it holds addresses and links.
+DEFAULT_KEEP_DAYS = 90
 
 
 class _ServerUnavailable(Exception):
@@ -190,3 +192,16 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
     finally:
         sender.close()
     return counts
+
+
+def purge_old_email() -> int:
+    """Delete sent and failed mail older than OUTBOX_KEEP_DAYS. Returns how many rows went."""
+    days = current_app.config.get("OUTBOX_KEEP_DAYS", DEFAULT_KEEP_DAYS)
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(
+        sa.delete(OutboxEmail)
+        .where(OutboxEmail.state.in_([OutboxState.SENT, OutboxState.FAILED]), OutboxEmail.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount

@@ -21,6 +21,8 @@ class OutboxState(enum.Enum):
 
 class OutboxEmail(db.Model):
     __tablename__ = "outbox_email"
+    # The sender's query: due rows in one state, oldest first.
+    __table_args__ = (sa.Index("ix_outbox_email_state_next_attempt_at", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -34,9 +36,9 @@ class OutboxEmail(db.Model):
     # A stable Message-ID, so that a retried send after a crash is recognisable as the same message.
     message_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
     state: Mapped[OutboxState] = mapped_column(sa.Enum(OutboxState, native_enum=False, length=20),
-                                               default=OutboxState.PENDING, index=True)
+                                               default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)

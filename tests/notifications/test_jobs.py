@@ -187,3 +187,23 @@ def test_send_test_command_queues_and_sends(runner, db, smtp, locale):
     assert result.exit_code == 0, result.output
     assert "'sent': 1" in result.output
     assert smtp.messages[0]["To"] == "ops@example.com"
+
+
+def test_old_sent_and_failed_mail_is_purged_and_pending_mail_kept(app, db, smtp):
+    from app.notifications.jobs import purge_old_email
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        sent = queue(db, "old@example.com")
+        send_pending_email()
+        failed = queue(db, "failed@example.com")
+        db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.id == failed).values(state=OutboxState.FAILED))
+        pending = queue(db, "waiting@example.com")
+        db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.id == pending)
+                           .values(next_attempt_at=T0 + timedelta(days=365)))
+        db.session.commit()
+        traveller.shift(timedelta(days=app.config.get("OUTBOX_KEEP_DAYS", 90) - 1))
+        assert purge_old_email() == 0
+        traveller.shift(timedelta(days=2))
+        assert purge_old_email() == 2
+        assert purge_old_email() == 0
+    assert row(db, sent) is None and row(db, failed) is None and row(db, pending) is not None
