@@ -1,0 +1,269 @@
+"""Pages: catalogue, sign-up, ticket, check-in, staff pages, exports and the vote."""
+from __future__ import annotations
+
+import io
+from datetime import date, time, timedelta
+
+import sqlalchemy as sa
+
+from app.accounts.models import Role
+from app.core.timeutil import from_local
+from app.openday import services
+from app.openday.models import (
+    Activity, ActivitySession, CheckIn, Rating, Registration, RegistrationState as RS, Vote, VotingWindow,
+)
+
+
+def count(db, model):
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_catalogue_list_calendar_and_filters(client, clock, make_activity, make_department, make_user):
+    make_activity(title="市政大厅开放日")
+    other_dept = make_department(name="市生态环境局")
+    make_activity(title="环境监测站参观", dept=other_dept, day=date(2026, 8, 12))
+    make_activity(title="草稿活动", published=False)
+    page = client.get("/openday/").get_data(as_text=True)
+    assert "市政大厅开放日" in page and "环境监测站参观" in page and "草稿活动" not in page
+    page = client.get(f"/openday/?department={other_dept.id}").get_data(as_text=True)
+    assert "环境监测站参观" in page and "市政大厅开放日" not in page
+    page = client.get("/openday/?date=2026-08-12").get_data(as_text=True)
+    assert "环境监测站参观" in page and "市政大厅开放日" not in page
+    page = client.get("/openday/?mode=online").get_data(as_text=True)
+    assert "没有符合条件的活动" in page
+    page = client.get("/openday/?view=calendar").get_data(as_text=True)
+    assert "2026年8月" in page and "环境监测站参观" in page
+    assert client.get("/openday/?view=calendar&month=bad&date=nope&department=x").status_code == 200
+
+
+def test_activity_page_shows_seats_and_hides_online_link(client, clock, make_activity):
+    from app.openday.models import ActivityMode
+
+    activity = make_activity(capacity=5, mode=ActivityMode.BOTH)
+    page = client.get(f"/openday/{activity.id}").get_data(as_text=True)
+    assert "剩余 5" in page and "meeting.example" not in page and "登录后报名" in page
+    draft = make_activity(published=False)
+    assert client.get(f"/openday/{draft.id}").status_code == 404
+
+
+def test_sign_up_ticket_qr_ics_and_cancel(client, auth, clock, make_activity, resident, db):
+    activity = make_activity(capacity=1)
+    session = activity.sessions[0]
+    auth.login(resident)
+    resp = client.post(f"/openday/sessions/{session.id}/sign-up", follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "报名成功" in page and "电子票" in page
+    reg = db.session.scalar(sa.select(Registration))
+    assert reg.short_code in page
+    qr = client.get(f"/openday/tickets/{reg.id}/qr.svg")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
+    ics = client.get(f"/openday/tickets/{reg.id}/ticket.ics")
+    assert ics.mimetype == "text/calendar" and b"BEGIN:VEVENT" in ics.data and b"DTSTART" in ics.data
+    # Twice: a clear message, nothing written.
+    page = client.post(f"/openday/sessions/{session.id}/sign-up", follow_redirects=True).get_data(as_text=True)
+    assert "不能重复报名" in page and count(db, Registration) == 1
+    page = client.post(f"/openday/tickets/{reg.id}/cancel", follow_redirects=True).get_data(as_text=True)
+    assert "已取消报名" in page
+    assert client.get(f"/openday/tickets/{reg.id}/qr.svg").status_code == 404
+
+
+def test_sign_up_too_many_companions_message(client, auth, clock, make_activity, resident, db):
+    activity = make_activity(max_companions=1)
+    auth.login(resident)
+    sid = activity.sessions[0].id
+    page = client.post(f"/openday/sessions/{sid}/sign-up", data={f"s{sid}-companions": "2"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "最多可携带 1 名同行人员" in page and count(db, Registration) == 0
+
+
+def test_sign_up_cancelled_activity_message(client, auth, clock, make_activity, resident, db):
+    from app.core.timeutil import utcnow
+
+    activity = make_activity()
+    activity.cancelled_at = utcnow()
+    db.session.commit()
+    auth.login(resident)
+    page = client.post(f"/openday/sessions/{activity.sessions[0].id}/sign-up",
+                       follow_redirects=True).get_data(as_text=True)
+    assert "该活动已取消" in page and count(db, Registration) == 0
+
+
+def test_others_cannot_see_my_ticket(client, auth, clock, make_activity, resident, make_user, db):
+    reg = services.sign_up(resident, make_activity().sessions[0])
+    db.session.commit()
+    auth.login(make_user())
+    assert client.get(f"/openday/tickets/{reg.id}").status_code == 404
+    assert client.get(f"/openday/tickets/{reg.id}/qr.svg").status_code == 404
+
+
+def test_offer_accept_via_page(client, auth, clock, make_activity, people, db):
+    session = make_activity(capacity=1).sessions[0]
+    a, b = people(2)
+    ra, rb = services.sign_up(a, session), services.sign_up(b, session)
+    db.session.commit()
+    services.cancel_registration(a, ra)
+    db.session.commit()
+    auth.login(b)
+    page = client.get(f"/openday/tickets/{rb.id}").get_data(as_text=True)
+    assert "有名额留给您" in page
+    page = client.post(f"/openday/tickets/{rb.id}/accept", follow_redirects=True).get_data(as_text=True)
+    assert "您已接受名额" in page and db.session.get(Registration, rb.id).state is RS.CONFIRMED
+
+
+def test_check_in_page_flow(client, auth, clock, make_activity, staff, people, db):
+    activity = make_activity(capacity=3)
+    session = activity.sessions[0]
+    a = people(1)[0]
+    reg = services.sign_up(a, session)
+    db.session.commit()
+    auth.login(staff)
+    clock.move_to(from_local(date(2026, 8, 5), time(9, 42)))
+    url = f"/manage/openday/sessions/{session.id}/check-in"
+    assert client.get(url).status_code == 200
+    page = client.post(url, data={"code": reg.short_code}, headers={"User-Agent": "Mobile Safari"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "签到成功" in page
+    res = client.post(url, data={"code": reg.ticket_code, "method": "scan"}, headers={"Accept": "application/json"})
+    assert res.json["result"] == "already" and "09:42" in res.json["message"]
+    page = client.post(url, data={"code": "AAAAAAAA"}, follow_redirects=True).get_data(as_text=True)
+    assert "无效的票码" in page
+    page = client.post(url, data={"code": ""}).get_data(as_text=True)
+    assert "请输入票码或短码" in page
+    assert count(db, CheckIn) == 3
+    assert db.session.scalar(sa.select(CheckIn).order_by(CheckIn.id)).user_agent == "Mobile Safari"
+    page = client.get(url + "?q=居民").get_data(as_text=True)
+    assert "居民0" in page
+
+
+def test_staff_of_other_department_gets_404(client, auth, clock, make_activity, make_department, make_user):
+    activity = make_activity()
+    outsider = make_user(Role.STAFF, department=make_department())
+    auth.login(outsider)
+    assert client.get(f"/manage/openday/{activity.id}").status_code == 404
+    assert client.get(f"/manage/openday/sessions/{activity.sessions[0].id}/check-in").status_code == 404
+    assert client.get(f"/manage/openday/sessions/{activity.sessions[0].id}/participants.csv").status_code == 404
+
+
+def test_resident_cannot_open_staff_pages(client, auth, resident):
+    auth.login(resident)
+    assert client.get("/manage/openday/").status_code == 403
+
+
+def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
+    auth.login(staff)
+    data = {"title": "水厂开放日", "description": "参观自来水厂。", "mode": "offline", "district": "pudong",
+            "address": "浦东新区某路 1 号", "access_notes": "地铁 2 号线", "signup_opens_at": "2026-07-01T09:00",
+            "signup_closes_at": "2026-08-20T18:00", "eligibility": "everyone", "max_companions": "1"}
+    resp = client.post("/manage/openday/new", data=data)
+    assert resp.status_code == 302
+    activity = db.session.scalar(sa.select(Activity))
+    assert activity.department_id == staff.department_id and activity.published_at is None
+    page = client.post(f"/manage/openday/{activity.id}/publish", follow_redirects=True).get_data(as_text=True)
+    assert "请先添加至少一个场次" in page
+    resp = client.post(f"/manage/openday/{activity.id}/sessions",
+                       data={"day": "2026-08-10", "start": "10:00", "end": "09:00", "capacity": "2"})
+    assert resp.status_code == 400 and "结束时间必须晚于开始时间" in resp.get_data(as_text=True)
+    assert count(db, ActivitySession) == 0
+    client.post(f"/manage/openday/{activity.id}/sessions",
+                data={"day": "2026-08-10", "start": "10:00", "end": "11:30", "capacity": "2", "has_waitlist": "y"})
+    assert count(db, ActivitySession) == 1
+    page = client.post(f"/manage/openday/{activity.id}/publish", follow_redirects=True).get_data(as_text=True)
+    assert "活动已发布" in page
+    bad = dict(data, address="", signup_closes_at="2026-06-01T09:00")
+    resp = client.post(f"/manage/openday/{activity.id}/edit", data=bad)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "线下活动请填写地址" in body and "报名截止时间必须晚于报名开始时间" in body
+    db.session.refresh(activity)
+    assert activity.address == "浦东新区某路 1 号"
+
+
+def test_staff_image_upload_checked_by_content(client, auth, clock, staff, db):
+    auth.login(staff)
+    data = {"title": "图片测试", "description": "x", "mode": "online", "online_url": "https://m.example/x",
+            "signup_opens_at": "2026-07-01T09:00", "signup_closes_at": "2026-08-20T18:00",
+            "eligibility": "everyone", "max_companions": "0",
+            "image": (io.BytesIO(b"not really a png"), "photo.png")}
+    resp = client.post("/manage/openday/new", data=data, content_type="multipart/form-data")
+    assert resp.status_code == 400 and "JPG 或 PNG" in resp.get_data(as_text=True)
+    assert count(db, Activity) == 0
+
+
+def test_participants_export_and_message(client, auth, clock, make_activity, staff, people, db):
+    from app.notifications.models import OutboxEmail
+
+    session = make_activity(capacity=1).sessions[0]
+    a, b = people(2)
+    a.name = "=HYPERLINK(1)"
+    db.session.commit()
+    services.sign_up(a, session), services.sign_up(b, session)
+    db.session.commit()
+    auth.login(staff)
+    page = client.get(f"/manage/openday/sessions/{session.id}/participants").get_data(as_text=True)
+    assert b.email in page and "候补中" in page
+    csv_text = client.get(f"/manage/openday/sessions/{session.id}/participants.csv").get_data(as_text=True)
+    assert "电子邮箱" in csv_text and b.email in csv_text and "'=HYPERLINK(1)" in csv_text
+    xlsx = client.get(f"/manage/openday/sessions/{session.id}/participants.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    before = count(db, OutboxEmail)
+    resp = client.post(f"/manage/openday/sessions/{session.id}/message",
+                       data={"recipients": ["waitlisted"], "subject": "", "body": "x"})
+    assert resp.status_code == 400 and "请填写标题" in resp.get_data(as_text=True)
+    assert count(db, OutboxEmail) == before
+    client.post(f"/manage/openday/sessions/{session.id}/message",
+                data={"recipients": ["waitlisted"], "subject": "停车提示", "body": "请乘坐地铁。"})
+    assert count(db, OutboxEmail) == before + 1
+
+
+def test_rating_page_once_and_only_after_check_in(client, auth, clock, make_activity, resident, staff, db):
+    session = make_activity().sessions[0]
+    reg = services.sign_up(resident, session)
+    db.session.commit()
+    auth.login(resident)
+    page = client.post(f"/openday/tickets/{reg.id}/rate", data={"stars": "5"}).get_data(as_text=True)
+    assert "只有签到参加了活动的人才能评价" in page and count(db, Rating) == 0
+    clock.move_to(session.starts_at)
+    services.check_in(staff, session, code=reg.ticket_code)
+    db.session.commit()
+    page = client.post(f"/openday/tickets/{reg.id}/rate", data={"stars": "4", "comment": "很好"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "感谢您的评价" in page
+    page = client.post(f"/openday/tickets/{reg.id}/rate", data={"stars": "2"}).get_data(as_text=True)
+    assert "只能评价一次" in page and count(db, Rating) == 1
+
+
+def test_vote_pages(client, auth, clock, make_activity, admin, people, db):
+    acts = [make_activity(title=f"活动{i}") for i in range(4)]
+    auth.login(admin)
+    resp = client.post("/manage/openday/vote", data={"year": "2026", "opens_at": "2026-07-01T09:00",
+                                                     "closes_at": "2026-06-01T09:00"})
+    assert resp.status_code == 400 and "投票截止时间必须晚于开始时间" in resp.get_data(as_text=True)
+    assert count(db, VotingWindow) == 0
+    client.post("/manage/openday/vote", data={"year": "2026", "opens_at": "2026-07-01T09:00",
+                                              "closes_at": "2026-09-10T18:00"})
+    assert count(db, VotingWindow) == 1
+    auth.logout()
+    voter = people(1)[0]
+    auth.login(voter)
+    for a in acts[:3]:
+        client.post(f"/openday/vote/{a.id}")
+    page = client.post(f"/openday/vote/{acts[3].id}", follow_redirects=True).get_data(as_text=True)
+    assert "最多为 3 个活动投票" in page and count(db, Vote) == 3
+    assert "结果将在投票结束后公布" in page
+    page = client.post(f"/openday/vote/{acts[0].id}", data={"action": "withdraw"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已收回" in page
+    clock.move_to(from_local(date(2026, 9, 11)))
+    auth.login(voter)  # the sign-in of July has expired by September
+    page = client.get("/openday/vote").get_data(as_text=True)
+    assert "投票结果" in page and "1 票" in page
+    page = client.post(f"/openday/vote/{acts[3].id}", follow_redirects=True).get_data(as_text=True)
+    assert "现在不能投票" in page and count(db, Vote) == 3
+    auth.logout()
+    auth.login(admin)
+    page = client.get("/manage/openday/vote").get_data(as_text=True)
+    assert voter.email in page and "投票开始后注册" in page
+
+
+def test_home_panel(client, clock, make_activity):
+    make_activity(title="首页可见的活动")
+    assert "首页可见的活动" in client.get("/").get_data(as_text=True)
