@@ -1,8 +1,423 @@
-from flask import jsonify, url_for
+"""The endpoints of the open-data API v1. Each declares its parameters and response schema next to the view; the
+OpenAPI document is assembled from these declarations (see openapi.py). Nothing personal is ever returned: names
+appear only masked, as fixed when the comment was published."""
+from __future__ import annotations
 
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import url_for
+
+from app.accounts.models import Department, Tag
 from app.api import bp
+from app.api.core import (ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, json_response, page)
+from app.core.timeutil import from_local, utcnow
+from app.extensions import db
+
+S = {"type": "string"}
+SN = {"type": ["string", "null"]}
+I = {"type": "integer"}
+IN = {"type": ["integer", "null"]}
+NUMN = {"type": ["number", "null"]}
+DT = {"type": "string", "format": "date-time"}
+DTN = {"type": ["string", "null"], "format": "date-time"}
+B = {"type": "boolean"}
 
 
-@bp.route("/api/v1/")
-def index():
-    return jsonify({"name": "Canyu open data API", "version": "v1", "openapi": url_for("api.index", _external=False)})
+def obj(properties: dict, required: list | None = None) -> dict:
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            "required": list(properties) if required is None else required}
+
+
+DEPARTMENT = obj({"code": S, "name": S, "name_en": S})
+TAGS = {"type": "array", "items": obj({"name": S, "name_en": S, "kind": S})}
+
+
+def _dept(d) -> dict:
+    return {"code": d.code, "name": d.name, "name_en": d.name_en}
+
+
+def _tags(tags) -> list:
+    return [{"name": t.name, "name_en": t.name_en, "kind": t.kind.value} for t in tags]
+
+
+def _department_id(code: str) -> int:
+    dept_id = db.session.scalar(sa.select(Department.id).where(Department.code == code))
+    if dept_id is None:
+        raise ApiError(404, f"Unknown department '{code}'.")
+    return dept_id
+
+
+def _tag_id(name: str) -> int:
+    tag_id = db.session.scalar(sa.select(Tag.id).where(sa.or_(Tag.name == name, Tag.name_en == name)))
+    if tag_id is None:
+        raise ApiError(404, f"Unknown tag '{name}'.")
+    return tag_id
+
+
+@endpoint("/api/v1/", "The API's entry points.", obj({"name": S, "version": S, "openapi": S,
+                                                       "endpoints": {"type": "array", "items": S}}))
+def index(args):
+    from app.api.core import ENDPOINTS
+
+    return {"name": "Canyu open data API", "version": "v1", "openapi": url_for("api.openapi_document"),
+            "endpoints": [e.rule for e in ENDPOINTS]}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Consultations
+
+CONSULTATION_STATES = ("scheduled", "open", "closed", "feedback_published", "withdrawn")
+ARTICLE = obj({"id": I, "chapter": S, "label": S, "body": S})
+CONSULTATION = obj({
+    "id": I, "title": S, "summary": S, "document_type": S, "state": {"type": "string", "enum": list(CONSULTATION_STATES)},
+    "department": DEPARTMENT, "tags": TAGS, "opens_at": DT, "closes_at": DT, "published_at": DT,
+    "short_period_reason": S, "published_comment_count": I, "feedback_report_published_at": DTN, "url": S,
+})
+CONSULTATION_DETAIL = obj({**CONSULTATION["properties"], "interpretation": S,
+                           "articles": {"type": "array", "items": ARTICLE}})
+
+
+def _consultation(c, detail: bool = False) -> dict:
+    data = {
+        "id": c.id, "title": c.title, "summary": c.summary, "document_type": c.document_type.value,
+        "state": c.state.value, "department": _dept(c.department), "tags": _tags(c.tags),
+        "opens_at": iso(c.opens_at), "closes_at": iso(c.closes_at), "published_at": iso(c.published_at),
+        "short_period_reason": c.short_period_reason, "published_comment_count": c.published_comment_count,
+        "feedback_report_published_at": iso(c.report.published_at) if c.report else None,
+        "url": f"/consultations/{c.id}",
+    }
+    if detail:
+        data["interpretation"] = c.interpretation
+        data["articles"] = [{"id": a.id, "chapter": a.chapter, "label": a.label, "body": a.body}
+                            for a in c.articles if not a.is_removed]
+    return data
+
+
+def _public_consultations():
+    from app.consultations.models import Consultation
+
+    now = utcnow()
+    return sa.select(Consultation).where(Consultation.published_at.is_not(None),
+                                         Consultation.published_at <= now)
+
+
+def _state_condition(state: str):
+    from app.consultations.models import Consultation, FeedbackReport
+
+    now = utcnow()
+    live = Consultation.withdrawn_at.is_(None)
+    reported = sa.exists().where(FeedbackReport.consultation_id == Consultation.id,
+                                 FeedbackReport.published_at.is_not(None))
+    return {
+        "withdrawn": Consultation.withdrawn_at.is_not(None),
+        "scheduled": sa.and_(live, Consultation.opens_at > now),
+        "open": sa.and_(live, Consultation.opens_at <= now, Consultation.closes_at > now),
+        "closed": sa.and_(live, Consultation.closes_at <= now, ~reported),
+        "feedback_published": sa.and_(live, Consultation.closes_at <= now, reported),
+    }[state]
+
+
+FILTERS = [Param("department", description="Department code."), Param("tag", description="Tag name (Chinese or English)."),
+           Param("since", "date", "Published on or after this day (Shanghai)."),
+           Param("until", "date", "Published before the end of this day (Shanghai).")]
+
+
+@endpoint("/api/v1/consultations", "Published consultations, newest first.", CONSULTATION,
+          FILTERS + [Param("state", enum=CONSULTATION_STATES, description="Current state.")], paginated=True)
+def consultations(args):
+    from app.consultations.models import Consultation, consultation_tag
+
+    stmt = _public_consultations()
+    if "department" in args:
+        stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
+    if "tag" in args:
+        stmt = stmt.where(Consultation.id.in_(sa.select(consultation_tag.c.consultation_id)
+                                              .where(consultation_tag.c.tag_id == _tag_id(args["tag"]))))
+    if "state" in args:
+        stmt = stmt.where(_state_condition(args["state"]))
+    if "since" in args:
+        stmt = stmt.where(Consultation.published_at >= from_local(args["since"]))
+    if "until" in args:
+        stmt = stmt.where(Consultation.published_at < from_local(args["until"] + timedelta(days=1)))
+    if args["cursor"]:
+        at, cid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
+        stmt = stmt.where(sa.or_(Consultation.published_at < at,
+                                 sa.and_(Consultation.published_at == at, Consultation.id < cid)))
+    rows = db.session.scalars(stmt.order_by(Consultation.published_at.desc(), Consultation.id.desc())
+                              .limit(args["limit"] + 1)).all()
+    return page(rows, args["limit"], lambda c: [iso(c.published_at), c.id], _consultation)
+
+
+@endpoint("/api/v1/consultations/<int:consultation_id>", "One consultation with its articles.", CONSULTATION_DETAIL)
+def consultation(args, consultation_id: int):
+    from app.consultations.models import Consultation
+
+    c = db.session.scalar(_public_consultations().where(Consultation.id == consultation_id))
+    if c is None:
+        raise ApiError(404, f"No published consultation {consultation_id}.")
+    return _consultation(c, detail=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comments
+
+ANSWER = {"type": ["object", "null"], "additionalProperties": False, "required": ["disposition", "response", "reason"],
+          "properties": {"disposition": S, "response": S, "reason": S}}
+COMMENT = obj({"tracking_number": S, "consultation_id": I, "article_id": IN, "public_name": S, "commenter_type": S,
+               "stance": SN, "text": S, "published_at": DTN, "answer": ANSWER})
+
+
+def _comment_rows(stmt, limit):
+    from sqlalchemy.orm import contains_eager, joinedload
+
+    from app.consultations.models import Comment, CommentGroup, Consultation
+
+    return db.session.scalars(
+        stmt.join(Consultation, Consultation.id == Comment.consultation_id)
+        .options(contains_eager(Comment.consultation).joinedload(Consultation.report),
+                 joinedload(Comment.disposition), joinedload(Comment.group).joinedload(CommentGroup.disposition))
+        .order_by(Comment.id.desc()).limit(limit + 1)).unique().all()
+
+
+def _comment(c) -> dict:
+    answer = c.answer if c.consultation.is_feedback_published else None
+    return {"tracking_number": c.tracking_number, "consultation_id": c.consultation_id, "article_id": c.article_id,
+            "public_name": c.public_name, "commenter_type": c.commenter_type.value,
+            "stance": c.stance.value if c.stance else None, "text": c.text_public, "published_at": iso(c.published_at),
+            "answer": {"disposition": answer.kind.value, "response": answer.response, "reason": answer.reason}
+            if answer is not None else None}
+
+
+@endpoint("/api/v1/comments", "Published comments with their answers (once the feedback report is out), newest "
+          "first. Names are masked.", COMMENT,
+          [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
+           ],
+          paginated=True)
+def comments(args):
+    from app.consultations.models import Comment, Consultation, ModerationState
+
+    stmt = sa.select(Comment).where(Comment.moderation_state == ModerationState.PUBLISHED)
+    if "consultation" in args:
+        stmt = stmt.where(Comment.consultation_id == args["consultation"])
+    if "department" in args:
+        stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
+    if args["cursor"]:
+        stmt = stmt.where(Comment.id < cursor_int(args["cursor"][0]))
+    rows = _comment_rows(stmt, args["limit"])
+    return page(rows, args["limit"], lambda c: [c.id], _comment)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Feedback reports
+
+REPORT = obj({"consultation_id": I, "consultation_title": S, "department": DEPARTMENT, "closes_at": DT,
+              "published_at": DT, "days_after_close": NUMN, "main_points": S, "changes": S,
+              "statistics": {"type": "object"}, "url": S})
+
+
+@endpoint("/api/v1/feedback-reports", "Published feedback reports (意见采纳情况反馈), newest first.", REPORT,
+          [Param("department", description="Department code.")], paginated=True)
+def feedback_reports(args):
+    from sqlalchemy.orm import joinedload
+
+    from app.consultations.models import Consultation, FeedbackReport
+
+    stmt = (sa.select(FeedbackReport).join(Consultation, Consultation.id == FeedbackReport.consultation_id)
+            .where(FeedbackReport.published_at.is_not(None))
+            .options(joinedload(FeedbackReport.consultation).joinedload(Consultation.department)))
+    if "department" in args:
+        stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
+    if args["cursor"]:
+        at, rid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
+        stmt = stmt.where(sa.or_(FeedbackReport.published_at < at,
+                                 sa.and_(FeedbackReport.published_at == at, FeedbackReport.id < rid)))
+    rows = db.session.scalars(stmt.order_by(FeedbackReport.published_at.desc(), FeedbackReport.id.desc())
+                              .limit(args["limit"] + 1)).all()
+
+    def render(r):
+        c = r.consultation
+        return {"consultation_id": c.id, "consultation_title": c.title, "department": _dept(c.department),
+                "closes_at": iso(c.closes_at), "published_at": iso(r.published_at),
+                "days_after_close": round((r.published_at - c.closes_at).total_seconds() / 86400, 1)
+                if c.closes_at else None,
+                "main_points": r.main_points, "changes": r.changes, "statistics": r.statistics or {},
+                "url": f"/consultations/{c.id}"}
+
+    return page(rows, args["limit"], lambda r: [iso(r.published_at), r.id], render)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Meetings
+
+MEETING = obj({"id": I, "title": S, "summary": S, "department": DEPARTMENT, "state": S, "starts_at": DT,
+               "place": S, "seats": I, "alternates": I, "method": S, "applications_open_at": DT,
+               "applications_close_at": DT, "application_count": I, "url": S})
+SELECTION = obj({
+    "quotas": {"type": "array", "items": obj({"category": S, "value": S, "min": I, "max": I})},
+    "pool": {"type": ["object", "null"], "additionalProperties": False, "required": ["frozen_at", "size", "sha256", "file"],
+             "properties": {"frozen_at": DT, "size": I, "sha256": S, "file": S}},
+    "panels": {"type": ["object", "null"], "additionalProperties": False,
+               "required": ["sha256", "file", "lowest_chance", "highest_chance"],
+               "properties": {"sha256": S, "file": SN, "lowest_chance": NUMN, "highest_chance": NUMN}},
+    "draw": {"type": ["object", "null"], "additionalProperties": False,
+             "required": ["announced_at", "source_descriptions", "sources", "key_string", "panel_index",
+                          "drawn_at", "sha256", "file"],
+             "properties": {"announced_at": DT, "source_descriptions": {"type": "array"}, "sources": {"type": ["array", "null"]},
+                            "key_string": S, "panel_index": IN, "drawn_at": DTN, "sha256": S, "file": SN}},
+})
+MEETING_DETAIL = obj({**MEETING["properties"], "selection": SELECTION})
+
+
+def _meeting(m, detail: bool = False) -> dict:
+    data = {"id": m.id, "title": m.title, "summary": m.summary, "department": _dept(m.department),
+            "state": m.phase().value, "starts_at": iso(m.starts_at), "place": m.place, "seats": m.seats,
+            "alternates": m.alternates, "method": m.method, "applications_open_at": iso(m.opens_at),
+            "applications_close_at": iso(m.closes_at), "application_count": m.application_count,
+            "url": f"/hearings/{m.id}"}
+    if detail:
+        pool, draw = m.pool, m.draw
+        run = draw.lottery_run if draw is not None else None
+        data["selection"] = {
+            "quotas": [q.as_dict() for q in m.quotas],
+            "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,
+                     "file": pool.content} if pool is not None else None,
+            "panels": {"sha256": run.panels_sha256, "file": run.panels_content, "lowest_chance": run.lowest_chance,
+                       "highest_chance": run.highest_chance} if run is not None else None,
+            "draw": {"announced_at": iso(draw.announced_at), "source_descriptions": draw.source_descriptions or [],
+                     "sources": draw.sources, "key_string": draw.key_string, "panel_index": draw.panel_index,
+                     "drawn_at": iso(draw.drawn_at), "sha256": draw.sha256, "file": draw.content}
+            if draw is not None else None,
+        }
+    return data
+
+
+@endpoint("/api/v1/meetings", "Announced decision meetings, soonest last.", MEETING,
+          [Param("department", description="Department code.")], paginated=True)
+def meetings(args):
+    from app.hearings.models import Meeting
+
+    stmt = sa.select(Meeting).where(Meeting.published_at.is_not(None))
+    if "department" in args:
+        stmt = stmt.where(Meeting.department_id == _department_id(args["department"]))
+    if args["cursor"]:
+        at, mid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
+        stmt = stmt.where(sa.or_(Meeting.starts_at < at, sa.and_(Meeting.starts_at == at, Meeting.id < mid)))
+    rows = db.session.scalars(stmt.order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(args["limit"] + 1)).all()
+    return page(rows, args["limit"], lambda m: [iso(m.starts_at), m.id], _meeting)
+
+
+@endpoint("/api/v1/meetings/<int:meeting_id>", "One meeting with its public selection record.", MEETING_DETAIL)
+def meeting(args, meeting_id: int):
+    from app.hearings.models import Meeting
+
+    m = db.session.scalar(sa.select(Meeting).where(Meeting.id == meeting_id, Meeting.published_at.is_not(None)))
+    if m is None:
+        raise ApiError(404, f"No announced meeting {meeting_id}.")
+    return _meeting(m, detail=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Open Month activities
+
+SESSION = obj({"id": I, "starts_at": DT, "ends_at": DT, "capacity": I, "seats_left": I, "has_waitlist": B,
+               "waitlist_count": I})
+ACTIVITY = obj({"id": I, "title": S, "description": S, "department": DEPARTMENT, "mode": S, "district": SN,
+                "address": S, "signup_opens_at": DT, "signup_closes_at": DT, "cancelled": B, "tags": TAGS,
+                "average_rating": NUMN, "sessions": {"type": "array", "items": SESSION}, "url": S})
+
+
+def _activity(a) -> dict:
+    return {"id": a.id, "title": a.title, "description": a.description, "department": _dept(a.department),
+            "mode": a.mode.value, "district": a.district, "address": a.address,
+            "signup_opens_at": iso(a.signup_opens_at), "signup_closes_at": iso(a.signup_closes_at),
+            "cancelled": a.cancelled_at is not None, "tags": _tags(a.tags),
+            "average_rating": round(a.rating_sum / a.rating_count, 2) if a.rating_count else None,
+            "sessions": [{"id": s.id, "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at), "capacity": s.capacity,
+                          "seats_left": s.seats_left, "has_waitlist": s.has_waitlist,
+                          "waitlist_count": s.waitlist_count} for s in a.sessions],
+            "url": f"/openday/{a.id}"}
+
+
+@endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
+          [Param("department", description="Department code."), Param("district", description="District code."),
+           Param("tag", description="Tag name (Chinese or English).")], paginated=True)
+def activities(args):
+    from sqlalchemy.orm import selectinload
+
+    from app.openday.models import Activity, activity_tag
+
+    stmt = (sa.select(Activity).where(Activity.published_at.is_not(None))
+            .options(selectinload(Activity.sessions), selectinload(Activity.tags), selectinload(Activity.department)))
+    if "department" in args:
+        stmt = stmt.where(Activity.department_id == _department_id(args["department"]))
+    if "district" in args:
+        stmt = stmt.where(Activity.district == args["district"])
+    if "tag" in args:
+        stmt = stmt.where(Activity.id.in_(sa.select(activity_tag.c.activity_id)
+                                          .where(activity_tag.c.tag_id == _tag_id(args["tag"]))))
+    if args["cursor"]:
+        stmt = stmt.where(Activity.id < cursor_int(args["cursor"][0]))
+    rows = db.session.scalars(stmt.order_by(Activity.id.desc()).limit(args["limit"] + 1)).all()
+    return page(rows, args["limit"], lambda a: [a.id], _activity)
+
+
+@endpoint("/api/v1/activities/<int:activity_id>", "One Open Month activity.", ACTIVITY)
+def activity(args, activity_id: int):
+    from app.openday.models import Activity
+
+    a = db.session.scalar(sa.select(Activity).where(Activity.id == activity_id, Activity.published_at.is_not(None)))
+    if a is None:
+        raise ApiError(404, f"No published activity {activity_id}.")
+    return _activity(a)
+
+
+VOTE_RESULTS = obj({"year": I, "opens_at": DT, "closes_at": DT,
+                    "results": {"type": "array", "items": obj({"activity_id": I, "title": S, "votes": I})}})
+
+
+@endpoint("/api/v1/votes/<int:year>", "Results of the popular vote of one year, once public.", VOTE_RESULTS)
+def vote_results(args, year: int):
+    from app.openday.models import Activity, Vote, VotingWindow
+
+    window = db.session.scalar(sa.select(VotingWindow).where(VotingWindow.year == year))
+    if window is None or not window.results_visible():
+        raise ApiError(404, f"No public vote results for {year}.")
+    rows = db.session.execute(
+        sa.select(Activity.id, Activity.title, sa.func.count(Vote.id))
+        .join(Vote, Vote.activity_id == Activity.id)
+        .where(Vote.window_id == window.id, Vote.withdrawn_at.is_(None))
+        .group_by(Activity.id, Activity.title).order_by(sa.func.count(Vote.id).desc(), Activity.id)).all()
+    return {"year": year, "opens_at": iso(window.opens_at), "closes_at": iso(window.closes_at),
+            "results": [{"activity_id": i, "title": t, "votes": n} for i, t, n in rows]}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compliance
+
+COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
+    "department": S, "period": S, "closed": I, "reports": I, "on_time_share": NUMN, "median_days_to_report": NUMN,
+    "comments": I, "answered_share": NUMN, "adoption_rate": NUMN})}})
+
+
+@endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",
+          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.")])
+def compliance(args):
+    from app.core.timeutil import local
+    from app.oversight import metrics
+
+    key = args.get("period") or metrics.quarter_of(local(utcnow()).date())
+    try:
+        period = metrics.parse_period(key)
+    except metrics.PeriodError:
+        raise ApiError(400, "Parameter 'period' must look like 2026-Q4 or 2026-11.") from None
+    rows = [{k: v for k, v in row.items() if k != "department_id"} for row in metrics.compliance(period)]
+    return {"period": period.key, "departments": rows}
+
+
+@bp.route("/api/v1/<path:anything>")
+def not_found(anything: str):
+    raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
+
+
+del json_response

@@ -1,0 +1,59 @@
+"""The OpenAPI 3.1 document, assembled from the endpoint declarations in views.py (never written by hand)."""
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+
+from app.api import bp
+from app.api.core import ENDPOINTS, json_response
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["status", "message"],
+    "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}}}
+
+ERROR_STATUSES = {"400": "Bad request: unknown parameter, malformed value or cursor.",
+                  "404": "Not found.", "422": "A parameter is out of range (such as a page size above the maximum).",
+                  "429": "Too many requests from this address."}
+
+
+def openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def document() -> dict:
+    paths: dict = {}
+    for ep in ENDPOINTS:
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+                      for name in ep.path_params]
+        for p in ep.params:
+            schema: dict = {"type": "string", "format": "date"} if p.kind == "date" else {"type": p.kind}
+            if p.enum:
+                schema["enum"] = list(p.enum)
+            if p.name == "limit":
+                schema.update({"minimum": 1, "maximum": 100})
+            parameters.append({"name": p.name, "in": "query", "required": False, "description": p.description,
+                               "schema": schema})
+        responses = {"200": {"description": "OK", "headers": {"ETag": {"schema": {"type": "string"}}},
+                             "content": {"application/json": {"schema": ep.schema}}},
+                     "304": {"description": "Not modified (If-None-Match matched the ETag)."}}
+        for status, text in ERROR_STATUSES.items():
+            responses[status] = {"description": text,
+                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        paths[openapi_path(ep.rule)] = {"get": {"operationId": ep.name, "summary": ep.summary,
+                                                "parameters": parameters, "responses": responses}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Canyu open data API", "version": "1.0.0",
+                 "description": "Read-only public data of the Shanghai public participation platform. Lists use "
+                                "keyset pagination: pass next_cursor back as cursor. Nothing personal is published.",
+                 "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"}},
+        "servers": [{"url": current_app.config["BASE_URL"].rstrip("/")}],
+        "paths": paths,
+        "components": {"schemas": {"Error": ERROR}},
+    }
+
+
+@bp.route("/api/v1/openapi.json")
+def openapi_document():
+    return json_response(document())
