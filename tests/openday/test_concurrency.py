@@ -1,0 +1,55 @@
+"""Two people can never both get the last seat: 200 concurrent sign-ups at a session of 20 seats (PostgreSQL)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import Role, User
+from app.core.timeutil import utcnow
+from app.openday import services
+from app.openday.models import ActivitySession, Registration, RegistrationState as RS
+
+N, SEATS = 200, 20
+
+
+def test_200_concurrent_sign_ups_for_20_seats(app, db, clock, make_activity):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (set TEST_DATABASE_URL): SQLite serialises writers, so there is no race to test")
+    session_id = make_activity(capacity=SEATS).sessions[0].id
+    now = utcnow()
+    db.session.execute(sa.insert(User), [
+        {"email": f"race{i}@example.com", "name": f"并发{i}", "role": Role.RESIDENT, "email_verified_at": now,
+         "created_at": now, "locale": "zh", "age_band": "30_44"} for i in range(N)])
+    db.session.commit()
+    user_ids = db.session.scalars(sa.select(User.id).where(User.email.like("race%"))).all()
+    assert len(user_ids) == N
+    barrier = threading.Barrier(N)
+    errors: list[BaseException] = []
+
+    def worker(uid: int) -> None:
+        barrier.wait()
+        with app.app_context(), app.test_request_context("/"):
+            try:
+                user = db.session.get(User, uid)
+                services.sign_up(user, db.session.get(ActivitySession, session_id))
+                db.session.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(uid,)) for uid in user_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    db.session.expire_all()
+    regs = db.session.scalars(sa.select(Registration).where(Registration.session_id == session_id)).all()
+    confirmed = [r for r in regs if r.state is RS.CONFIRMED]
+    waitlisted = sorted(r.waitlist_position for r in regs if r.state is RS.WAITLISTED)
+    assert len(confirmed) == SEATS
+    assert waitlisted == list(range(1, N - SEATS + 1))
+    session = db.session.get(ActivitySession, session_id)
+    assert (session.confirmed_seats, session.offered_seats, session.waitlist_count) == (SEATS, 0, N - SEATS)
