@@ -1,0 +1,185 @@
+import json
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+import time_machine
+
+from app.accounts.models import Role
+from app.core.audit import AuditEntry
+from app.hearings import jobs, services
+from app.hearings.models import Application, ApplicationState, Draw, LotteryRun, Meeting
+from tests.hearings.conftest import apply_kwargs
+
+FORM = {"statement": "我住在老小区，关心加装电梯。", "confirms_categories": "y", "lives_or_works_in_city": "y",
+        "consents_to_publication": "y"}
+
+
+def n_applications(db):
+    return db.session.scalar(sa.select(sa.func.count(Application.id)))
+
+
+def test_index_lists_published_only(client, make_meeting):
+    make_meeting(title="公开的会议")
+    make_meeting(title="草稿会议", published=False)
+    html = client.get("/hearings/").get_data(as_text=True)
+    assert "公开的会议" in html and "草稿会议" not in html
+
+
+def test_draft_is_not_public(client, make_meeting):
+    m = make_meeting(published=False)
+    assert client.get(f"/hearings/{m.id}").status_code == 404
+
+
+def test_apply_through_the_page(client, auth, db, make_meeting, make_applicant):
+    meeting = make_meeting()
+    user = make_applicant()
+    with time_machine.travel(meeting.opens_at + timedelta(hours=1)):
+        auth.login(user)
+        page = client.get(f"/hearings/{meeting.id}").get_data(as_text=True)
+        assert "以上个人资料准确无误" in page and "提交报名" in page
+        r = client.post(f"/hearings/{meeting.id}", data=FORM)
+        assert r.status_code == 302
+        assert n_applications(db) == 1
+        r = client.post(f"/hearings/{meeting.id}", data=FORM, follow_redirects=True)
+        assert "只能报名一次" in r.get_data(as_text=True) or "您已报名" in r.get_data(as_text=True)
+    assert n_applications(db) == 1
+
+
+def test_apply_outside_window_refused(client, auth, db, make_meeting, make_applicant):
+    meeting = make_meeting()
+    user = make_applicant()
+    with time_machine.travel(meeting.closes_at + timedelta(hours=1)):
+        auth.login(user)
+        r = client.post(f"/hearings/{meeting.id}", data=FORM)
+        assert "不在报名时间内" in r.get_data(as_text=True)
+    assert n_applications(db) == 0
+
+
+def test_apply_bad_input_shows_message_next_to_field(client, auth, db, make_meeting, make_applicant):
+    meeting = make_meeting()
+    user = make_applicant()
+    with time_machine.travel(meeting.opens_at + timedelta(hours=1)):
+        auth.login(user)
+        r = client.post(f"/hearings/{meeting.id}", data={**FORM, "statement": ""})
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422 and 'id="statement-error"' in html and "请填写报名理由" in html
+        r = client.post(f"/hearings/{meeting.id}", data={**FORM, "has_conflict": "y"})
+        html = r.get_data(as_text=True)
+        assert 'id="conflict_details-error"' in html and "请说明利益关系" in html
+        r = client.post(f"/hearings/{meeting.id}", data={k: v for k, v in FORM.items() if k != "lives_or_works_in_city"})
+        assert "列席人须在本市居住或工作" in r.get_data(as_text=True)
+    assert n_applications(db) == 0
+
+
+def test_other_department_cannot_manage(client, auth, make_meeting, make_user, make_department):
+    meeting = make_meeting()
+    other = make_user(Role.STAFF, department=make_department())
+    auth.login(other)
+    assert client.get(f"/manage/hearings/{meeting.id}").status_code == 404
+    assert client.get("/manage/hearings/").status_code == 200
+
+
+def test_staff_create_meeting_validates_quotas(client, auth, db, staff):
+    auth.login(staff)
+    data = {"title": "测试会议", "topics": "议题一\n背景", "starts_at": "2027-03-01T09:00", "seats": "5",
+            "alternates": "2", "eligibility": "年满18周岁", "method": "RFC 3797", "opens_at": "2027-01-01T09:00",
+            "closes_at": "2027-01-15T17:00", "response_days": "3", "quotas": "gender:female 2-3\nplanet:mars 1-1"}
+    r = client.post("/manage/hearings/new", data=data)
+    assert r.status_code == 422 and "没有“planet”这个类别" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Meeting.id))) == 0
+    r = client.post("/manage/hearings/new", data={**data, "quotas": "gender:female 2-3"})
+    assert r.status_code == 302
+    meeting = db.session.scalars(sa.select(Meeting)).one()
+    assert [q.as_dict() for q in meeting.quotas] == [{"category": "gender", "value": "female", "min": 2, "max": 3}]
+
+
+def test_review_without_reason_refused(client, auth, db, make_meeting, make_applicant, staff):
+    meeting = make_meeting()
+    a = services.apply(make_applicant(), meeting, now=meeting.opens_at, **apply_kwargs())
+    db.session.commit()
+    auth.login(staff)
+    r = client.post(f"/manage/hearings/{meeting.id}/applications/{a.id}/review", data={"decision": "ineligible"})
+    assert r.status_code == 422 and "请说明不符合条件的理由" in r.get_data(as_text=True)
+    db.session.refresh(a)
+    assert a.state is ApplicationState.SUBMITTED
+    r = client.post(f"/manage/hearings/{meeting.id}/applications/{a.id}/review",
+                    data={"decision": "ineligible", "reason": "未满18周岁"})
+    assert r.status_code == 302
+    db.session.refresh(a)
+    assert a.state is ApplicationState.INELIGIBLE
+
+
+def test_infeasible_lottery_explained(client, auth, db, pool_meeting, staff):
+    meeting = pool_meeting(quotas=({"category": "district", "value": "chongming", "min": 1, "max": 2},))
+    auth.login(staff)
+    r = client.post(f"/manage/hearings/{meeting.id}/lottery", follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "崇明区" in html and "不会进行抽签" in html
+
+
+def _through_draw(client, auth, db, pool_meeting, staff):
+    meeting = pool_meeting()
+    auth.login(staff)
+    assert client.post(f"/manage/hearings/{meeting.id}/lottery").status_code == 302
+    jobs.run_queued_lotteries()
+    with time_machine.travel(meeting.closes_at + timedelta(days=1)):
+        auth.login(staff)
+        r = client.post(f"/manage/hearings/{meeting.id}/announce-draw",
+                        data={"announce-descriptions": "福彩3D 第2026150期开奖号码\n体彩排列5 第26150期",
+                              "announce-expected_on": "2026-06-30"})
+        assert r.status_code == 302
+    return meeting
+
+
+def test_draw_page_flow(client, auth, db, pool_meeting, staff):
+    meeting = _through_draw(client, auth, db, pool_meeting, staff)
+    with time_machine.travel(date(2026, 6, 30)):
+        auth.login(staff)
+        r = client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "3 1 x", "draw-source_1": "1"})
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422 and "格式不对" in html and 'id="draw-source_0-error"' in html
+        assert db.session.scalars(sa.select(Draw)).one().drawn_at is None
+        r = client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "3 1 7", "draw-source_1": "8 2 6 0 4"})
+        assert r.status_code == 302
+        r = client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "1", "draw-source_1": "2"},
+                        follow_redirects=True)
+        assert "只能进行一次" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(
+        AuditEntry.action == "hearing.draw_refused")) == 1
+    draw = db.session.scalars(sa.select(Draw)).one()
+    assert draw.key_string == "1.3.7./0.2.4.6.8./"
+    page = client.get(f"/hearings/{meeting.id}/selection").get_data(as_text=True)
+    assert draw.key_string in page and meeting.pool.sha256 in page and "福彩3D" in page
+    pool = client.get(f"/hearings/{meeting.id}/pool.json")
+    assert pool.get_data(as_text=True) == meeting.pool.content
+    panels = json.loads(client.get(f"/hearings/{meeting.id}/panels.json").get_data(as_text=True))
+    assert len(panels["panels"]) == 1000
+    d = json.loads(client.get(f"/hearings/{meeting.id}/draw.json").get_data(as_text=True))
+    assert d["panel"] == panels["panels"][d["panel_index"]]
+    # the public page shows masked names of the selected only
+    show = client.get(f"/hearings/{meeting.id}").get_data(as_text=True)
+    assert "申**" in show and "申请人" not in show
+
+
+def test_selected_person_accepts_on_own_page(client, auth, db, pool_meeting, staff):
+    meeting = _through_draw(client, auth, db, pool_meeting, staff)
+    with time_machine.travel(date(2026, 6, 30)):
+        auth.login(staff)
+        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
+    chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).first()
+    with time_machine.travel(date(2026, 7, 1)):
+        auth.logout()
+        auth.login(chosen.user)
+        page = client.get(f"/hearings/{meeting.id}/my-application").get_data(as_text=True)
+        assert "确认列席" in page
+        client.post(f"/hearings/{meeting.id}/my-application/accept")
+    db.session.refresh(chosen)
+    assert chosen.state is ApplicationState.CONFIRMED
+
+
+def test_home_and_manage_links(client, auth, staff, make_meeting):
+    m = make_meeting(title="首页上的会议")
+    with time_machine.travel(m.opens_at):
+        assert "首页上的会议" in client.get("/").get_data(as_text=True)
+    auth.login(staff)
+    assert "决策会议与列席代表遴选" in client.get("/manage/").get_data(as_text=True)
