@@ -18,6 +18,7 @@ consultation_published = _signals.signal("consultation-published")  # sender=con
 comment_submitted = _signals.signal("comment-submitted")  # sender=comment
 comment_moderated = _signals.signal("comment-moderated")  # sender=comment, actor=
 feedback_report_published = _signals.signal("feedback-report-published")  # sender=report, actor=
+consultation_closing_soon = _signals.signal("consultation-closing-soon")  # sender=consultation; 3 days before closing
 
 # hearings
 meeting_announced = _signals.signal("meeting-announced")  # sender=meeting, actor=
