@@ -1,0 +1,21 @@
+"""Demo data: one open consultation with at least 10 articles and comments, one closed with its report; idempotent."""
+import sqlalchemy as sa
+
+from app.accounts import demo as accounts_demo
+from app.consultations import demo
+from app.consultations.models import Comment, Consultation, ConsultationState
+
+
+def test_demo_loads_once(db, client):
+    accounts_demo.load()
+    assert demo.load()
+    db.session.commit()
+    assert demo.load() == ""
+    items = db.session.scalars(sa.select(Consultation).order_by(Consultation.id)).all()
+    assert [c.state for c in items] == [ConsultationState.OPEN, ConsultationState.FEEDBACK_PUBLISHED]
+    assert len(items[0].articles) >= 10 and items[0].interpretation
+    assert items[0].published_comment_count == db.session.scalar(
+        sa.select(sa.func.count(Comment.id)).where(Comment.consultation_id == items[0].id)) >= 3
+    page = client.get(f"/consultations/{items[1].id}").get_data(as_text=True)
+    assert "意见采纳情况反馈" in page and "三个工作日" in page
+    assert "13812345678" not in client.get(f"/consultations/{items[0].id}").get_data(as_text=True)
