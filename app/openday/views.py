@@ -432,7 +432,8 @@ def manage_new():
     form = ActivityForm(tags=_tags(), departments=departments)
     if request.method == "GET":
         form.signup_opens_at.data = local(utcnow()).replace(second=0, microsecond=0, tzinfo=None)
-        form.signup_closes_at.data = datetime(local(utcnow()).year, 8, 31, 12, 0)
+        form.signup_closes_at.data = (local(utcnow()) + timedelta(days=30)).replace(second=0, microsecond=0,
+                                                                                   tzinfo=None)
     if form.validate_on_submit():
         dept_id = form.department_id.data if departments else current_user.department_id
         ensure_can_manage(dept_id)
