@@ -228,6 +228,12 @@ def panel_satisfies(panel: list[int], pool_by_number: dict[int, dict], quotas: l
 
 
 def _child(conn, pool, quotas, seats, n_panels):
+    import logging
+
+    import sortition_algorithms.utils  # noqa: F401 - sets up its loggers; quieten them below
+
+    logging.getLogger("sortition_algorithms_user").setLevel(logging.WARNING)
+    logging.getLogger("sortition_algorithms").setLevel(logging.WARNING)
     last = [0.0]
 
     def progress(phase, current, total):
