@@ -5,8 +5,8 @@ installed at /usr/bin/chromium (install it with ``apt-get install chromium fonts
 
 Fixtures (see each docstring):
 - ``live_server``: the app served on a free port in a thread; ``.url``, ``.app``, ``.create_user(...)``,
-  ``.create_department(...)``, ``.session()``. One per test session, on its own SQLite file (or TEST_DATABASE_URL),
-  with CSRF on as in production. Tests share it, so use e-mail addresses of your own.
+  ``.create_department(...)``, ``.session()``. One per test session, on its own SQLite file (or, with
+  TEST_DATABASE_URL on PostgreSQL, its own database ``<name>_e2e``), with CSRF on as in production. Tests share it, so use e-mail addresses of your own.
 - ``page``: a fresh Playwright page (own cookies) in Chromium; console CSP violations fail the test.
 - ``check_a11y(page)``: axe-core; fails on any serious or critical violation.
 - ``outbox(to)``: the newest mail body for an address; ``outbox.email(to)`` the row; ``outbox.url(to, "/verify/")``.
@@ -32,12 +32,30 @@ PASSWORD = "correct-horse-42"  # the same as tests.conftest.PASSWORD
 
 
 def _database_url(tmp_path_factory) -> str:
+    """Its own SQLite file; with TEST_DATABASE_URL on PostgreSQL, a sibling database ``<name>_e2e``.
+
+    A database of its own, because the unit tests empty their tables only after each test: rows the live server
+    leaves behind would otherwise appear in the next unit test.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(url)
+    if base.get_backend_name() != "postgresql":
         return url
-    return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+    name = f"{base.database}_e2e"
+    engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _skip_reason() -> str | None:
@@ -122,7 +140,7 @@ def live_server(tmp_path_factory):
     """The app (TestingConfig, CSRF on, no demo data) served by werkzeug in a thread on a free port."""
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
     from app import create_app
     from app.extensions import db
@@ -140,7 +158,11 @@ def live_server(tmp_path_factory):
     with app.app_context():
         db.drop_all()
         db.create_all()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # one line per request drowns a failure's report
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     live = LiveServer(app, server)
     app.config["BASE_URL"] = live.url  # e-mailed links point here
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
