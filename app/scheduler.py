@@ -152,6 +152,13 @@ def resolve(path: str):
     return getattr(importlib.import_module(module), name)
 
 
+class JobFailed:
+    """What run_job returns for a job that raised (the error is in the log)."""
+
+    def __repr__(self) -> str:
+        return "FAILED (see the log)"
+
+
 def run_job(app: Flask, path: str):
     """Run one job in its own app context; an error is logged and the job runs again next time."""
     with app.app_context():
@@ -160,12 +167,13 @@ def run_job(app: Flask, path: str):
         except Exception:  # noqa: BLE001
             db.session.rollback()
             log.exception("job %s failed", path)
+            return JobFailed()
         finally:
             db.session.remove()
 
 
 def run_all_once(app: Flask) -> dict[str, object]:
-    """Run every job once, in order. Returns each job's result (None for a job that failed or returns nothing)."""
+    """Run every job once, in order. Returns each job's result (a JobFailed for a job that raised)."""
     return {path: run_job(app, path) for path, _interval in JOBS}
 
 
@@ -200,8 +208,12 @@ def _run_holding_lock(app: Flask, lock: DatabaseLock, once: bool) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     if once:
-        for path, result in run_all_once(app).items():
-            click.echo(f"{path}: {result}")
+        results = run_all_once(app)
+        for path, result in results.items():
+            click.echo(f"{path}: {result!r}" if isinstance(result, JobFailed) else f"{path}: {result}")
+        failed = [path for path, result in results.items() if isinstance(result, JobFailed)]
+        if failed:
+            raise click.ClickException(f"{len(failed)} job(s) failed: {', '.join(failed)}")
         return
     scheduler = BlockingScheduler(timezone="UTC")
     lost = threading.Event()

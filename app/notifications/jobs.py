@@ -120,7 +120,7 @@ def _claim(email_id: int, now: datetime) -> bool:
         sa.update(OutboxEmail)
         .where(OutboxEmail.id == email_id, OutboxEmail.state == OutboxState.PENDING,
                OutboxEmail.next_attempt_at <= now)
-        .values(state=OutboxState.SENDING, claimed_at=now)
+        .values(state=OutboxState.SENDING, claimed_at=utcnow())  # the lease runs from the claim itself
     )
     db.session.commit()
     return result.rowcount == 1
