@@ -46,7 +46,7 @@ def manage_list(name: str):
 def manage_compliance():
     period = _period()
     rows = metrics.compliance(period)
-    chart_list = [charts.bar_chart(rows, key, label) for key, label in charts.chart_series()]
+    chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     return render_template("oversight/compliance.html", rows=rows, period=period, charts=chart_list)
 
 
@@ -91,7 +91,7 @@ def manage_report():
     period = _period()
     now = utcnow()
     rows = metrics.compliance(period)
-    chart_list = [charts.bar_chart(rows, key, label) for key, label in charts.chart_series()]
+    chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     kind = _("季度通报") if "Q" in period.key else _("月度通报")
     return render_template("oversight/report.html", rows=rows, period=period, charts=chart_list, kind=kind,
                            data=metrics.dashboard(now), now=now)
