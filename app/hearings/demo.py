@@ -126,6 +126,9 @@ def _selected_meeting(now, *, title, dept_code, staff_email, summary, topics, qu
     services.execute_lottery_run(run, time_limit=300)
     if services.published_run(meeting) is None:
         return meeting
+    # The demo computes the lottery now; date the run as if it had run the day after the pool froze.
+    run.started_at = meeting.closes_at + timedelta(days=1, hours=-1)
+    run.finished_at = run.started_at + timedelta(seconds=run.seconds or 1)
     expected = (meeting.closes_at + timedelta(days=5)).date()
     draw = Draw(meeting=meeting, source_descriptions=source_descriptions, expected_on=expected,
                 announced_at=meeting.closes_at + timedelta(days=1), announced_by_id=staff.id)
