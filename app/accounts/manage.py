@@ -16,6 +16,7 @@ from app.core.audit import AuditEntry
 from app.core.timeutil import from_local
 from app.extensions import db
 from app.i18n import current_language
+from app.templating import url_with
 
 AUDIT_PAGE_SIZE = 50
 
@@ -226,7 +227,10 @@ def manage_audit():
     departments = db.session.scalars(dept_stmt).all()
     lang = current_language()
     form.department.choices = [("", _("全部"))] + [(str(d.id), d.display_name(lang)) for d in departments]
-    types = db.session.scalars(sa.select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)).all()
+    type_stmt = sa.select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)
+    if ids is not None:
+        type_stmt = type_stmt.where(AuditEntry.department_id.in_(ids))
+    types = db.session.scalars(type_stmt).all()
     form.object_type.choices = [("", _("全部"))] + [(t, t) for t in types if t]
     entries, next_url = [], None
     valid = form.validate() if request.args else True
@@ -243,13 +247,9 @@ def manage_audit():
                                   .limit(AUDIT_PAGE_SIZE + 1)).all()
         entries = rows[:AUDIT_PAGE_SIZE]
         if len(rows) > AUDIT_PAGE_SIZE:
-            from app.templating import url_with
-
             next_url = url_with(before=entries[-1].id)
     first_url = None
     if request.args.get("before"):
-        from app.templating import url_with
-
         first_url = url_with(before=None)
     return render_template("accounts/manage_audit.html", form=form, entries=entries, next_url=next_url,
                            first_url=first_url)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -149,6 +150,15 @@ class User(UserMixin, db.Model):
     def is_invitation_pending(self) -> bool:
         """Invited staff who have not yet followed the invitation link (no password yet)."""
         return self.role in (Role.STAFF, Role.ADMIN) and self.password_hash is None and self.deleted_at is None
+
+    def get_id(self) -> str:
+        """Flask-Login's session id: the user id and a digest of the password hash, so that a new password
+        (a reset or a change) ends every other session and remembered device."""
+        return f"{self.id}.{self.session_fingerprint}"
+
+    @property
+    def session_fingerprint(self) -> str:
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:12]
 
     @property
     def is_verified(self) -> bool:

@@ -6,7 +6,7 @@ import json
 import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services
 from app.accounts.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
@@ -112,6 +112,8 @@ def change_password():
             _field_error(form, exc, "current_password")
         else:
             db.session.commit()
+            # Other sessions end (their id carries the old password's digest); this one carries on.
+            login_user(current_user._get_current_object())
             flash(_("密码已修改。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form)

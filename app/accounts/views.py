@@ -25,9 +25,14 @@ LINK_MESSAGES = {
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
+    user_id, _, fingerprint = (session_id or "").partition(".")
+    if not user_id.isdigit():
+        return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or fingerprint != user.session_fingerprint:
+        return None  # deleted, deactivated, or the password has changed since this session began
+    return user
 
 
 def link_message(error: LinkError) -> str:

@@ -128,3 +128,22 @@ def test_staff_changes_of_address_and_password_are_audited(client, db, auth, sta
     client.get(outbox.link("staff.new@example.com"))
     actions = list(db.session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)))
     assert actions == ["accounts.change_password", "accounts.change_email"]
+
+
+def test_a_new_password_ends_other_sessions_but_not_this_one(app, client, db, auth, resident):
+    other_device = app.test_client()
+    other_device.post("/accounts/login", data={"email": resident.email, "password": PASSWORD})
+    assert other_device.get("/accounts/profile").status_code == 200
+    auth.login(resident)
+    client.post("/accounts/password", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
+                                            "password_again": NEW_PASSWORD})
+    assert client.get("/accounts/profile").status_code == 200
+    assert other_device.get("/accounts/profile").status_code == 302
+
+
+def test_a_reset_ends_every_session(app, client, db, resident, outbox):
+    signed_in = app.test_client()
+    signed_in.post("/accounts/login", data={"email": resident.email, "password": PASSWORD})
+    client.post("/accounts/forgot-password", data={"email": resident.email})
+    client.post(outbox.link(resident.email), data={"password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    assert signed_in.get("/accounts/profile").status_code == 302
