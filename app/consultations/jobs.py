@@ -24,7 +24,7 @@ def remind_closing_soon() -> int:
     due = db.session.scalars(sa.select(Consultation).where(
         Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
         Consultation.closing_soon_sent_at.is_(None), Consultation.opens_at <= now, Consultation.closes_at > now,
-        Consultation.closes_at <= now + CLOSING_SOON).with_for_update(skip_locked=True)).all()
+        Consultation.closes_at <= now + CLOSING_SOON).with_for_update(skip_locked=True, of=Consultation)).all()
     for c in due:
         c.closing_soon_sent_at = now
         signals.consultation_closing_soon.send(c)
@@ -49,7 +49,7 @@ def remind_report_due() -> int:
     sent = 0
     overdue = db.session.scalars(base.where(Consultation.report_overdue_reminded_at.is_(None),
                                             Consultation.closes_at <= now - due_days)
-                                 .with_for_update(skip_locked=True)).all()
+                                 .with_for_update(skip_locked=True, of=Consultation)).all()
     for c in overdue:
         c.report_overdue_reminded_at = now
         c.report_due_reminded_at = c.report_due_reminded_at or now
@@ -59,7 +59,7 @@ def remind_report_due() -> int:
             sent += 1
     soon = db.session.scalars(base.where(Consultation.report_due_reminded_at.is_(None),
                                          Consultation.closes_at <= now - due_days + REPORT_DUE_WARNING)
-                              .with_for_update(skip_locked=True)).all()
+                              .with_for_update(skip_locked=True, of=Consultation)).all()
     for c in soon:
         c.report_due_reminded_at = now
         for person in _department_staff(c.department_id):

@@ -211,7 +211,7 @@ class Consultation(db.Model):
     report_due_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     report_overdue_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    department = relationship("Department", lazy="joined")
+    department = relationship("Department", lazy="joined", innerjoin=True)
     tags = relationship("Tag", secondary=consultation_tag, lazy="selectin", order_by="Tag.id")
     articles: Mapped[list[Article]] = relationship(back_populates="consultation", order_by="Article.position",
                                                    cascade="all, delete-orphan")

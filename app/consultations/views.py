@@ -4,8 +4,6 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 import uuid
@@ -653,22 +651,13 @@ def manage_report_publish(id: int):
     return redirect(url_for("consultations.manage_show", id=c.id))
 
 
-# Exports stream: the CSV is written row by row from a generator; the XLSX uses xlsxwriter's constant_memory
+# Exports stream: the CSV comes from a generator (PostgreSQL's COPY ... TO STDOUT passed on block by block, or
+# the csv module over a streamed query elsewhere); the XLSX uses xlsxwriter's constant_memory
 # mode (one row in memory at a time) into a temporary file that is then streamed.
 
 
 def _csv_stream(consultation_id: int):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")  # so that spreadsheet programs read UTF-8
-    writer.writerow(services.EXPORT_HEADER)
-    for i, row in enumerate(services.export_rows(consultation_id), start=1):
-        writer.writerow(row)
-        if i % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return services.export_csv(consultation_id)
 
 
 @bp.route("/manage/consultations/<int:id>/export.csv")

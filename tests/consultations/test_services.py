@@ -330,3 +330,27 @@ def test_export_rows_include_article_state_group_and_disposition(db, make_consul
     row = dict(zip(services.EXPORT_HEADER, rows[0]))
     assert row["moderation_state"] == "published" and row["disposition"] == "not_applicable"
     assert row["text"] == "意见<script>"
+
+
+def test_csv_export_copy_path_matches_python_path(db, make_consultation, resident, staff):
+    import pytest as _pytest
+
+    if db.engine.dialect.name != "postgresql":
+        _pytest.skip("COPY path is PostgreSQL only")
+    c = make_consultation()
+    text = "建议修改第三条\n第二行，含逗号和\"引号\""
+    comments = _published(db, c, staff, [(resident, text, {"article_id": c.articles[2].id}),
+                                         (resident, "整体支持", {}), (resident, text + "！", {})])
+    with time_machine.travel(DURING, tick=False):
+        services.submit_comment(resident, c, text="待审查", idempotency_key="p")
+        g = services.propose_groups(staff, c)[0]
+        services.accept_group(staff, c, g)
+    with time_machine.travel(AFTER, tick=False):
+        services.answer(staff, c, group=g, kind=DispositionKind.PARTLY_ADOPTED, response="部分采纳，见第三条")
+        services.answer(staff, c, comment=comments[1], kind=DispositionKind.NOT_ADOPTED, response="",
+                        reason="理由")
+        db.session.commit()
+    python = b"".join(services._csv_python(c.id))
+    copy = b"".join(services._csv_copy(c.id))
+    assert python.count(b"\n") >= 5
+    assert copy == python
