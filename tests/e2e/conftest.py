@@ -181,8 +181,9 @@ def live_server(tmp_path_factory):
 def browser():
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=10_000)  # as the page's own timeout: a loaded CI machine is slow, not broken
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
