@@ -5,7 +5,6 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services
@@ -17,16 +16,10 @@ from app.accounts.tokens import LinkError
 from app.extensions import db, limiter, login_manager
 from app.i18n import current_language
 
-LINK_MESSAGES = {
-    "invalid": _l("链接无效，请确认您打开的是邮件中的完整链接。"),
-    "expired": _l("链接已过期，请重新申请。"),
-    "used": _l("链接已使用过，不能再次使用。"),
-}
-
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    user_id, _, fingerprint = (session_id or "").partition(".")
+    user_id, _sep, fingerprint = (session_id or "").partition(".")
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
@@ -35,14 +28,10 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-def link_message(error: LinkError) -> str:
-    return str(LINK_MESSAGES[error.reason])
-
-
 def safe_next(default: str) -> str:
     target = request.args.get("next") or ""
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and not parts.netloc and not parts.scheme:
         return target
     return default
 
@@ -77,9 +66,7 @@ def verify(token: str):
     try:
         services.verify_email(token)
     except LinkError as exc:
-        db.session.rollback()
-        flash(link_message(exc), "error")
-        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+        return _link_problem(exc)
     db.session.commit()
     flash(_("您的电子邮箱已验证。"), "success")
     return redirect(url_for("core.home") if current_user.is_authenticated else url_for("accounts.login"))

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 import time_machine
 
-from app.accounts.models import User
 from app.core.audit import AuditEntry
 from tests.conftest import PASSWORD
 

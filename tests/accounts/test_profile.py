@@ -3,7 +3,7 @@ import re
 
 import sqlalchemy as sa
 
-from app.accounts.models import DISTRICTS, TagKind, User
+from app.accounts.models import DISTRICTS, TagKind
 from app.core.audit import AuditEntry
 
 from .conftest import errors_of
