@@ -32,6 +32,10 @@ class _ServerUnavailable(Exception):
     """The mail server cannot be reached: stop this run, the rest of the batch waits for the next one."""
 
 
+class _Undeliverable(Exception):
+    """This message can never be sent as it is (a header with a line break): fail it at once."""
+
+
 class SmtpSender:
     """One SMTP connection for a run, opened on first use, built from the *current* app.config.
 
@@ -54,6 +58,8 @@ class SmtpSender:
         return host
 
     def send(self, message: Message) -> None:
+        if message.has_bad_headers() or any("\n" in a or "\r" in a for a in message.send_to):
+            raise _Undeliverable("a header or address contains a line break")
         if self.host is None:
             try:
                 self.host = self._open()
@@ -167,6 +173,8 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
             except _ServerUnavailable as exc:
                 failed = _record_failure(email, str(exc))
                 stop = True
+            except _Undeliverable as exc:
+                failed = _record_failure(email, str(exc), permanent=True)
             except smtplib.SMTPException as exc:
                 failed = _record_failure(email, f"{type(exc).__name__}: {exc}", permanent=_is_permanent(exc))
                 # The server may be left mid-transaction; start the next message on a clean connection.

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.permissions import staff_required
 from app.extensions import db
 from app.notifications import bp
 from app.notifications.models import OutboxEmail, OutboxState
+
+PAGE_SIZE = 50
 
 STATE_LABELS = {
     OutboxState.PENDING: _l("等待发送"),
@@ -25,9 +27,16 @@ def manage_mail():
     if not current_app.config["MAIL_SHOW_IN_APP"]:
         abort(404)
     recipient = (request.args.get("to") or "").strip().lower()
-    stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(50)
+    before = request.args.get("before", type=int)
+    stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(PAGE_SIZE + 1)
     if recipient:
         stmt = stmt.where(sa.func.lower(OutboxEmail.recipient) == recipient)
+    if before:
+        stmt = stmt.where(OutboxEmail.id < before)
     emails = db.session.scalars(stmt).all()
+    next_url = None
+    if len(emails) > PAGE_SIZE:  # keyset: the next page starts below the last id shown
+        emails = emails[:PAGE_SIZE]
+        next_url = url_for("notifications.manage_mail", to=recipient or None, before=emails[-1].id)
     return render_template("notifications/manage_mail.html", emails=emails, recipient=recipient,
-                           state_labels=STATE_LABELS)
+                           state_labels=STATE_LABELS, next_url=next_url)

@@ -207,3 +207,13 @@ def test_old_sent_and_failed_mail_is_purged_and_pending_mail_kept(app, db, smtp)
         assert purge_old_email() == 2
         assert purge_old_email() == 0
     assert row(db, sent) is None and row(db, failed) is None and row(db, pending) is not None
+
+
+def test_a_header_injection_attempt_is_failed_and_never_sent(db, smtp):
+    bad = queue(db, "victim@example.com\nBcc: evil@example.com")
+    good = queue(db, "fine@example.com")
+    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 1}
+    assert row(db, bad).state is OutboxState.FAILED and "line break" in row(db, bad).last_error
+    assert row(db, good).state is OutboxState.SENT
+    assert [m["To"] for m in smtp.messages] == ["fine@example.com"]
+    assert all("evil@example.com" not in env.rcpt_tos for env in smtp.handler.envelopes)

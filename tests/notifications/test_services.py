@@ -60,3 +60,11 @@ def test_address_without_an_account_uses_the_given_locale(db):
     assert email.subject == "Test message: e-mail sending works"
     assert email.body_text.startswith("Hello,")
     assert email.user_id is None
+
+
+def test_the_html_part_escapes_what_people_typed(db, make_user):
+    user = make_user(email="x@example.com", name="<b>王</b>", locale="zh")
+    email = queue_email(user.email, "notifications/emails/test_message", user=user)
+    db.session.commit()
+    assert "&lt;b&gt;王&lt;/b&gt;" in email.body_html and "<b>王" not in email.body_html
+    assert email.body_text.startswith("<b>王</b>")  # plain text is not HTML: shown as typed

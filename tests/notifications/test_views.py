@@ -1,6 +1,8 @@
 """The development mail page /manage/mail."""
 from __future__ import annotations
 
+import re
+
 from app.accounts.models import Role
 from app.notifications.services import queue_email
 
@@ -58,3 +60,17 @@ def test_the_page_in_english(client, auth, staff):
     auth.login(staff)
     page = client.get("/manage/mail?lang=en").get_data(as_text=True)
     assert "Mail log" in page and "No mail yet." in page
+
+
+def test_older_mail_is_on_the_next_page(client, auth, db, staff, monkeypatch):
+    monkeypatch.setattr("app.notifications.views.PAGE_SIZE", 2)
+    for i in range(3):
+        queue_email(f"r{i}@example.com", "notifications/emails/test_message")
+    db.session.commit()
+    auth.login(staff)
+    first = client.get("/manage/mail").get_data(as_text=True)
+    assert "r2@example.com" in first and "r1@example.com" in first and "r0@example.com" not in first
+    next_url = re.search(r'href="([^"]*before=\d+[^"]*)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get(next_url).get_data(as_text=True)
+    assert "r0@example.com" in second and "r1@example.com" not in second
+    assert 'rel="next"' not in second
