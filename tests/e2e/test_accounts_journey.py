@@ -125,3 +125,35 @@ def test_admin_invites_staff_who_accept(page, browser, live_server, check_a11y, 
         screenshot(staff_page, "accounts/staff-audit")
     finally:
         context.close()
+
+
+def test_enterprise_registration_shows_the_check_digit_error(page, live_server, check_a11y, outbox, screenshot):
+    from app.accounts.validators import uscc_check_char
+
+    first17 = "91310115MA1K4R7TX"
+    right = uscc_check_char(first17)
+    wrong = first17 + ("1" if right != "1" else "2")
+    page.goto("/accounts/register")
+    enterprise = page.locator(".enterprise-fields")
+    expect(enterprise).to_be_hidden()  # shown only for enterprise representatives (with JavaScript)
+    form = page.locator("main form")
+    form.get_by_label("企业代表").check()
+    expect(enterprise).to_be_visible()
+    form.get_by_label("姓名").fill("陈强")
+    form.get_by_label("电子邮箱").fill("accounts.enterprise@example.com")
+    form.get_by_label("密码", exact=True).fill(NEW_PASSWORD)
+    form.get_by_label("再次输入密码").fill(NEW_PASSWORD)
+    form.get_by_label("企业名称").fill("上海申城测试科技有限公司")
+    form.get_by_label("统一社会信用代码").fill(wrong)
+    form.get_by_label("我已阅读并同意用户协议和个人信息保护政策").check()
+    form.get_by_role("button", name="注册").click()
+    expect(page.locator("#uscc-error")).to_contain_text("校验位不正确")
+    expect(page.locator(".enterprise-fields")).to_be_visible()
+    check_a11y(page)
+    screenshot(page, "accounts/register-uscc-error")
+    page.locator("main form").get_by_label("统一社会信用代码").fill(first17 + right)
+    page.locator("main form").get_by_label("密码", exact=True).fill(NEW_PASSWORD)
+    page.locator("main form").get_by_label("再次输入密码").fill(NEW_PASSWORD)
+    page.locator("main form").get_by_role("button", name="注册").click()
+    expect(page).to_have_url(re.compile(r"/accounts/unverified$"))
+    assert outbox.email("accounts.enterprise@example.com").subject == "请验证您的电子邮箱"
