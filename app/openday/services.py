@@ -112,8 +112,9 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
             raise OpenDayError(_("本活动不能携带同行人员。"), field="companions")
         raise OpenDayError(_("每人最多可携带 %(n)d 名同行人员。", n=activity.max_companions), field="companions")
 
+    # The person's own registrations first, under the person's lock (every sign-up of theirs takes it, and
+    # nothing else makes one of their registrations active), so the session lock is held only to count and insert.
     lock_user(actor.id)
-    session = lock_session(session.id)
     existing = db.session.scalar(sa.select(Registration).where(Registration.session_id == session.id,
                                                                Registration.user_id == actor.id))
     if existing is not None and existing.state is not RS.CANCELLED:
@@ -125,6 +126,7 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
                                          Registration.ends_at > session.starts_at).limit(1))
     if overlap is not None:
         raise OpenDayError(_("您已报名了时间与此重叠的另一场次，不能同时报名。"))
+    session = lock_session(session.id)
 
     seats = 1 + companions
     reg = existing or Registration(session_id=session.id, activity_id=activity.id, user_id=actor.id)

@@ -191,12 +191,13 @@ def sign_up(session_id: int):
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("openday.show", activity_id=activity.id, _anchor=f"session-{session.id}"))
+    reg_id, state, position = reg.id, reg.state, reg.waitlist_position
     db.session.commit()
-    if reg.state is RS.CONFIRMED:
+    if state is RS.CONFIRMED:
         flash(_("报名成功！电子票已发送到您的邮箱。"), "success")
     else:
-        flash(_("名额已满，您已加入候补名单，序号 %(n)d。", n=reg.waitlist_position), "info")
-    return redirect(url_for("openday.ticket", registration_id=reg.id))
+        flash(_("名额已满，您已加入候补名单，序号 %(n)d。", n=position), "info")
+    return redirect(url_for("openday.ticket", registration_id=reg_id))
 
 
 def _my_registration(registration_id: int) -> Registration:
