@@ -45,5 +45,7 @@ def change_text(what: str, **values) -> str:
         "application": lambda: _("您对“%(title)s”的列席申请状态更新：%(state)s", **values),
         "registration": lambda: _("您报名的活动“%(title)s”状态更新：%(state)s", **values),
         "invitation": lambda: _("邀请您对“%(title)s”提出意见", **values),
+        "record": lambda: _("您列席的“%(title)s”会议记录和决定已公开", **values),
+        "cancelled": lambda: _("您报名的活动“%(title)s”已取消", **values),
     }
     return texts[what]()

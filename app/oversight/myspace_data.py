@@ -85,10 +85,14 @@ def applications(user, last_visit):
         if a.state.value == "selected" and a.respond_by is not None:
             detail = _("请在 %(when)s 前确认是否列席", when=format_local(a.respond_by))
             action = {"url": f"/hearings/{a.meeting_id}", "label": _("确认列席")}
+        answer = "；".join(answers.get(a.id, []))
+        if a.meeting.record_published_at is not None and a.meeting.decisions:
+            answer = (answer + "；" if answer else "") + _("会议决定：%(text)s", text=a.meeting.decisions[:300])
         rows.append({
             "when": a.created_at, "title": a.meeting.title, "link": f"/hearings/{a.meeting_id}",
-            "state": str(a.state_label), "detail": detail, "answer": "；".join(answers.get(a.id, [])),
-            "is_new": _is_new(_latest(a.reviewed_at, a.responded_at, a.withdrawn_at), last_visit),
+            "state": str(a.state_label), "detail": detail, "answer": answer,
+            "is_new": _is_new(_latest(a.reviewed_at, a.responded_at, a.withdrawn_at,
+                                      a.meeting.record_published_at), last_visit),
             "action": action,
         })
     return rows

@@ -110,3 +110,72 @@ def on_registration_changed(registration, **_):
     title = getattr(activity, "title", "") if activity is not None else ""
     _tell(getattr(registration, "user_id", None), "change", "registration", "/me", title=title,
           state=_label(getattr(registration, "state", "")))
+
+
+@signals.consultation_closing_soon.connect
+def on_consultation_closing_soon(consultation, **_):
+    from app.core.timeutil import format_local
+
+    notify_news(NewsKind.CLOSING_SOON, f"closing:{consultation.id}", title=consultation.title,
+                link=f"/consultations/{consultation.id}", department_id=consultation.department_id,
+                tag_ids=[t.id for t in consultation.tags],
+                districts=_department_district(consultation.department_id),
+                when=format_local(consultation.closes_at))
+
+
+@signals.hearing_record_published.connect
+def on_hearing_record_published(meeting, **_):
+    from app.hearings.models import Application, ApplicationState
+
+    observers = db.session.scalars(sa.select(Application.user_id).where(
+        Application.meeting_id == meeting.id,
+        Application.state.in_([ApplicationState.CONFIRMED, ApplicationState.ATTENDED])))
+    for user_id in observers:
+        _tell(user_id, "change", "record", f"/hearings/{meeting.id}", title=meeting.title)
+
+
+@signals.activity_cancelled.connect
+def on_activity_cancelled(activity, **_):
+    from app.openday.models import Registration
+
+    people = db.session.scalars(sa.select(Registration.user_id).where(Registration.activity_id == activity.id)
+                                .distinct())
+    for user_id in people:
+        _tell(user_id, "change", "cancelled", f"/openday/{activity.id}", title=activity.title)
+
+
+@signals.user_deleted.connect
+def on_user_deleted(user_id, **_):
+    """Forget what only served the person: topics, deliveries, notices, pending digest items, visits."""
+    from app.notifications.digest import DigestItem
+    from app.notifications.notices import Notice
+    from app.notifications.subscriptions import DeliveryPreference, Subscription
+    from app.oversight.models import MySpaceVisit
+
+    for model in (Subscription, DeliveryPreference, Notice, DigestItem, MySpaceVisit):
+        db.session.execute(sa.delete(model).where(model.user_id == user_id))
+
+
+@signals.collect_user_data.connect
+def on_collect_user_data(user, **_):
+    """The person's subscriptions, notices and invitations for "download my data"."""
+    from app.notifications.notices import Notice
+    from app.notifications.subscriptions import deliveries_of, topics_of
+    from app.oversight.models import Invitation
+
+    topics = topics_of(user.id)
+    notices = db.session.scalars(sa.select(Notice).where(Notice.user_id == user.id).order_by(Notice.id))
+    invitations = db.session.scalars(sa.select(Invitation).where(Invitation.user_id == user.id)
+                                     .order_by(Invitation.id))
+    return {
+        "subscriptions": {"departments": sorted(topics["departments"]), "tags": sorted(topics["tags"]),
+                          "districts": sorted(topics["districts"]),
+                          "deliveries": {k.value: v.value for k, v in deliveries_of(user.id).items()}},
+        "notices": [{"kind": n.kind, "text": n.text, "link": n.link, "created_at": n.created_at.isoformat(),
+                     "read_at": n.read_at.isoformat() if n.read_at else None} for n in notices],
+        "invitations": [{"consultation_id": i.consultation_id, "group": i.target_group,
+                         "invited_at": i.invited_at.isoformat(),
+                         "opened_at": i.opened_at.isoformat() if i.opened_at else None,
+                         "commented_at": i.commented_at.isoformat() if i.commented_at else None}
+                        for i in invitations],
+    }

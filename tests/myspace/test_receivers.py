@@ -1,0 +1,89 @@
+"""Receivers of other modules' events: closing soon, record published, activity cancelled, account deletion and
+"download my data"."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app import signals
+from app.core.timeutil import utcnow
+from app.notifications import subscriptions as subs
+from app.notifications.models import OutboxEmail
+from app.notifications.notices import Notice, add_notice
+
+
+def test_closing_soon_signal_and_job_announce_once(db, make_user, make_consultation, department):
+    from app.oversight.jobs import announce_closing_soon
+
+    person = make_user(email="soon@example.com")
+    subs.update_subscriptions(person, department_ids=[department.id],
+                              deliveries={subs.NewsKind.CLOSING_SOON: subs.Delivery.NOW})
+    c = make_consultation(days=2)
+    db.session.commit()
+    signals.consultation_closing_soon.send(c)
+    db.session.commit()
+    assert announce_closing_soon() == 0  # already announced through the signal
+    assert db.session.scalar(sa.select(sa.func.count(OutboxEmail.id))
+                             .where(OutboxEmail.template == "oversight/emails/news")) == 1
+
+
+def test_record_published_tells_observers_and_shows_decisions(client, auth, db, resident, department):
+    from app.hearings.models import Application, ApplicationState, Meeting
+
+    now = utcnow()
+    meeting = Meeting(department_id=department.id, title="加装电梯决策会议", starts_at=now - timedelta(days=1),
+                      opens_at=now - timedelta(days=30), closes_at=now - timedelta(days=20), published_at=now,
+                      decisions="同意试点方案。", record_published_at=now)
+    db.session.add(meeting)
+    db.session.flush()
+    db.session.add(Application(meeting_id=meeting.id, user_id=resident.id, statement="我住老小区",
+                               state=ApplicationState.ATTENDED))
+    db.session.commit()
+    signals.hearing_record_published.send(meeting, actor=None)
+    db.session.commit()
+    assert db.session.scalar(sa.select(Notice.text).where(Notice.user_id == resident.id)).endswith("会议记录和决定已公开")
+    auth.login(resident)
+    html = client.get("/me").get_data(as_text=True)
+    assert "加装电梯决策会议" in html and "同意试点方案" in html and "已列席" in html
+
+
+def test_activity_cancelled_tells_registrants(db, resident, department):
+    from app.openday.models import Activity, ActivitySession, Registration, RegistrationState
+
+    now = utcnow()
+    activity = Activity(department_id=department.id, title="走进地铁控制中心", signup_opens_at=now,
+                        signup_closes_at=now + timedelta(days=3), published_at=now)
+    session = ActivitySession(activity=activity, starts_at=now + timedelta(days=5),
+                              ends_at=now + timedelta(days=5, hours=1), capacity=5)
+    db.session.add_all([activity, session])
+    db.session.flush()
+    db.session.add(Registration(session_id=session.id, activity_id=activity.id, user_id=resident.id,
+                                state=RegistrationState.CONFIRMED, starts_at=session.starts_at,
+                                ends_at=session.ends_at))
+    db.session.commit()
+    signals.activity_cancelled.send(activity, actor=None)
+    db.session.commit()
+    assert "已取消" in db.session.scalar(sa.select(Notice.text).where(Notice.user_id == resident.id))
+
+
+def test_deleting_an_account_forgets_subscriptions_and_notices(db, resident, department):
+    subs.update_subscriptions(resident, department_ids=[department.id],
+                              deliveries={subs.NewsKind.NEW_MEETING: subs.Delivery.NOW})
+    add_notice(resident.id, "change", "x")
+    db.session.commit()
+    signals.user_deleted.send(resident.id)
+    db.session.commit()
+    for model in (subs.Subscription, subs.DeliveryPreference, Notice):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0
+
+
+def test_download_my_data_includes_subscriptions(db, resident, department):
+    subs.update_subscriptions(resident, districts=["xuhui"])
+    add_notice(resident.id, "change", "您的意见已公开")
+    db.session.commit()
+    collected = {}
+    for _receiver, result in signals.collect_user_data.send(resident):
+        collected.update(result or {})
+    assert collected["subscriptions"]["districts"] == ["xuhui"]
+    assert collected["notices"][0]["text"] == "您的意见已公开"
