@@ -267,3 +267,18 @@ def test_vote_pages(client, auth, clock, make_activity, admin, people, db):
 def test_home_panel(client, clock, make_activity):
     make_activity(title="首页可见的活动")
     assert "首页可见的活动" in client.get("/").get_data(as_text=True)
+
+
+def test_english_pages_and_confirmation_mail(client, auth, clock, make_activity, make_user, db):
+    from app.notifications.models import OutboxEmail
+
+    activity = make_activity()
+    page = client.get("/openday/?lang=en").get_data(as_text=True)
+    assert "Open Month" in page and "places left" in page
+    person = make_user(locale="en", age_band="30_44")
+    auth.login(person)
+    client.post(f"/openday/sessions/{activity.sessions[0].id}/sign-up")
+    mail = db.session.scalar(sa.select(OutboxEmail).where(OutboxEmail.recipient == person.email))
+    reg = db.session.scalar(sa.select(Registration))
+    assert mail.subject.startswith("You are signed up") and f"/openday/tickets/{reg.id}" in mail.body_text
+    assert reg.short_code in mail.body_text
