@@ -221,6 +221,9 @@ class Consultation(db.Model):
                                                     cascade="all, delete-orphan")
     report: Mapped[FeedbackReport | None] = relationship(back_populates="consultation", uselist=False,
                                                          cascade="all, delete-orphan")
+    documents: Mapped[list[ConsultationDocument]] = relationship(back_populates="consultation",
+                                                                 order_by="ConsultationDocument.id",
+                                                                 cascade="all, delete-orphan")
 
     @property
     def is_published(self) -> bool:
@@ -308,6 +311,22 @@ class Article(db.Model):
 
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.label}>"
+
+
+class ConsultationDocument(db.Model):
+    """A file published with the draft (the draft itself, an explanatory note): PDF or DOCX, checked by content."""
+
+    __tablename__ = "consultation_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(sa.ForeignKey("consultation.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(80))
+    mime_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    consultation: Mapped[Consultation] = relationship(back_populates="documents")
 
 
 class Extension(db.Model):

@@ -23,6 +23,7 @@ from app.consultations.models import (
     CommenterType,
     CommentGroup,
     Consultation,
+    ConsultationDocument,
     ConsultationError,
     ConsultationState,
     Disposition,
@@ -46,6 +47,7 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # Accepted attachment types, recognised from the file's content (magic numbers), never from its name.
 ALLOWED_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png",
                  "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+DOCUMENT_TYPES = {k: v for k, v in ALLOWED_TYPES.items() if k in ("pdf", "docx")}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -206,8 +208,9 @@ class Upload:
     data: bytes
 
 
-def check_uploads(uploads: list[Upload]) -> list[tuple[Upload, str, str]]:
+def check_uploads(uploads: list[Upload], allowed: dict[str, str] | None = None) -> list[tuple[Upload, str, str]]:
     """Refuse more than five files, a file over 10 MB, or one whose content is not PDF, DOCX, JPG or PNG."""
+    allowed = allowed or ALLOWED_TYPES
     uploads = [u for u in uploads if u.filename or u.data]
     if len(uploads) > MAX_ATTACHMENTS:
         raise ConsultationError(_("最多上传%(n)s个附件。", n=MAX_ATTACHMENTS), field="attachments")
@@ -216,11 +219,13 @@ def check_uploads(uploads: list[Upload]) -> list[tuple[Upload, str, str]]:
         if len(u.data) > MAX_ATTACHMENT_BYTES:
             raise ConsultationError(_("附件“%(name)s”超过10 MB。", name=u.filename), field="attachments")
         kind = filetype.guess(u.data)
-        if kind is None or kind.extension not in ALLOWED_TYPES:
-            raise ConsultationError(
-                _("附件“%(name)s”不是PDF、DOCX、JPG或PNG文件（按文件内容检查）。", name=u.filename),
-                field="attachments")
-        checked.append((u, kind.extension, ALLOWED_TYPES[kind.extension]))
+        if kind is None or kind.extension not in allowed:
+            if allowed is DOCUMENT_TYPES:
+                msg = _("文件“%(name)s”不是PDF或DOCX文件（按文件内容检查）。", name=u.filename)
+            else:
+                msg = _("附件“%(name)s”不是PDF、DOCX、JPG或PNG文件（按文件内容检查）。", name=u.filename)
+            raise ConsultationError(msg, field="attachments")
+        checked.append((u, kind.extension, allowed[kind.extension]))
     return checked
 
 
@@ -288,12 +293,8 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         created_at=now, moderation_state=ModerationState.PENDING,
     )
     db.session.add(comment)
-    folder = os.path.join(current_app.config["UPLOAD_DIR"], "consultations")
-    os.makedirs(folder, exist_ok=True)
     for upload, ext, mime in checked:
-        stored = f"{secrets.token_hex(16)}.{ext}"
-        with open(os.path.join(folder, stored), "wb") as fh:
-            fh.write(upload.data)
+        stored = _store(upload.data, ext)
         comment.attachments.append(CommentAttachment(filename=os.path.basename(upload.filename)[:255] or stored,
                                                      stored_name=stored, mime_type=mime, size=len(upload.data)))
     db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
@@ -306,8 +307,40 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     return comment, True
 
 
-def attachment_path(att: CommentAttachment) -> str:
+def _store(data: bytes, ext: str) -> str:
+    folder = os.path.join(current_app.config["UPLOAD_DIR"], "consultations")
+    os.makedirs(folder, exist_ok=True)
+    stored = f"{secrets.token_hex(16)}.{ext}"
+    with open(os.path.join(folder, stored), "wb") as fh:
+        fh.write(data)
+    return stored
+
+
+def attachment_path(att) -> str:
+    """Where a comment attachment or a consultation document is kept on disk."""
     return os.path.join(current_app.config["UPLOAD_DIR"], "consultations", att.stored_name)
+
+
+def add_documents(actor: User, c: Consultation, uploads: list[Upload]) -> list[ConsultationDocument]:
+    """Attach PDF or DOCX files (the draft, an explanatory note) to a consultation; shown on its public page."""
+    checked = check_uploads(uploads, DOCUMENT_TYPES)
+    if not checked:
+        raise ConsultationError(_("请选择要上传的文件。"), field="attachments")
+    docs = []
+    for upload, ext, mime in checked:
+        doc = ConsultationDocument(filename=os.path.basename(upload.filename)[:255] or ext,
+                                   stored_name=_store(upload.data, ext), mime_type=mime, size=len(upload.data))
+        c.documents.append(doc)
+        docs.append(doc)
+    db.session.flush()
+    audit(actor, "consultation.documents_add", c, files=[d.filename for d in docs])
+    return docs
+
+
+def remove_document(actor: User, c: Consultation, doc: ConsultationDocument) -> None:
+    c.documents.remove(doc)
+    db.session.flush()
+    audit(actor, "consultation.document_remove", c, file=doc.filename)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from app.consultations.models import (
     CommentAttachment,
     CommentGroup,
     Consultation,
+    ConsultationDocument,
     ConsultationError,
     ConsultationState,
     DispositionKind,
@@ -463,6 +464,42 @@ def manage_moderation(id: int):
     return render_template("consultations/manage/moderation.html", c=c, comments=comments, form=form,
                            state=state, state_arg=state_arg, next_url=next_url, articles=articles,
                            show_original=request.args.get("original") == "1")
+
+
+@bp.route("/consultations/<int:id>/documents/<int:doc_id>")
+def document(id: int, doc_id: int):
+    c = _public_or_404(id)
+    doc = db.get_or_404(ConsultationDocument, doc_id)
+    if doc.consultation_id != c.id:
+        abort(404)
+    return send_file(services.attachment_path(doc), mimetype=doc.mime_type, as_attachment=True,
+                     download_name=doc.filename)
+
+
+@bp.route("/manage/consultations/<int:id>/documents", methods=["POST"])
+@staff_required
+def manage_documents(id: int):
+    c = _managed_or_404(id)
+    try:
+        remove = request.form.get("remove", "")
+        if remove.isdigit():
+            doc = db.get_or_404(ConsultationDocument, int(remove))
+            if doc.consultation_id != c.id:
+                abort(404)
+            services.remove_document(current_user, c, doc)
+            message = _("已删除。")
+        else:
+            uploads = [services.Upload(filename=f.filename, data=f.read(services.MAX_ATTACHMENT_BYTES + 1))
+                       for f in request.files.getlist("documents") if f and f.filename]
+            services.add_documents(current_user, c, uploads)
+            message = _("文件已上传。")
+        db.session.commit()
+    except ConsultationError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for("consultations.manage_show", id=c.id))
 
 
 @bp.route("/manage/consultations/attachments/<int:att_id>")

@@ -300,3 +300,26 @@ def test_home_panel_lists_open_consultations(client, make_consultation):
     c = make_consultation()
     with time_machine.travel(DURING, tick=False):
         assert c.title in client.get("/").get_data(as_text=True)
+
+
+def test_staff_attach_documents_checked_by_content(client, auth, make_consultation, staff, db):
+    from app.consultations.models import ConsultationDocument
+
+    c = make_consultation()
+    auth.login(staff)
+    r = client.post(f"/manage/consultations/{c.id}/documents", data={"documents": [(io.BytesIO(EXE), "草案.pdf")]},
+                    content_type="multipart/form-data", follow_redirects=True)
+    assert "不是PDF或DOCX文件" in r.get_data(as_text=True) and count(db, ConsultationDocument) == 0
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 40
+    r = client.post(f"/manage/consultations/{c.id}/documents", data={"documents": [(io.BytesIO(png), "a.png")]},
+                    content_type="multipart/form-data", follow_redirects=True)
+    assert "不是PDF或DOCX文件" in r.get_data(as_text=True)
+    client.post(f"/manage/consultations/{c.id}/documents",
+                data={"documents": [(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "草案全文.pdf")]},
+                content_type="multipart/form-data")
+    doc = db.session.scalar(sa.select(ConsultationDocument))
+    assert doc.filename == "草案全文.pdf" and doc.mime_type == "application/pdf"
+    with time_machine.travel(DURING, tick=False):
+        assert "草案全文.pdf" in client.get(f"/consultations/{c.id}").get_data(as_text=True)
+        r = client.get(f"/consultations/{c.id}/documents/{doc.id}")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")

@@ -17,3 +17,26 @@
   box.addEventListener("input", update);
   update();
 })();
+
+// Moderation queue: a "select all" box above the list of comments (bulk actions work without it).
+(function () {
+  "use strict";
+  var queue = document.querySelector(".cz-queue");
+  if (!queue) { return; }
+  var boxes = queue.querySelectorAll("input[name=comment_ids]");
+  if (boxes.length < 2) { return; }
+  var wrap = document.createElement("div");
+  var all = document.createElement("input");
+  all.type = "checkbox";
+  all.id = "cz-select-all";
+  var label = document.createElement("label");
+  label.htmlFor = "cz-select-all";
+  label.textContent = document.documentElement.lang === "en" ? "Select all on this page" : "全选本页";
+  wrap.appendChild(all);
+  wrap.appendChild(document.createTextNode(" "));
+  wrap.appendChild(label);
+  queue.insertBefore(wrap, queue.querySelector(".cz-queue-item"));
+  all.addEventListener("change", function () {
+    boxes.forEach(function (b) { b.checked = all.checked; });
+  });
+})();
