@@ -1,4 +1,5 @@
 import logging
+import os
 from logging.config import fileConfig
 
 from flask import current_app
@@ -51,6 +52,33 @@ def get_metadata():
     return target_db.metadata
 
 
+def table_modules():
+    """Table name -> the Python module whose model defines it (association tables: their first FK's module)."""
+    found = {}
+    for mapper in target_db.Model.registry.mappers:
+        for table in mapper.tables:
+            found[table.name] = mapper.class_.__module__
+    for table in get_metadata().sorted_tables:
+        if table.name not in found:
+            for fk in table.foreign_keys:
+                if fk.column.table.name in found:
+                    found[table.name] = found[fk.column.table.name]
+                    break
+    return found
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """With CANYU_MIGRATE_ONLY=app.consultations (a module prefix), autogenerate one module's tables only,
+    so that each module's schema gets a migration of its own."""
+    only = os.environ.get("CANYU_MIGRATE_ONLY")
+    if not only:
+        return True
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    table_name = getattr(table, "name", name)
+    module = table_modules().get(table_name, "")
+    return module.startswith(only)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -100,6 +128,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_object=include_object,
             **conf_args
         )
 
