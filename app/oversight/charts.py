@@ -12,7 +12,12 @@ def chart_series():
 
 def bar_chart(rows: list[dict], key: str, title) -> Markup:
     """Horizontal bars of a 0–1 share per department, with the value written beside each bar."""
-    bar_h, gap, label_w, plot_w = 22, 8, 220, 360
+    bar_h, gap, label_w, plot_w = 22, 8, 260, 360
+    several = len({row.get("period") for row in rows}) > 1
+
+    def suffix(row):
+        return f" {row['period']}" if several else ""
+
     height = max(1, len(rows)) * (bar_h + gap) + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {label_w + plot_w + 70} {height}" '
              f'width="{label_w + plot_w + 70}" height="{height}" aria-labelledby="chart-{key}-title">',
@@ -23,7 +28,7 @@ def bar_chart(rows: list[dict], key: str, title) -> Markup:
         width = 0 if value is None else round(plot_w * value)
         text = "—" if value is None else f"{value * 100:.0f}%"
         parts.append(f'<text x="{label_w - 8}" y="{y + bar_h - 6}" text-anchor="end" font-size="13" '
-                     f'fill="#1a1a1a">{escape(row["department"])}</text>')
+                     f'fill="#1a1a1a">{escape(row["department"])}{escape(suffix(row))}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{bar_h}" fill="#e6e6e6"/>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{width}" height="{bar_h}" fill="#1d4f91"/>')
         parts.append(f'<text x="{label_w + plot_w + 6}" y="{y + bar_h - 6}" font-size="13" fill="#1a1a1a">'

@@ -26,7 +26,7 @@ def _period(default_quarter: bool = True) -> metrics.Period:
 def manage_dashboard():
     now = utcnow()
     return render_template("oversight/dashboard.html", data=metrics.dashboard(now), now=now,
-                           period=metrics.quarter_of(local(now).date()))
+                           period=metrics.quarter_of(local(now).date()), month=local(now).strftime("%Y-%m"))
 
 
 @bp.route("/manage/oversight/list/<name>")
@@ -45,7 +45,7 @@ def manage_list(name: str):
 @admin_required
 def manage_compliance():
     period = _period()
-    rows = metrics.compliance(period)
+    rows = metrics.compliance_rows(period)
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     return render_template("oversight/compliance.html", rows=rows, period=period, charts=chart_list)
 
@@ -57,7 +57,7 @@ def manage_compliance_csv():
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(metrics.COMPLIANCE_COLUMNS)
-    for row in metrics.compliance(period):
+    for row in metrics.compliance_rows(period):
         writer.writerow(["" if row[c] is None else row[c] for c in metrics.COMPLIANCE_COLUMNS])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=compliance-{period.key}.csv"})
@@ -75,7 +75,7 @@ def manage_compliance_xlsx():
     bold = book.add_format({"bold": True})
     for col, name in enumerate(metrics.COMPLIANCE_COLUMNS):
         sheet.write(0, col, name, bold)
-    for r, row in enumerate(metrics.compliance(period), start=1):
+    for r, row in enumerate(metrics.compliance_rows(period), start=1):
         for col, name in enumerate(metrics.COMPLIANCE_COLUMNS):
             if row[name] is not None:
                 sheet.write(r, col, row[name])
@@ -90,8 +90,8 @@ def manage_compliance_xlsx():
 def manage_report():
     period = _period()
     now = utcnow()
-    rows = metrics.compliance(period)
+    rows = metrics.compliance_rows(period)
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
-    kind = _("季度通报") if "Q" in period.key else _("月度通报")
+    kind = _("季度通报") if "Q" in period.key else (_("年度通报") if len(period.key) == 4 else _("月度通报"))
     return render_template("oversight/report.html", rows=rows, period=period, charts=chart_list, kind=kind,
                            data=metrics.dashboard(now), now=now)

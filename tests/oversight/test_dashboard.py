@@ -71,3 +71,25 @@ def test_compliance_per_department(client, auth, db, admin, resident, make_consu
         report = client.get("/manage/oversight/report?period=2026-11").get_data(as_text=True)
         assert "月度通报" in report and "oversight.css" in report
         assert client.get("/manage/oversight/compliance?period=2026-Q9").status_code == 400
+
+
+def test_year_view_lists_each_quarter_and_open_month_list(client, auth, db, admin, resident, department,
+                                                          make_consultation, make_comment):
+    from app.openday.models import Activity, ActivitySession
+
+    with time_machine.travel(NOW, tick=False):
+        _closed(db, make_consultation, make_comment, resident, closed_days_ago=50, report_after_days=10)
+        _closed(db, make_consultation, make_comment, resident, closed_days_ago=200, report_after_days=45)
+        activity = Activity(department_id=department.id, title="走进档案馆", signup_opens_at=NOW,
+                            signup_closes_at=NOW + timedelta(days=3), published_at=NOW)
+        activity.sessions = [ActivitySession(starts_at=NOW + timedelta(days=5), ends_at=NOW + timedelta(days=5, hours=1),
+                                             capacity=30, confirmed_seats=12, checked_in_count=9, no_show_count=3)]
+        db.session.add(activity)
+        db.session.commit()
+        auth.login(admin)
+        lines = client.get("/manage/oversight/compliance.csv?period=2026").get_data(as_text=True).strip().splitlines()
+        assert [line.split(",")[1] for line in lines[1:]] == ["2026-Q2", "2026-Q4"]
+        assert lines[1].split(",")[4] == "0.0"  # Q2's report came after 45 days: not on time
+        html = client.get("/manage/oversight/list/openday").get_data(as_text=True)
+        assert "走进档案馆" in html and "到场率 75%" in html
+        assert "/manage/oversight/list/openday" in client.get("/manage/oversight").get_data(as_text=True)
