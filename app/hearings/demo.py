@@ -1,9 +1,8 @@
 """Demo data for hearings (idempotent: meetings are found by title, people by e-mail).
 
-1. 市房屋管理局: a meeting open for applications (加装电梯补贴).
+1. 市房屋管理局: a meeting open for applications (加装电梯补贴), with three applications.
 2. 徐汇区人民政府: a meeting whose selection is complete and public: pool, quotas, 1,000 panels computed by the
    library, announced random sources, the draw and the alternates; observers have answered.
-3. 市经济信息化委: a past meeting with its record published: decisions, suggestions and answers, a follow-up.
 The random numbers in the demo are made up for the demonstration (the meetings say so).
 """
 from __future__ import annotations

@@ -28,7 +28,7 @@ class HearingError(Exception):
 
 # The profile categories quotas may use: code -> label; values are shown with their own labels.
 CATEGORIES = {
-    "district": _l("区"),
+    "district": _l("所在区"),
     "age_band": _l("年龄段"),
     "gender": _l("性别"),
     "account_type": _l("身份"),
