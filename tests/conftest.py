@@ -24,12 +24,33 @@ PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
 
 
+def postgres_database(url: str, suffix: str = "") -> str:
+    """The PostgreSQL database a test process uses: ``url``'s database, plus ``suffix``, plus the pytest-xdist
+    worker's name when tests run in parallel (each worker empties its tables, so each needs its own database).
+    Created when missing."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    base = sa.engine.make_url(url)
+    if base.get_backend_name() != "postgresql":
+        return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = base.database + suffix + (f"_{worker}" if worker else "")
+    if name == base.database:
+        return url
+    engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
-        return url
+        return postgres_database(url)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
