@@ -69,6 +69,7 @@ class DatabaseLock:
         self.poll_seconds = poll_seconds
         self.holder = _holder_id()
         self._connection = None
+        self._pg_held = False  # advisory locks nest on one connection: take it once, release it once
         self._stop = threading.Event()
 
     @property
@@ -79,12 +80,15 @@ class DatabaseLock:
         """Take the lock if it is free (or, on SQLite, if its holder stopped beating). Never blocks."""
         with self.app.app_context():
             if self.is_postgres:
+                if self._pg_held:
+                    return True
                 if self._connection is None:
                     self._connection = db.engine.connect()
                 got = self._connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
                                                {"k": ADVISORY_LOCK_KEY}).scalar()
                 self._connection.commit()
-                return bool(got)
+                self._pg_held = bool(got)
+                return self._pg_held
             now = utcnow()
             # One conditional UPDATE: of two processes taking over a stale row, exactly one wins.
             taken = db.session.execute(
@@ -142,6 +146,7 @@ class DatabaseLock:
                     finally:
                         self._connection.close()
                         self._connection = None
+                        self._pg_held = False
                 return
             db.session.execute(sa.delete(SchedulerLock).where(SchedulerLock.holder == self.holder))
             db.session.commit()

@@ -89,6 +89,7 @@ def test_postgresql_second_advisory_lock_waits_until_the_first_is_released(app):
     try:
         assert first.try_acquire() is True
         assert second.try_acquire() is False
+        assert first.try_acquire() is True  # renewing does not nest the lock: one release frees it
         assert first.heartbeat() is True
         first.release()
         assert second.try_acquire() is True
