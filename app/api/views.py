@@ -97,9 +97,12 @@ def _consultation(c, detail: bool = False) -> dict:
 def _public_consultations():
     from app.consultations.models import Consultation
 
+    from sqlalchemy.orm import joinedload, selectinload
+
     now = utcnow()
-    return sa.select(Consultation).where(Consultation.published_at.is_not(None),
-                                         Consultation.published_at <= now)
+    return (sa.select(Consultation).where(Consultation.published_at.is_not(None), Consultation.published_at <= now)
+            .options(joinedload(Consultation.department), joinedload(Consultation.report),
+                     selectinload(Consultation.tags)))
 
 
 def _state_condition(state: str):
@@ -297,7 +300,10 @@ def _meeting(m, detail: bool = False) -> dict:
 def meetings(args):
     from app.hearings.models import Meeting
 
-    stmt = sa.select(Meeting).where(Meeting.published_at.is_not(None))
+    from sqlalchemy.orm import joinedload
+
+    stmt = (sa.select(Meeting).where(Meeting.published_at.is_not(None))
+            .options(joinedload(Meeting.department), joinedload(Meeting.pool), joinedload(Meeting.draw)))
     if "department" in args:
         stmt = stmt.where(Meeting.department_id == _department_id(args["department"]))
     if args["cursor"]:

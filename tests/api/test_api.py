@@ -224,3 +224,21 @@ def test_no_personal_data_in_any_endpoint_or_feed(client, world):
             assert person.name not in text, url
         assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text.replace("@canyu", "")), url
         assert not re.search(r"1[3-9]\d{9}", text), url
+
+
+def test_list_pages_use_a_fixed_number_of_queries(client, world, db):
+    from sqlalchemy import event
+
+    for url in ("/api/v1/consultations?limit=100", "/api/v1/comments?limit=100", "/api/v1/meetings",
+                "/api/v1/activities", "/api/v1/feedback-reports"):
+        statements = []
+
+        def count(*args):
+            statements.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(statements) <= 6, (url, len(statements), statements)
