@@ -45,6 +45,7 @@ def test_new_resident_journey(page, live_server, check_a11y, outbox, screenshot)
     # Sign out first, so that following the link is what a person opening the mail later would do.
     page.get_by_role("button", name="退出").click()
     expect(page.get_by_role("navigation", name="账户").get_by_role("link", name="登录")).to_be_visible()
+    check_a11y(page)
 
     page.goto(link)
     expect(page).to_have_url(re.compile(r"/accounts/login"))
@@ -97,6 +98,8 @@ def test_new_resident_journey(page, live_server, check_a11y, outbox, screenshot)
     # Signed out for real: my space asks to sign in again.
     page.goto("/me")
     expect(page).to_have_url(re.compile(r"/accounts/login"))
+    check_a11y(page)
+    screenshot(page, "foundation/login-en-large")
 
 
 def test_the_accessibility_check_catches_a_violation(page, check_a11y):
