@@ -474,6 +474,11 @@ def perform_draw(actor: User, meeting: Meeting, source_texts: list[str], now: da
     panels_doc = _json(run.panels_content)
     result = selection.compute_draw(pool_doc, panels_doc, sources)
     content = selection.canonical(result).decode("utf-8")
+    # Claim the draw in one conditional UPDATE, so two simultaneous attempts cannot both draw.
+    claimed = db.session.execute(sa.update(Draw).where(Draw.id == draw.id, Draw.drawn_at.is_(None))
+                                 .values(drawn_at=now).execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise HearingError(_l("抽签只能进行一次，本次抽签已经完成。"))
     draw.sources, draw.key_string, draw.panel_index = result["sources"], result["key_string"], result["panel_index"]
     draw.content, draw.sha256, draw.drawn_at, draw.drawn_by_id = content, selection.sha256(content), now, actor.id
     draw.lottery_run_id = run.id

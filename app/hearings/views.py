@@ -398,9 +398,6 @@ def _act(meeting: Meeting, fn, success: str):
     except HearingError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
-        # a refused second draw is audited: keep that record
-        if getattr(exc, "audit_kept", False):
-            db.session.commit()
         return None
 
 
