@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectMultipleField, SubmitField
+from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.oversight.labels import DELIVERY_LABELS, NEWS_KIND_LABELS
@@ -13,14 +14,32 @@ class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = []
+            raise ValueError(str(_l("请只在列出的选项中选择。"))) from None
+
+    def pre_validate(self, form):
+        allowed = {value for value, _label in self.choices}
+        if any(value not in allowed for value in self.data or []):
+            raise ValidationError(_l("请只在列出的选项中选择。"))
+
+
+class ChoiceRadioField(RadioField):
+    def pre_validate(self, form):
+        if self.data not in {value for value, _label in self.choices}:
+            raise ValidationError(_l("请选择一种通知方式。"))
+
 
 NEWS_KINDS = ("new_consultation", "closing_soon", "feedback_report", "new_meeting", "new_activity")
 
 
 class SubscriptionForm(FlaskForm):
-    departments = MultiCheckboxField(_l("部门"), coerce=int, validate_choice=True)
-    tags = MultiCheckboxField(_l("行业和人群标签"), coerce=int, validate_choice=True)
-    districts = MultiCheckboxField(_l("区"), validate_choice=True)
+    departments = MultiCheckboxField(_l("部门"), coerce=int)
+    tags = MultiCheckboxField(_l("行业和人群标签"), coerce=int)
+    districts = MultiCheckboxField(_l("区"))
     submit = SubmitField(_l("保存订阅"))
 
     def __init__(self, *, departments, tags, districts, **kwargs):
@@ -37,5 +56,5 @@ class SubscriptionForm(FlaskForm):
 
 for _kind in NEWS_KINDS:
     setattr(SubscriptionForm, f"delivery_{_kind}",
-            RadioField(NEWS_KIND_LABELS[_kind], default="digest",
+            ChoiceRadioField(NEWS_KIND_LABELS[_kind], default="digest",
                        choices=[(k, v) for k, v in DELIVERY_LABELS.items()]))
