@@ -144,9 +144,11 @@ def measure_pages(app, ids: dict) -> None:
         article_id = db.session.scalar(sa.select(Article.id).where(Article.consultation_id == cid)
                                        .order_by(Article.position).limit(1))
         # A deep page: the keyset cursor 50 comments from the oldest one (the last pages of the list).
-        deep = db.session.scalar(sa.select(Comment.id).where(Comment.consultation_id == cid,
-                                 Comment.moderation_state == ModerationState.PUBLISHED)
-                                 .order_by(Comment.id).offset(50).limit(1))
+        from app.consultations.views import comment_cursor
+
+        deep = comment_cursor(db.session.scalar(sa.select(Comment).where(
+            Comment.consultation_id == cid, Comment.moderation_state == ModerationState.PUBLISHED)
+            .order_by(Comment.published_at, Comment.id).offset(50).limit(1)))
         urls[(label, "consultation page")] = f"/consultations/{cid}"
         urls[(label, "comments page 1 (one article)")] = f"/consultations/{cid}?article={article_id}"
         urls[(label, "deep comments page")] = f"/consultations/{cid}?before={deep}"

@@ -365,8 +365,9 @@ class CommentGroup(db.Model):
 class Comment(db.Model):
     __tablename__ = "consultation_comment"
     __table_args__ = (
-        sa.Index("ix_consultation_comment_public", "consultation_id", "moderation_state", "id"),
-        sa.Index("ix_consultation_comment_article_public", "article_id", "moderation_state", "id"),
+        # Keyset pages of published comments, newest first (see views._published_comments).
+        sa.Index("ix_consultation_comment_public", "consultation_id", "moderation_state", "published_at", "id"),
+        sa.Index("ix_consultation_comment_article_public", "article_id", "moderation_state", "published_at", "id"),
         sa.UniqueConstraint("user_id", "idempotency_key", name="uq_consultation_comment_idempotency"),
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import (
@@ -153,19 +154,40 @@ def _comment_form(c: Consultation) -> CommentForm:
     return form
 
 
-def _published_comments(c: Consultation, article_id: int | None, before: int | None):
-    stmt = sa.select(Comment).where(Comment.consultation_id == c.id,
-                                    Comment.moderation_state == ModerationState.PUBLISHED)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def comment_cursor(comment: Comment) -> str:
+    """The keyset cursor after a comment: its publication time in microseconds and its id ("1764300000000000.42")."""
+    return f"{(comment.published_at - _EPOCH) // timedelta(microseconds=1)}.{comment.id}"
+
+
+def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
+    try:
+        micros, _, ident = (value or "").partition(".")
+        return _EPOCH + timedelta(microseconds=int(micros)), int(ident)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _published_comments(c: Consultation, article_id: int | None, before: tuple[datetime, int] | None):
+    """One page of published comments, newest first, by keyset (published_at, id). The indexes
+    (consultation_id | article_id, moderation_state, published_at, id) serve both the filter and the order, so a
+    deep page costs what the first one does; ordering by id alone lets PostgreSQL walk the primary key instead."""
     if article_id:
         stmt = sa.select(Comment).where(Comment.article_id == article_id,
                                         Comment.moderation_state == ModerationState.PUBLISHED)
+    else:
+        stmt = sa.select(Comment).where(Comment.consultation_id == c.id,
+                                        Comment.moderation_state == ModerationState.PUBLISHED)
     if before:
-        stmt = stmt.where(Comment.id < before)
+        stmt = stmt.where(sa.tuple_(Comment.published_at, Comment.id) < sa.tuple_(*before))
     if c.is_feedback_published:
         stmt = stmt.options(selectinload(Comment.disposition),
                             selectinload(Comment.group).selectinload(CommentGroup.disposition))
-    rows = list(db.session.scalars(stmt.order_by(Comment.id.desc()).limit(PAGE_SIZE + 1)))
-    next_before = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    rows = list(db.session.scalars(stmt.order_by(Comment.published_at.desc(), Comment.id.desc())
+                                   .limit(PAGE_SIZE + 1)))
+    next_before = comment_cursor(rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
     return rows[:PAGE_SIZE], next_before
 
 
@@ -174,7 +196,7 @@ def _render_show(c: Consultation, form: CommentForm | None = None, status: int =
     articles = [a for a in c.articles if not a.is_removed]
     if article_id and not any(a.id == article_id for a in articles):
         article_id = None
-    comments, next_before = _published_comments(c, article_id, _int_arg("before"))
+    comments, next_before = _published_comments(c, article_id, parse_cursor(request.args.get("before")))
     next_url = url_with_args(before=next_before) + "#comments" if next_before else None
     state = c.state
     if form is None and state is ConsultationState.OPEN:
@@ -435,7 +457,8 @@ def manage_moderation(id: int):
     if after:
         stmt = stmt.where(Comment.id > after)
     comments = list(db.session.scalars(stmt.options(selectinload(Comment.attachments))
-                                       .order_by(Comment.id).limit(MANAGE_PAGE_SIZE + 1)))
+                                       .order_by(Comment.consultation_id, Comment.moderation_state, Comment.id)
+                                       .limit(MANAGE_PAGE_SIZE + 1)))
     next_url = url_with_args(after=comments[MANAGE_PAGE_SIZE - 1].id) if len(comments) > MANAGE_PAGE_SIZE else None
     comments = comments[:MANAGE_PAGE_SIZE]
     form = ModerationForm()
@@ -564,7 +587,8 @@ def manage_answers(id: int):
     after = _int_arg("after")
     if after:
         stmt = stmt.where(Comment.id > after)
-    comments = list(db.session.scalars(stmt.order_by(Comment.id).limit(MANAGE_PAGE_SIZE + 1)))
+    comments = list(db.session.scalars(stmt.order_by(Comment.consultation_id, Comment.moderation_state, Comment.id)
+                                       .limit(MANAGE_PAGE_SIZE + 1)))
     next_url = url_with_args(after=comments[MANAGE_PAGE_SIZE - 1].id) if len(comments) > MANAGE_PAGE_SIZE else None
     groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
                                                               CommentGroup.is_accepted.is_(True))

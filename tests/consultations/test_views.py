@@ -157,8 +157,12 @@ def test_published_comments_masked_and_keyset_paginated(client, app, make_consul
         page = client.get(f"/consultations/{c.id}").get_data(as_text=True)
         assert "张**" in page and "张三" not in page and "13812345678" not in page
         assert "第24号意见" in page and "第4号意见" not in page
-        assert f"before={comments[5].id}" in page
-        page2 = client.get(f"/consultations/{c.id}?before={comments[5].id}").get_data(as_text=True)
+        from app.consultations.views import comment_cursor
+
+        cursor = comment_cursor(comments[5])
+        assert f"before={cursor}" in page
+        page2 = client.get(f"/consultations/{c.id}?before={cursor}").get_data(as_text=True)
+        assert client.get(f"/consultations/{c.id}?before=garbage").status_code == 200
         assert "第4号意见" in page2 and "第5号意见" not in page2
 
 
