@@ -14,7 +14,7 @@ from app import signals
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginFailure, Role, Tag, \
     TagKind, User
 from app.accounts.tokens import LinkError, load_user_for, make_token, state_fingerprint
-from app.accounts.validators import normalise_uscc
+from app.accounts.validators import normalise_uscc, uscc_problem
 from app.core.audit import audit
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -92,6 +92,14 @@ def register_user(*, email: str, password: str, name: str, role: Role = Role.RES
     email = normalise_email(email)
     if email_taken(email):
         raise AccountError(_("该电子邮箱已注册。如果忘记了密码，请使用“找回密码”。"), field="email")
+    if role is Role.ENTERPRISE:
+        # The form checks these too; the rule lives here so that no other caller can skip it.
+        if not (organisation_name or "").strip():
+            raise AccountError(_("企业代表请填写企业名称。"), field="organisation_name")
+        problem = uscc_problem(uscc or "")
+        if problem:
+            raise AccountError(_("统一社会信用代码的校验位不正确，请核对后重新输入。") if problem == "check"
+                               else _("请填写有效的统一社会信用代码。"), field="uscc")
     user = User(email=email, name=name.strip(), role=role, district=district or None, locale=locale)
     if role is Role.ENTERPRISE:
         user.organisation_name = (organisation_name or "").strip()
