@@ -47,7 +47,8 @@ def _database_url(tmp_path_factory) -> str:
     base = sa.engine.make_url(url)
     if base.get_backend_name() != "postgresql":
         return url
-    name = f"{base.database}_e2e"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # parallel runs: one database per worker
+    name = f"{base.database}_e2e" + (f"_{worker}" if worker else "")
     engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
