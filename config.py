@@ -73,6 +73,8 @@ class Config:
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
     OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
     OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 60)
+    # Sent and failed mail older than this is deleted by a daily job.
+    OUTBOX_KEEP_DAYS = _int("OUTBOX_KEEP_DAYS", 90)
 
     # Rate limits (Flask-Limiter): Redis when REDIS_URL is set, else memory of one process.
     REDIS_URL = os.environ.get("REDIS_URL")
