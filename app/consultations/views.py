@@ -65,7 +65,7 @@ from app.consultations.models import (
     Stance,
 )
 from app.core.timeutil import local, utcnow
-from app.extensions import db
+from app.extensions import db, limiter
 
 PAGE_SIZE = 20
 MANAGE_PAGE_SIZE = 50
@@ -228,6 +228,7 @@ def _uploads(form) -> list[services.Upload]:
 
 
 @bp.route("/consultations/<int:id>/comments", methods=["POST"])
+@limiter.limit("20 per minute; 200 per day", methods=["POST"])
 @verified_required
 def comment(id: int):
     c = _public_or_404(id)
