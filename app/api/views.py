@@ -41,6 +41,17 @@ def _tags(tags) -> list:
     return [{"name": t.name, "name_en": t.name_en, "kind": t.kind.value} for t in tags]
 
 
+DATE_PARAMS = [Param("since", "date", "On or after this day (Shanghai)."), Param("until", "date", "On or before this day (Shanghai).")]
+
+
+def _dates(stmt, column, args):
+    if "since" in args:
+        stmt = stmt.where(column >= from_local(args["since"]))
+    if "until" in args:
+        stmt = stmt.where(column < from_local(args["until"] + timedelta(days=1)))
+    return stmt
+
+
 def _department_id(code: str) -> int:
     dept_id = db.session.scalar(sa.select(Department.id).where(Department.code == code))
     if dept_id is None:
@@ -195,7 +206,7 @@ def _comment(c) -> dict:
 @endpoint("/api/v1/comments", "Published comments with their answers (once the feedback report is out), newest "
           "first. Names are masked.", COMMENT,
           [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
-           ],
+           Param("tag", description="Tag name of the consultation (Chinese or English).")] + DATE_PARAMS,
           paginated=True)
 def comments(args):
     from app.consultations.models import Comment, Consultation, ModerationState
@@ -205,6 +216,12 @@ def comments(args):
         stmt = stmt.where(Comment.consultation_id == args["consultation"])
     if "department" in args:
         stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
+    if "tag" in args:
+        from app.consultations.models import consultation_tag
+
+        stmt = stmt.where(Comment.consultation_id.in_(sa.select(consultation_tag.c.consultation_id)
+                                                      .where(consultation_tag.c.tag_id == _tag_id(args["tag"]))))
+    stmt = _dates(stmt, Comment.published_at, args)
     if args["cursor"]:
         stmt = stmt.where(Comment.id < cursor_int(args["cursor"][0]))
     rows = _comment_rows(stmt, args["limit"])
@@ -220,7 +237,7 @@ REPORT = obj({"consultation_id": I, "consultation_title": S, "department": DEPAR
 
 
 @endpoint("/api/v1/feedback-reports", "Published feedback reports (意见采纳情况反馈), newest first.", REPORT,
-          [Param("department", description="Department code.")], paginated=True)
+          [Param("department", description="Department code.")] + DATE_PARAMS, paginated=True)
 def feedback_reports(args):
     from sqlalchemy.orm import joinedload
 
@@ -231,6 +248,7 @@ def feedback_reports(args):
             .options(joinedload(FeedbackReport.consultation).joinedload(Consultation.department)))
     if "department" in args:
         stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
+    stmt = _dates(stmt, FeedbackReport.published_at, args)
     if args["cursor"]:
         at, rid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
         stmt = stmt.where(sa.or_(FeedbackReport.published_at < at,
@@ -295,8 +313,8 @@ def _meeting(m, detail: bool = False) -> dict:
     return data
 
 
-@endpoint("/api/v1/meetings", "Announced decision meetings, soonest last.", MEETING,
-          [Param("department", description="Department code.")], paginated=True)
+@endpoint("/api/v1/meetings", "Announced decision meetings, latest meeting first (dates filter the meeting day).",
+          MEETING, [Param("department", description="Department code.")] + DATE_PARAMS, paginated=True)
 def meetings(args):
     from app.hearings.models import Meeting
 
@@ -306,6 +324,7 @@ def meetings(args):
             .options(joinedload(Meeting.department), joinedload(Meeting.pool), joinedload(Meeting.draw)))
     if "department" in args:
         stmt = stmt.where(Meeting.department_id == _department_id(args["department"]))
+    stmt = _dates(stmt, Meeting.starts_at, args)
     if args["cursor"]:
         at, mid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
         stmt = stmt.where(sa.or_(Meeting.starts_at < at, sa.and_(Meeting.starts_at == at, Meeting.id < mid)))
@@ -347,7 +366,7 @@ def _activity(a) -> dict:
 
 @endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
           [Param("department", description="Department code."), Param("district", description="District code."),
-           Param("tag", description="Tag name (Chinese or English).")], paginated=True)
+           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True)
 def activities(args):
     from sqlalchemy.orm import selectinload
 
@@ -362,6 +381,7 @@ def activities(args):
     if "tag" in args:
         stmt = stmt.where(Activity.id.in_(sa.select(activity_tag.c.activity_id)
                                           .where(activity_tag.c.tag_id == _tag_id(args["tag"]))))
+    stmt = _dates(stmt, Activity.first_starts_at, args)
     if args["cursor"]:
         stmt = stmt.where(Activity.id < cursor_int(args["cursor"][0]))
     rows = db.session.scalars(stmt.order_by(Activity.id.desc()).limit(args["limit"] + 1)).all()

@@ -242,3 +242,16 @@ def test_list_pages_use_a_fixed_number_of_queries(client, world, db):
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         assert len(statements) <= 6, (url, len(statements), statements)
+
+
+def test_date_and_tag_filters_on_other_lists(client, world):
+    today = utcnow().date()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert len(client.get(f"/api/v1/comments?since={today.isoformat()}&limit=100").get_json()["items"]) == 7
+    assert client.get(f"/api/v1/comments?since={tomorrow}").get_json()["items"] == []
+    assert client.get("/api/v1/comments?tag=餐饮住宿").get_json()["items"] == []  # the closed one is untagged
+    soon = (today + timedelta(days=30)).isoformat()
+    assert len(client.get(f"/api/v1/meetings?until={soon}").get_json()["items"]) == 1
+    assert client.get(f"/api/v1/feedback-reports?until={(today - timedelta(days=10)).isoformat()}"
+                      ).get_json()["items"] == []
+    assert client.get("/api/v1/activities?until=2020-01-01").get_json()["items"] == []
