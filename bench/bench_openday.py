@@ -86,13 +86,14 @@ def prepare(db_url: str, secret: str, users: int, seats: int) -> tuple[int, list
              "email_verified_at": now, "created_at": now, "age_band": "30_44"} for i in range(users)])
         db.session.commit()
         session_id = session.id
-        ids = db.session.scalars(sa.select(User.id).order_by(User.id)).all()
+        # Flask-Login keeps User.get_id() in the session (the id, and a fingerprint of the password hash).
+        ids = [u.get_id() for u in db.session.scalars(sa.select(User).order_by(User.id))]
         serializer = app.session_interface.get_signing_serializer(app)
         creds = []
         for uid in ids:
             with app.test_request_context("/", headers={"User-Agent": USER_AGENT},
                                           environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-                flask_session["_user_id"] = str(uid)
+                flask_session["_user_id"] = uid
                 flask_session["_fresh"] = True
                 flask_session["_id"] = _create_identifier()
                 g.pop("csrf_token", None)  # generate_csrf caches on g, which lives as long as the app context
