@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
 
 from app.core.timeutil import SHANGHAI, from_local, utcnow
 from app.extensions import db
@@ -14,8 +16,19 @@ BATCH = 200
 REMINDER_HOUR = time(9, 0)  # the day before, from 09:00 Shanghai time
 
 
+def _default_locale():
+    """Jobs run outside a request, where the request's locale selector cannot run; receivers of the signals we send
+    may translate text, so a locale is fixed here (mail is rendered in each recipient's own language anyway)."""
+    return force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh"))
+
+
 def expire_offers(now: datetime | None = None) -> int:
     """Offers not accepted in time pass to the next person on the waitlist."""
+    with _default_locale():
+        return _expire_offers(now)
+
+
+def _expire_offers(now: datetime | None = None) -> int:
     now = now or utcnow()
     ids = db.session.scalars(sa.select(Registration.id).where(
         Registration.state == RegistrationState.OFFERED, Registration.offer_expires_at <= now)
@@ -35,6 +48,11 @@ def reminder_due_at(starts_at: datetime) -> datetime:
 
 def send_reminders(now: datetime | None = None) -> int:
     """A reminder e-mail the day before; reminder_sent_at is set in the same transaction, so never twice."""
+    with _default_locale():
+        return _send_reminders(now)
+
+
+def _send_reminders(now: datetime | None = None) -> int:
     now = now or utcnow()
     candidates = db.session.scalars(sa.select(Registration).where(
         Registration.state == RegistrationState.CONFIRMED, Registration.reminder_sent_at.is_(None),
