@@ -327,3 +327,26 @@ def test_staff_attach_documents_checked_by_content(client, auth, make_consultati
         assert "草案全文.pdf" in client.get(f"/consultations/{c.id}").get_data(as_text=True)
         r = client.get(f"/consultations/{c.id}/documents/{doc.id}")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
+
+
+def test_consultation_page_runs_a_fixed_number_of_queries(client, app, make_consultation, resident, staff, db):
+    c = make_consultation()
+    statements = []
+
+    def count(*_args, **_kw):
+        statements.append(1)
+
+    with time_machine.travel(DURING, tick=False):
+        comments = [_comment(app, resident, c, text=f"意见{i}", article_id=c.articles[i % 5].id) for i in range(30)]
+        with app.test_request_context():
+            services.moderate(staff, c, comments, publish=True)
+        db.session.commit()
+        db.session.remove()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            for url in (f"/consultations/{c.id}", f"/consultations/{c.id}?article={c.articles[0].id}"):
+                statements.clear()
+                assert client.get(url).status_code == 200
+                assert len(statements) <= 10
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
