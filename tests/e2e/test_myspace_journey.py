@@ -151,6 +151,13 @@ def test_subscription_invitation_comment_and_answer(page, live_server, check_a11
     quarter.click()
     check_a11y(page)
     screenshot(page, "oversight/compliance")
+    expect(page.locator("main table")).to_contain_text("交通委（旅程）")
+    page.locator("a[href*='/manage/oversight/report']").click()
+    check_a11y(page)
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()  # the print stylesheet leaves only the report
+    screenshot(page, "oversight/report-print", widths=(1280,))
+    page.emulate_media(media="screen")
 
 
 def _mails(live_server, to):
