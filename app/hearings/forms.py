@@ -182,4 +182,4 @@ class AnswerForm(FlaskForm):
 
 
 class RecordForm(FlaskForm):
-    decisions = TextAreaField(_l("会议决定"), validators=[DataRequired(_l("请先填写会议决定。"))])
+    decisions = TextAreaField(_l("会议决定（总体）"), validators=[DataRequired(_l("请先填写会议决定。"))])

@@ -558,6 +558,8 @@ def manage_record(id: int):
     form = RecordForm(prefix="record")
     if form.validate_on_submit():
         meeting.decisions = form.decisions.data.strip()
+        for topic in meeting.topics:
+            topic.decision = (request.form.get(f"topic-{topic.id}") or "").strip()[:5000]
         try:
             services.publish_record(current_user, meeting)
             db.session.commit()
