@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from icalendar import Calendar, Event
 
-from app.accounts.models import DISTRICTS, Department, Role, Tag, User
+from app.accounts.models import DISTRICTS, Department, Tag, User
 from app.accounts.permissions import (
     admin_required, can_manage_department, ensure_can_manage, login_required, scope_to_managed, staff_required,
     verified_required,
@@ -35,8 +35,8 @@ from app.openday.forms import (
     VotingWindowForm, local_to_utc,
 )
 from app.openday.models import (
-    Activity, ActivityMode, ActivitySession, ActivityState, CheckIn, CheckInResult, Eligibility, OpenDayError,
-    Rating, Registration, RegistrationState, Vote, VotingWindow,
+    Activity, ActivityMode, ActivitySession, CheckIn, CheckInResult, Eligibility, OpenDayError, Rating,
+    Registration, RegistrationState, Vote,
 )
 
 RS = RegistrationState
@@ -568,7 +568,7 @@ def manage_add_session(activity_id: int):
 @staff_required
 def manage_edit_session(session_id: int):
     session = _managed_session(session_id)
-    form = SessionForm(obj=None if request.method == "GET" else None)
+    form = SessionForm()
     if request.method == "GET":
         form.day.data = local(session.starts_at).date()
         form.start.data = local(session.starts_at).time()

@@ -1,7 +1,7 @@
 """Fixtures of the Open Month tests: an activity with sessions in August 2026, the clock in July."""
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, time
 
 import pytest
 import time_machine

@@ -11,8 +11,7 @@ from app.core.timeutil import from_local, utcnow
 from app.notifications.models import OutboxEmail
 from app.openday import jobs, services
 from app.openday.models import (
-    Activity, ActivitySession, CheckIn, CheckInResult, Eligibility, OpenDayError, Rating, Registration,
-    RegistrationState as RS, Vote, VotingWindow,
+    CheckIn, CheckInResult, Eligibility, OpenDayError, Rating, Registration, RegistrationState as RS, Vote,
 )
 
 

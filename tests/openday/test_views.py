@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, time, timedelta
+from datetime import date, time
 
 import sqlalchemy as sa
 
