@@ -341,10 +341,11 @@ def test_consultation_page_runs_a_fixed_number_of_queries(client, app, make_cons
         with app.test_request_context():
             services.moderate(staff, c, comments, publish=True)
         db.session.commit()
+        urls = (f"/consultations/{c.id}", f"/consultations/{c.id}?article={c.articles[0].id}")
         db.session.remove()
         sa.event.listen(db.engine, "before_cursor_execute", count)
         try:
-            for url in (f"/consultations/{c.id}", f"/consultations/{c.id}?article={c.articles[0].id}"):
+            for url in urls:
                 statements.clear()
                 assert client.get(url).status_code == 200
                 assert len(statements) <= 10
