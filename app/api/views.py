@@ -10,7 +10,7 @@ from flask import url_for
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import (ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, json_response, page)
+from app.api.core import ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
 from app.core.timeutil import from_local, utcnow
 from app.extensions import db
 
@@ -446,4 +446,4 @@ def not_found(anything: str):
     raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
 
 
-del json_response
+
