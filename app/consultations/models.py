@@ -368,6 +368,8 @@ class Comment(db.Model):
         # Keyset pages of published comments, newest first (see views._published_comments).
         sa.Index("ix_consultation_comment_public", "consultation_id", "moderation_state", "published_at", "id"),
         sa.Index("ix_consultation_comment_article_public", "article_id", "moderation_state", "published_at", "id"),
+        # Staff lists (moderation queue, answers), oldest first.
+        sa.Index("ix_consultation_comment_queue", "consultation_id", "moderation_state", "created_at", "id"),
         sa.UniqueConstraint("user_id", "idempotency_key", name="uq_consultation_comment_idempotency"),
     )
 

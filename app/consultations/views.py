@@ -157,9 +157,21 @@ def _comment_form(c: Consultation) -> CommentForm:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def comment_cursor(comment: Comment) -> str:
-    """The keyset cursor after a comment: its publication time in microseconds and its id ("1764300000000000.42")."""
-    return f"{(comment.published_at - _EPOCH) // timedelta(microseconds=1)}.{comment.id}"
+def comment_cursor(comment: Comment, attribute: str = "published_at") -> str:
+    """The keyset cursor after a comment: a time in microseconds and its id ("1764300000000000.42")."""
+    return f"{(getattr(comment, attribute) - _EPOCH) // timedelta(microseconds=1)}.{comment.id}"
+
+
+def _staff_page(stmt):
+    """A page of a staff list of comments, oldest first by keyset (created_at, id), served by the index
+    (consultation_id, moderation_state, created_at, id)."""
+    after = parse_cursor(request.args.get("after"))
+    if after:
+        stmt = stmt.where(sa.tuple_(Comment.created_at, Comment.id) > sa.tuple_(*after))
+    rows = list(db.session.scalars(stmt.order_by(Comment.created_at, Comment.id).limit(MANAGE_PAGE_SIZE + 1)))
+    next_url = (url_with_args(after=comment_cursor(rows[MANAGE_PAGE_SIZE - 1], "created_at"))
+                if len(rows) > MANAGE_PAGE_SIZE else None)
+    return rows[:MANAGE_PAGE_SIZE], next_url
 
 
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
@@ -454,14 +466,7 @@ def manage_moderation(id: int):
     state = {"pending": ModerationState.PENDING, "published": ModerationState.PUBLISHED,
              "rejected": ModerationState.REJECTED}.get(state_arg, ModerationState.PENDING)
     stmt = sa.select(Comment).where(Comment.consultation_id == c.id, Comment.moderation_state == state)
-    after = _int_arg("after")
-    if after:
-        stmt = stmt.where(Comment.id > after)
-    comments = list(db.session.scalars(stmt.options(selectinload(Comment.attachments))
-                                       .order_by(Comment.consultation_id, Comment.moderation_state, Comment.id)
-                                       .limit(MANAGE_PAGE_SIZE + 1)))
-    next_url = url_with_args(after=comments[MANAGE_PAGE_SIZE - 1].id) if len(comments) > MANAGE_PAGE_SIZE else None
-    comments = comments[:MANAGE_PAGE_SIZE]
+    comments, next_url = _staff_page(stmt.options(selectinload(Comment.attachments)))
     form = ModerationForm()
     form.comment_ids.choices = [(cm.id, cm.tracking_number) for cm in comments]
     if request.method == "POST":
@@ -585,17 +590,12 @@ def manage_answers(id: int):
                      .selectinload(CommentGroup.disposition)))
     if request.args.get("show") != "all":
         stmt = stmt.where(sa.not_(services._answered_clause()))
-    after = _int_arg("after")
-    if after:
-        stmt = stmt.where(Comment.id > after)
-    comments = list(db.session.scalars(stmt.order_by(Comment.consultation_id, Comment.moderation_state, Comment.id)
-                                       .limit(MANAGE_PAGE_SIZE + 1)))
-    next_url = url_with_args(after=comments[MANAGE_PAGE_SIZE - 1].id) if len(comments) > MANAGE_PAGE_SIZE else None
+    comments, next_url = _staff_page(stmt)
     groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
                                                               CommentGroup.is_accepted.is_(True))
                                 .options(selectinload(CommentGroup.disposition),
                                          selectinload(CommentGroup.comments))).all()
-    return render_template("consultations/manage/answers.html", c=c, comments=comments[:MANAGE_PAGE_SIZE],
+    return render_template("consultations/manage/answers.html", c=c, comments=comments,
                            groups=groups, next_url=next_url, articles={a.id: a for a in c.articles},
                            unanswered=services.unanswered_count(c))
 

@@ -351,3 +351,20 @@ def test_consultation_page_runs_a_fixed_number_of_queries(client, app, make_cons
                 assert len(statements) <= 10
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_moderation_queue_pages_by_keyset(client, app, auth, make_consultation, resident, staff, db):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=True):
+        comments = [_comment(app, resident, c, text=f"待审第{i}条") for i in range(55)]
+        db.session.commit()
+        auth.login(staff)
+        page = client.get(f"/manage/consultations/{c.id}/moderation").get_data(as_text=True)
+        assert comments[0].tracking_number in page and comments[49].tracking_number in page
+        assert comments[50].tracking_number not in page
+        import re
+
+        next_url = re.search(r'href="([^"]*after=[^"]*)" rel="next"', page).group(1).replace("&amp;", "&")
+        page2 = client.get(next_url).get_data(as_text=True)
+    assert comments[50].tracking_number in page2 and comments[54].tracking_number in page2
+    assert comments[49].tracking_number not in page2
