@@ -297,8 +297,12 @@ def _meeting(m, detail: bool = False) -> dict:
             "applications_close_at": iso(m.closes_at), "application_count": m.application_count,
             "url": f"/hearings/{m.id}"}
     if detail:
+        from app.hearings.models import LotteryRun, LotteryStatus
+
         pool, draw = m.pool, m.draw
-        run = draw.lottery_run if draw is not None else None
+        run = draw.lottery_run if draw is not None and draw.lottery_run is not None else db.session.scalar(
+            sa.select(LotteryRun).where(LotteryRun.meeting_id == m.id, LotteryRun.status == LotteryStatus.SUCCEEDED)
+            .order_by(LotteryRun.id.desc()).limit(1))  # the panels are published as soon as they are computed
         data["selection"] = {
             "quotas": [q.as_dict() for q in m.quotas],
             "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,

@@ -101,7 +101,8 @@ def on_activity_published(activity, **_):
     notify_news(NewsKind.NEW_ACTIVITY, f"activity:{activity.id}", title=activity.title,
                 link=f"/openday/{activity.id}", department_id=activity.department_id,
                 tag_ids=[t.id for t in getattr(activity, "tags", []) or []],
-                districts=_department_district(activity.department_id))
+                districts=sorted(set(_department_district(activity.department_id))
+                                 | ({activity.district} if getattr(activity, "district", None) else set())))
 
 
 @signals.registration_changed.connect

@@ -255,3 +255,28 @@ def test_date_and_tag_filters_on_other_lists(client, world):
     assert client.get(f"/api/v1/feedback-reports?until={(today - timedelta(days=10)).isoformat()}"
                       ).get_json()["items"] == []
     assert client.get("/api/v1/activities?until=2020-01-01").get_json()["items"] == []
+
+
+def test_meeting_selection_record_is_published(client, world, db):
+    import hashlib
+    import json
+
+    from app.hearings.models import Draw, LotteryRun, LotteryStatus, Pool
+
+    meeting = world["meeting"]
+    pool_file = json.dumps({"entries": [{"number": 1, "categories": {"age_band": "60_plus"}}]})
+    db.session.add(Pool(meeting_id=meeting.id, size=1, content=pool_file,
+                        sha256=hashlib.sha256(pool_file.encode()).hexdigest()))
+    db.session.add(LotteryRun(meeting_id=meeting.id, status=LotteryStatus.SUCCEEDED, panels_content='{"panels":[]}',
+                              panels_sha256="ab", lowest_chance=0.2, highest_chance=0.4))
+    db.session.add(Draw(meeting_id=meeting.id, source_descriptions=["上海体彩 2026-12-01"]))
+    db.session.commit()
+    body = client.get(f"/api/v1/meetings/{meeting.id}").get_json()
+    selection = body["selection"]
+    assert selection["pool"]["file"] == pool_file and selection["pool"]["size"] == 1
+    assert selection["panels"]["lowest_chance"] == 0.2
+    assert selection["draw"]["source_descriptions"] == ["上海体彩 2026-12-01"] and selection["draw"]["drawn_at"] is None
+    assert selection["quotas"] == [{"category": "age_band", "value": "60_plus", "min": 1, "max": 2}]
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schema = doc["paths"]["/api/v1/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert validate(body, schema["schema"], doc) == []
