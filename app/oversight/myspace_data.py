@@ -35,10 +35,10 @@ def _latest(*values: datetime | None) -> datetime | None:
 def comments(user, last_visit):
     from sqlalchemy.orm import joinedload
 
-    from app.consultations.models import Comment, CommentGroup
+    from app.consultations.models import Comment, CommentGroup, Consultation
 
     stmt = (sa.select(Comment).where(Comment.user_id == user.id)
-            .options(joinedload(Comment.consultation), joinedload(Comment.disposition),
+            .options(joinedload(Comment.consultation).joinedload(Consultation.report), joinedload(Comment.disposition),
                      joinedload(Comment.group).joinedload(CommentGroup.disposition))
             .order_by(Comment.created_at.desc(), Comment.id.desc()).limit(200))
     rows = []
