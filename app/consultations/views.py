@@ -66,6 +66,7 @@ from app.consultations.models import (
 )
 from app.core.timeutil import local, utcnow
 from app.extensions import db, limiter
+from app.i18n import current_language
 
 PAGE_SIZE = 20
 MANAGE_PAGE_SIZE = 50
@@ -324,7 +325,7 @@ def manage_index():
 
 def _consultation_form(obj: Consultation | None = None) -> ConsultationForm:
     form = ConsultationForm()
-    form.tags.choices = [(t.id, t.name) for t in db.session.scalars(
+    form.tags.choices = [(t.id, t.display_name(current_language())) for t in db.session.scalars(
         sa.select(Tag).where(Tag.is_active.is_(True)).order_by(Tag.id))]
     if obj is not None and request.method == "GET":
         form.title.data, form.summary.data = obj.title, obj.summary
