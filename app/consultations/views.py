@@ -48,7 +48,6 @@ from app.consultations.forms import (
 )
 from app.consultations.models import (
     TARGET_GROUPS,
-    Article,
     Comment,
     CommentAttachment,
     CommentGroup,

@@ -9,7 +9,6 @@ import time_machine
 from app.accounts.models import Role
 from app.consultations import services
 from app.consultations.models import (
-    Article,
     Comment,
     CommenterType,
     CommentGroup,

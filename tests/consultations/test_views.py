@@ -9,16 +9,9 @@ import time_machine
 
 from app.accounts.models import Role
 from app.consultations import services
-from app.consultations.models import (
-    Comment,
-    Consultation,
-    DispositionKind,
-    FaqItem,
-    ModerationState,
-    RejectionReason,
-)
+from app.consultations.models import Comment, Consultation, FaqItem, ModerationState
 from app.notifications.models import OutboxEmail
-from tests.consultations.conftest import AFTER, CLOSES, DRAFT, DURING, OPENS
+from tests.consultations.conftest import AFTER, DRAFT, DURING, OPENS
 
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
 
