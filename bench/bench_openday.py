@@ -186,7 +186,7 @@ def count_states(db_url: str, session_id: int) -> dict[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=5)  # 2 x CPUs + 1 on the 2-core machine
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seats", type=int, default=100)
     parser.add_argument("--clients", type=int, default=100)
