@@ -22,12 +22,19 @@ def _tell(user_id: int | None, kind: str, what: str, link: str, **values) -> Non
     if user_id is None:
         return
     with force_locale(_locale_of(user_id)):
+        # Labels are read here, so that they come out in the recipient's language.
+        values = {k: str(v() if callable(v) else v) for k, v in values.items()}
         add_notice(user_id, kind, change_text(what, **values), link)
 
 
-def _label(value) -> str:
-    label = getattr(value, "label", None)
-    return str(label if label is not None else getattr(value, "value", value))
+def _label(value):
+    """A state's label, read later by _tell inside the recipient's language."""
+    return lambda: getattr(value, "label", None) or getattr(value, "value", value)
+
+
+def _state_label(obj):
+    """The state of a contribution: its own ``state_label`` if it has one, else its state's label."""
+    return lambda: getattr(obj, "state_label", None) or _label(getattr(obj, "state", ""))()
 
 
 def _department_district(department_id: int | None) -> list[str]:
@@ -91,9 +98,10 @@ def on_meeting_announced(meeting, **_):
 
 @signals.application_changed.connect
 def on_application_changed(application, **_):
+    if getattr(application.state, "value", "") == "submitted":
+        return  # the person has just done it themselves
     meeting = application.meeting
-    _tell(application.user_id, "change", "application", "/me", title=meeting.title,
-          state=_label(getattr(application, "state", "")))
+    _tell(application.user_id, "change", "application", "/me", title=meeting.title, state=_state_label(application))
 
 
 @signals.activity_published.connect
@@ -110,7 +118,7 @@ def on_registration_changed(registration, **_):
     activity = getattr(registration, "activity", None)
     title = getattr(activity, "title", "") if activity is not None else ""
     _tell(getattr(registration, "user_id", None), "change", "registration", "/me", title=title,
-          state=_label(getattr(registration, "state", "")))
+          state=_state_label(registration))
 
 
 @signals.consultation_closing_soon.connect

@@ -87,3 +87,36 @@ def test_download_my_data_includes_subscriptions(db, resident, department):
         collected.update(result or {})
     assert collected["subscriptions"]["districts"] == ["xuhui"]
     assert collected["notices"][0]["text"] == "您的意见已公开"
+
+
+def test_application_changes_are_told_with_a_translated_state(db, make_user, department):
+    from app.hearings.models import Application, ApplicationState, Meeting
+
+    now = utcnow()
+    person = make_user(locale="en")
+    meeting = Meeting(department_id=department.id, title="Lift meeting", starts_at=now + timedelta(days=30),
+                      opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=10), published_at=now)
+    db.session.add(meeting)
+    db.session.flush()
+    application = Application(meeting_id=meeting.id, user_id=person.id, statement="x")
+    db.session.add(application)
+    db.session.flush()
+    signals.application_changed.send(application)  # submitted: nothing to tell
+    application.state = ApplicationState.ELIGIBLE
+    signals.application_changed.send(application)
+    db.session.commit()
+    texts = db.session.scalars(sa.select(Notice.text).where(Notice.user_id == person.id)).all()
+    assert len(texts) == 1 and "eligible" not in texts[0] and "Lift meeting" in texts[0]
+
+
+def test_moderation_notice_is_in_the_authors_language(client, db, make_user, make_consultation, make_comment):
+    from app.consultations.models import ModerationState
+
+    author = make_user(locale="en")
+    comment = make_comment(make_consultation(), author)
+    comment.moderation_state = ModerationState.PUBLISHED
+    with client.application.test_request_context("/?lang=zh"):  # a Chinese-speaking moderator's request
+        signals.comment_moderated.send(comment, actor=None)
+    db.session.commit()
+    text = db.session.scalar(sa.select(Notice.text).where(Notice.user_id == author.id))
+    assert text.startswith("Your comment") and "已公开" not in text
