@@ -47,7 +47,9 @@ def comments(user, last_visit):
         answer = comment.answer if consultation.is_feedback_published else None
         answer_text = ""
         if answer is not None:
-            answer_text = f"{answer.kind.label}：{answer.response}" + (f"（{answer.reason}）" if answer.reason else "")
+            answer_text = _("%(kind)s：%(response)s", kind=answer.kind.label, response=answer.response)
+            if answer.reason:
+                answer_text += " " + _("（理由：%(reason)s）", reason=answer.reason)
         rows.append({
             "when": comment.created_at,
             "title": _("%(number)s · %(title)s", number=comment.tracking_number, title=consultation.title),
@@ -75,7 +77,8 @@ def applications(user, last_visit):
         for s in db.session.scalars(sa.select(Suggestion).where(Suggestion.application_id.in_([a.id for a in apps]),
                                                                 Suggestion.disposition.is_not(None))
                                     .order_by(Suggestion.id)):
-            answers.setdefault(s.application_id, []).append(f"{s.disposition_label}：{s.answer}")
+            answers.setdefault(s.application_id, []).append(
+                _("%(kind)s：%(response)s", kind=s.disposition_label, response=s.answer))
     rows = []
     for a in apps:
         detail = a.ineligible_reason or ""
@@ -85,9 +88,9 @@ def applications(user, last_visit):
         if a.state.value == "selected" and a.respond_by is not None:
             detail = _("请在 %(when)s 前确认是否列席", when=format_local(a.respond_by))
             action = {"url": f"/hearings/{a.meeting_id}", "label": _("确认列席")}
-        answer = "；".join(answers.get(a.id, []))
+        answer = " ".join(answers.get(a.id, []))
         if a.meeting.record_published_at is not None and a.meeting.decisions:
-            answer = (answer + "；" if answer else "") + _("会议决定：%(text)s", text=a.meeting.decisions[:300])
+            answer = (answer + " " if answer else "") + _("会议决定：%(text)s", text=a.meeting.decisions[:300])
         rows.append({
             "when": a.created_at, "title": a.meeting.title, "link": f"/hearings/{a.meeting_id}",
             "state": str(a.state_label), "detail": detail, "answer": answer,
