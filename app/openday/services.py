@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from app import signals
 from app.accounts.models import Role, User
 from app.core.audit import audit
-from app.core.timeutil import format_local, utcnow
+from app.core.timeutil import SHANGHAI, format_local, utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 from app.openday.models import (
@@ -550,6 +550,8 @@ def cast_vote(actor: User, window: VotingWindow, activity: Activity, *, ip_addre
                              opens=format_local(window.opens_at), closes=format_local(window.closes_at)))
     if activity.state is not ActivityState.PUBLISHED:
         raise OpenDayError(_("只能为已发布的活动投票。"))
+    if activity.first_starts_at is None or activity.first_starts_at.astimezone(SHANGHAI).year != window.year:
+        raise OpenDayError(_("只能为 %(year)d 年开放月的活动投票。", year=window.year))
     lock_user(actor.id)
     votes = active_votes(window, actor)
     if any(v.activity_id == activity.id for v in votes):

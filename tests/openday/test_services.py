@@ -358,3 +358,13 @@ def test_vote_outside_window(db, clock, make_activity, people, admin):
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Vote.id))) == 0
     assert not window.results_visible()
+
+
+def test_vote_only_for_this_years_activities(db, clock, make_activity, people, admin):
+    last_year = make_activity(title="去年的活动", day=date(2025, 8, 5))
+    voter = people(1)[0]
+    window = _window(db, admin, from_local(date(2026, 7, 1)), from_local(date(2026, 9, 10)))
+    with pytest.raises(OpenDayError, match="2026 年开放月"):
+        services.cast_vote(voter, window, last_year)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(Vote.id))) == 0

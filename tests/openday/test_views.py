@@ -282,3 +282,15 @@ def test_english_pages_and_confirmation_mail(client, auth, clock, make_activity,
     reg = db.session.scalar(sa.select(Registration))
     assert mail.subject.startswith("You are signed up") and f"/openday/tickets/{reg.id}" in mail.body_text
     assert reg.short_code in mail.body_text
+
+
+def test_catalogue_pages_by_cursor(client, clock, make_activity):
+    for i in range(25):
+        make_activity(title=f"分页活动{i:02d}", day=date(2026, 8, 1 + i))
+    first = client.get("/openday/").get_data(as_text=True)
+    assert "分页活动00" in first and "分页活动19" in first and "分页活动20" not in first
+    import re
+
+    next_link = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get(next_link).get_data(as_text=True)
+    assert "分页活动20" in second and "分页活动24" in second and "分页活动19" not in second
