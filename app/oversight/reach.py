@@ -12,8 +12,8 @@ from app.oversight.labels import TARGET_GROUP_LABELS
 
 @bp.route("/invitations/<token>")
 def open_invitation(token: str):
-    invitation_id = services.read_open_token(token)
-    invitation = services.mark_opened(invitation_id) if invitation_id is not None else None
+    key = services.read_open_token(token)
+    invitation = services.mark_opened(*key) if key is not None else None
     if invitation is None:
         abort(404)
     db.session.commit()

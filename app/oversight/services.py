@@ -21,16 +21,18 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="canyu-invitation-open")
 
 
-def open_token(invitation_id: int) -> str:
-    return _serializer().dumps(invitation_id)
+def open_token(consultation_id: int, user_id: int) -> str:
+    return _serializer().dumps([consultation_id, user_id])
 
 
-def read_open_token(token: str) -> int | None:
+def read_open_token(token: str) -> tuple[int, int] | None:
     try:
         value = _serializer().loads(token)
     except BadSignature:
         return None
-    return value if isinstance(value, int) else None
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value[0], value[1]
+    return None
 
 
 def _base_query():
@@ -100,9 +102,7 @@ def invite_target_groups(consultation) -> dict[str, int]:
     counts: dict[str, int] = {}
     for user_id, group in chosen.items():
         user = users[user_id]
-        invitation = Invitation(consultation_id=consultation.id, user_id=user_id, target_group=group)
-        db.session.add(invitation)
-        db.session.flush()
+        db.session.add(Invitation(consultation_id=consultation.id, user_id=user_id, target_group=group))
         with force_locale(user.locale or "zh"):
             group_label = named if group.startswith("named:") else str(TARGET_GROUP_LABELS[group])
             dept_name = department.display_name(user.locale or "zh") if department is not None else ""
@@ -111,15 +111,16 @@ def invite_target_groups(consultation) -> dict[str, int]:
         base = current_app.config["BASE_URL"].rstrip("/")
         queue_email(user.email, "oversight/emails/invitation", user=user, title=consultation.title,
                     department=dept_name, group=group_label, closes=format_local(consultation.closes_at),
-                    open_url=f"{base}/invitations/{open_token(invitation.id)}",
+                    open_url=f"{base}/invitations/{open_token(consultation.id, user_id)}",
                     unsubscribe_url=unsubscribe_url(user_id))
         counts[group] = counts.get(group, 0) + 1
     db.session.flush()
     return counts
 
 
-def mark_opened(invitation_id: int) -> Invitation | None:
-    invitation = db.session.get(Invitation, invitation_id)
+def mark_opened(consultation_id: int, user_id: int) -> Invitation | None:
+    invitation = db.session.scalar(sa.select(Invitation).where(Invitation.consultation_id == consultation_id,
+                                                               Invitation.user_id == user_id))
     if invitation is not None and invitation.opened_at is None:
         invitation.opened_at = utcnow()
         db.session.flush()
