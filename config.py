@@ -111,6 +111,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key"
     SQLALCHEMY_DATABASE_URI = _database_url("sqlite://")
     WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_FAST = True  # cheap Argon2id parameters for test accounts
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     MAIL_SHOW_IN_APP = True

@@ -20,7 +20,16 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 
-_hasher = PasswordHasher()  # Argon2id with the library's current defaults
+_hashers: dict[bool, PasswordHasher] = {
+    False: PasswordHasher(),  # Argon2id with the library's current defaults
+    # Tests only (PASSWORD_HASH_FAST): the same algorithm with the smallest cost, so hundreds of test accounts
+    # do not each spend tens of milliseconds. Production never sets it.
+    True: PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+}
+
+
+def _hasher() -> PasswordHasher:
+    return _hashers[bool(current_app.config.get("PASSWORD_HASH_FAST"))]
 
 
 class AccountError(Exception):
@@ -35,18 +44,18 @@ class AccountError(Exception):
 # Passwords ----------------------------------------------------------------------------------------------------
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(user: User, password: str) -> bool:
     if not user.password_hash:
         return False
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
     return True
 
 
