@@ -125,3 +125,30 @@ def test_near_duplicate_groups_by_jaccard():
     ids, similarity = groups[0]
     assert ids == [1, 2, 3] and similarity >= rules.SIMILARITY_THRESHOLD
     assert rules.jaccard(rules.shingles("abcd"), rules.shingles("abcd")) == 1.0
+
+
+def test_identical_texts_group_without_comparisons():
+    groups = rules.propose_groups([(1, "同意！"), (2, "同意"), (3, "反对")])
+    assert groups == [([1, 2], 1.0)]
+
+
+def test_mass_campaign_grouped_by_minhash_in_linear_work():
+    import random
+    import time
+
+    random.seed(7)
+    base = "强烈建议在第五条中明确低层业主的补偿协商机制，由街道组织协商，协商不成的由区房管部门调解，确保公平。"
+    items = []
+    for i in range(2500):  # a campaign of slightly edited copies
+        text = list(base)
+        text[random.randrange(len(text))] = "的"
+        items.append((i, "".join(text) + f"（{i % 7}号楼）"))
+    for i in range(2500, 3500):  # unrelated comments
+        items.append((i, f"第{i}号意见：建议公开第{i % 12}条的实施细则和时间表，编号{i * 7919}。" + "甲乙丙丁"[i % 4] * (i % 9)))
+    assert len(items) > rules.EXACT_LIMIT
+    t0 = time.perf_counter()
+    groups = rules.propose_groups(items)
+    elapsed = time.perf_counter() - t0
+    big = max(groups, key=lambda g: len(g[0]))
+    assert len(big[0]) >= 2450 and all(i < 2500 for i in big[0])  # nearly the whole campaign, nothing else
+    assert elapsed < 30
