@@ -169,8 +169,9 @@ def load() -> str:
                               created_by_id=admin.id if admin else None, created_at=from_local(date(YEAR, 7, 25)))
         db.session.add(window)
         db.session.flush()
-        activities = db.session.scalars(sa.select(Activity).where(Activity.title.in_([a[1] for a in ACTIVITIES]))
-                                        .order_by(Activity.id)).all()
+        activities = db.session.scalars(sa.select(Activity).where(
+            Activity.title.in_([a[1] for a in ACTIVITIES]), Activity.first_starts_at >= from_local(date(YEAR, 1, 1)),
+            Activity.first_starts_at < from_local(date(YEAR + 1, 1, 1))).order_by(Activity.id)).all()
         for i, user in enumerate(residents):
             for k in range(1 + i % 3):
                 activity = activities[(i * 2 + k * 3) % len(activities)]
