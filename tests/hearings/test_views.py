@@ -183,3 +183,40 @@ def test_home_and_manage_links(client, auth, staff, make_meeting):
         assert "首页上的会议" in client.get("/").get_data(as_text=True)
     auth.login(staff)
     assert "决策会议与列席代表遴选" in client.get("/manage/").get_data(as_text=True)
+
+
+def test_materials_late_warning_and_record_refused_until_answered(client, auth, db, pool_meeting, staff):
+    from app.hearings.models import Suggestion
+
+    meeting = _through_draw(client, auth, db, pool_meeting, staff)
+    with time_machine.travel(date(2026, 6, 30)):
+        auth.login(staff)
+        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
+    chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
+    for a in chosen:
+        services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
+    db.session.commit()
+    with time_machine.travel(meeting.starts_at - timedelta(days=3)):
+        auth.login(staff)
+        r = client.post(f"/manage/hearings/{meeting.id}/materials", data={"materials-materials": "议程"},
+                        follow_redirects=True)
+        assert "距会议不足7天" in r.get_data(as_text=True)
+    services.add_suggestion(chosen[0].user, chosen[0], "建议增加夜间停车位。")
+    db.session.commit()
+    with time_machine.travel(meeting.starts_at + timedelta(hours=3)):
+        auth.login(staff)
+        r = client.post(f"/manage/hearings/{meeting.id}/record", data={"record-decisions": "通过。"})
+        assert r.status_code == 422 and "还有1条建议没有答复" in r.get_data(as_text=True)
+        db.session.expire_all()
+        assert db.session.get(Meeting, meeting.id).record_published_at is None
+        s = db.session.scalars(sa.select(Suggestion)).one()
+        r = client.post(f"/manage/hearings/{meeting.id}/suggestions/{s.id}/answer",
+                        data={f"s{s.id}-disposition": "not_adopted", f"s{s.id}-answer": ""})
+        assert r.status_code == 422 and "请填写答复" in r.get_data(as_text=True)
+        r = client.post(f"/manage/hearings/{meeting.id}/suggestions/{s.id}/answer",
+                        data={f"s{s.id}-disposition": "not_adopted", f"s{s.id}-answer": "用地不足，暂不采纳。"})
+        assert r.status_code == 302
+        r = client.post(f"/manage/hearings/{meeting.id}/record", data={"record-decisions": "通过。"})
+        assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Meeting, meeting.id).record_published_at is not None
