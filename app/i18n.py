@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -46,6 +46,9 @@ def compile_catalogs() -> int:
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # A job or a command: the default language, unless the caller chose one with force_locale().
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     asked = request.args.get("lang")
     if asked in languages:
         return asked
@@ -62,6 +65,8 @@ def current_language() -> str:
 
 
 def current_view() -> str:
+    if not has_request_context():
+        return "standard"
     asked = request.args.get("view")
     if asked in VIEWS:
         return asked

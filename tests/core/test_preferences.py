@@ -33,3 +33,12 @@ def test_unknown_preference_values_are_ignored(client):
     response = client.get("/?lang=xx&view=<script>")
     assert response.status_code == 200
     assert "<script>" not in response.get_data(as_text=True).split("</head>")[0]
+
+
+def test_translation_outside_a_request_uses_the_default_language(app):
+    """Jobs and commands translate too: without a request the default language applies, force_locale overrides."""
+    from flask_babel import force_locale, gettext
+
+    assert gettext("征询意见") == "征询意见"
+    with force_locale("en"):
+        assert gettext("征询意见") == "Consultations"
