@@ -60,23 +60,25 @@ def table_modules():
             found[table.name] = mapper.class_.__module__
     for table in get_metadata().sorted_tables:
         if table.name not in found:
-            for fk in table.foreign_keys:
-                if fk.column.table.name in found:
-                    found[table.name] = found[fk.column.table.name]
-                    break
+            # An association table belongs with the module it links to the shared accounts tables.
+            owners = [found[fk.column.table.name] for fk in table.foreign_keys if fk.column.table.name in found]
+            others = [m for m in owners if not m.startswith("app.accounts")]
+            if owners:
+                found[table.name] = (others or owners)[0]
     return found
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """With CANYU_MIGRATE_ONLY=app.consultations (a module prefix), autogenerate one module's tables only,
-    so that each module's schema gets a migration of its own."""
+    """With CANYU_MIGRATE_ONLY=app.consultations (module prefixes, comma-separated), autogenerate those modules'
+    tables only, so that each module's schema gets a migration of its own."""
     only = os.environ.get("CANYU_MIGRATE_ONLY")
     if not only:
         return True
+    prefixes = tuple(p.strip() for p in only.split(",") if p.strip())
     table = obj if type_ == "table" else getattr(obj, "table", None)
     table_name = getattr(table, "name", name)
     module = table_modules().get(table_name, "")
-    return module.startswith(only)
+    return module.startswith(prefixes)
 
 
 def run_migrations_offline():
