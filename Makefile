@@ -37,13 +37,13 @@ run: demo
 # The whole suite on SQLite (and on PostgreSQL too when TEST_DATABASE_URL is set).
 # Browser tests run when Chromium is installed; otherwise they are reported as skipped.
 test: setup
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs -n 2
 
 e2e: setup
-	$(BIN)/python -m pytest -q -rs tests/e2e
+	$(BIN)/python -m pytest -q -rs -n 2 tests/e2e
 
 test-postgres: setup
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q -m "not e2e"
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q -rs -n 2 -m "not e2e"
 
 bench: setup
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
