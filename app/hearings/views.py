@@ -5,6 +5,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -206,6 +207,16 @@ def draw_file(id: int):
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
     return _download(meeting.draw.content, f"hearing-{meeting.id}-draw.json")
+
+
+VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_hearing_draw.py"
+
+
+@bp.route("/hearings/verify_hearing_draw.py")
+def verify_script():
+    """The standalone checker (Python standard library only) that recomputes a draw from the published files."""
+    return Response(VERIFY_SCRIPT.read_bytes(), mimetype="text/x-python",
+                    headers={"Content-Disposition": 'attachment; filename="verify_hearing_draw.py"'})
 
 
 @bp.route("/hearings/<int:id>/my-application", methods=["GET"])

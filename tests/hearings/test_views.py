@@ -220,3 +220,12 @@ def test_materials_late_warning_and_record_refused_until_answered(client, auth, 
         assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(Meeting, meeting.id).record_published_at is not None
+
+
+def test_the_checking_script_can_be_downloaded_from_the_site(client):
+    response = client.get("/hearings/verify_hearing_draw.py")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    script = response.get_data(as_text=True)
+    assert "def key_string" in script or "RFC 3797" in script
+    compile(script, "verify_hearing_draw.py", "exec")  # a complete Python program
