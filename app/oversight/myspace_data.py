@@ -87,7 +87,7 @@ def applications(user, last_visit):
         action = None
         if a.state.value == "selected" and a.respond_by is not None:
             detail = _("请在 %(when)s 前确认是否列席", when=format_local(a.respond_by))
-            action = {"url": f"/hearings/{a.meeting_id}", "label": _("确认列席")}
+            action = {"url": f"/hearings/{a.meeting_id}/my-application", "label": _("确认列席")}
         answer = " ".join(answers.get(a.id, []))
         if a.meeting.record_published_at is not None and a.meeting.decisions:
             answer = (answer + " " if answer else "") + _("会议决定：%(text)s", text=a.meeting.decisions[:300])

@@ -97,3 +97,23 @@ def test_my_space_shows_activity_signups_and_applications(client, auth, db, resi
 
 def test_my_space_needs_sign_in(client):
     assert client.get("/me").status_code == 302
+
+
+def test_a_selected_applicant_is_sent_to_the_page_where_they_accept(client, auth, db, resident, department, staff):
+    """The "confirm attendance" action leads to the application page with the accept / decline buttons."""
+    from app.hearings import services as hearing_services
+    from app.hearings.models import Application, ApplicationState
+
+    now = utcnow()
+    meeting = hearing_services.create_meeting(
+        staff, department.id, topics=[("补贴标准", "现行补贴为每台24万元。")], quotas=[],
+        title="加装电梯决策会议", summary="讨论补贴。", starts_at=now + timedelta(days=30), place="人民大道200号",
+        seats=5, alternates=2, eligibility="年满18周岁。", method="RFC 3797", opens_at=now - timedelta(days=10),
+        closes_at=now - timedelta(days=1))
+    db.session.flush()
+    db.session.add(Application(meeting_id=meeting.id, user_id=resident.id, state=ApplicationState.SELECTED,
+                               respond_by=now + timedelta(days=3), statement="关心加装电梯。"))
+    db.session.commit()
+    auth.login(resident)
+    html = client.get("/me").get_data(as_text=True)
+    assert f'href="/hearings/{meeting.id}/my-application"' in html
