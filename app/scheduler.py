@@ -191,6 +191,8 @@ def run_command(once: bool) -> None:
     """Run the scheduled jobs in this process (only one process at a time runs them)."""
     app = current_app._get_current_object()
     lock = DatabaseLock(app)
+    # APScheduler logs every run of every job at INFO; keep its warnings and errors only.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     def stop(signum, _frame):
         raise SystemExit(0)
