@@ -207,6 +207,18 @@ def _my_registration(registration_id: int) -> Registration:
     return reg
 
 
+def _act(action, success: str) -> None:
+    """Run one service call: commit and say so, or roll back and say which rule it broke."""
+    try:
+        action()
+    except OpenDayError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+
+
 @bp.route("/openday/tickets/")
 @login_required
 def my_tickets():
@@ -264,14 +276,7 @@ def ticket_ics(registration_id: int):
 @login_required
 def cancel(registration_id: int):
     reg = _my_registration(registration_id)
-    try:
-        services.cancel_registration(current_user, reg)
-    except OpenDayError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("已取消报名。"), "success")
+    _act(lambda: services.cancel_registration(current_user, reg), _("已取消报名。"))
     return redirect(url_for("openday.ticket", registration_id=reg.id))
 
 
@@ -279,14 +284,7 @@ def cancel(registration_id: int):
 @login_required
 def accept(registration_id: int):
     reg = _my_registration(registration_id)
-    try:
-        services.accept_offer(current_user, reg)
-    except OpenDayError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("您已接受名额，报名成功！"), "success")
+    _act(lambda: services.accept_offer(current_user, reg), _("您已接受名额，报名成功！"))
     return redirect(url_for("openday.ticket", registration_id=reg.id))
 
 
@@ -510,14 +508,7 @@ def manage_show(activity_id: int):
 @staff_required
 def manage_publish(activity_id: int):
     activity = _managed_activity(activity_id)
-    try:
-        services.publish_activity(current_user, activity)
-    except OpenDayError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("活动已发布。"), "success")
+    _act(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
     return redirect(url_for("openday.manage_show", activity_id=activity.id))
 
 
