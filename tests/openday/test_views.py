@@ -294,3 +294,31 @@ def test_catalogue_pages_by_cursor(client, clock, make_activity):
     next_link = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
     second = client.get(next_link).get_data(as_text=True)
     assert "分页活动20" in second and "分页活动24" in second and "分页活动19" not in second
+
+
+def test_one_account_cannot_flood_the_vote(app, resident):
+    """The vote route is rate limited per account (30 an hour) and per address (60 an hour); TestingConfig turns
+    the limiter off, so this test builds an app with it on, on the same database."""
+    from app import create_app
+    from app.extensions import limiter
+    from config import TestingConfig
+    from tests.conftest import PASSWORD
+
+    limited = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                          "UPLOAD_DIR": app.config["UPLOAD_DIR"], "RATELIMIT_ENABLED": True},
+                         config_class=TestingConfig)
+    try:
+        client = limited.test_client()
+        client.post("/accounts/login", data={"email": resident.email, "password": PASSWORD})
+        codes = [client.post("/openday/vote/999999").status_code for _ in range(31)]
+        assert 429 not in codes[:30]
+        assert codes[30] == 429
+        # Another account from another address is not affected.
+        other = limited.test_client()
+        assert other.post("/openday/vote/999999", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code != 429
+    finally:
+        limiter.enabled = False
+        with limited.app_context():
+            from app.extensions import db
+
+            db.session.remove()
