@@ -338,7 +338,8 @@ class LotteryRun(db.Model):
                                                   default=LotteryStatus.QUEUED, index=True)
     progress: Mapped[int] = mapped_column(default=0)  # 0..100
     progress_note: Mapped[str] = mapped_column(sa.String(200), default="")
-    message: Mapped[str] = mapped_column(sa.Text, default="")
+    message: Mapped[str] = mapped_column(sa.Text, default="")  # the outcome in Chinese
+    message_en: Mapped[str] = mapped_column(sa.Text, default="")  # the same in English
     requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -360,6 +361,13 @@ class LotteryRun(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (LotteryStatus.QUEUED, LotteryStatus.RUNNING)
+
+    @property
+    def localized_message(self) -> str:
+        """The outcome in the reader's language (runs from before English was kept show the Chinese)."""
+        from app.i18n import current_language
+
+        return (self.message_en or self.message) if current_language() == "en" else self.message
 
 
 class Draw(db.Model):

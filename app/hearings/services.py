@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import signals
@@ -277,7 +277,7 @@ def request_lottery(actor: User, meeting: Meeting) -> LotteryRun:
     db.session.add(run)
     if shortfalls:
         run.status, run.finished_at = LotteryStatus.INFEASIBLE, utcnow()
-        run.message = explain_shortfalls(shortfalls)
+        _set_message(run, lambda: explain_shortfalls(shortfalls))
     db.session.flush()
     audit(actor, "hearing.lottery_request", meeting, run=run.id, status=run.status.value)
     return run
@@ -355,21 +355,21 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
         result = lottery_mod.compute_with_time_limit(doc["entries"], doc["quotas"], seats, time_limit=time_limit,
                                                      progress=progress)
     except lottery_mod.LotteryInfeasible as exc:
-        _finish(run, LotteryStatus.INFEASIBLE, explain_shortfalls(exc.shortfalls))
+        _finish(run, LotteryStatus.INFEASIBLE, lambda: explain_shortfalls(exc.shortfalls))
         return run
     except lottery_mod.LotteryTimeout:
-        _finish(run, LotteryStatus.TIMED_OUT,
+        _finish(run, LotteryStatus.TIMED_OUT, lambda:
                 _("计算超过了%(seconds)d秒的时间上限，已停止，没有公布任何结果。可以减少配额或联系管理员调整时间上限后重试。",
                   seconds=int(time_limit)))
         return run
     except Exception as exc:  # noqa: BLE001 - any solver failure ends the run with a message
-        _finish(run, LotteryStatus.FAILED, _("计算失败，没有公布任何结果：%(error)s", error=str(exc)))
+        _finish(run, LotteryStatus.FAILED, lambda: _("计算失败，没有公布任何结果：%(error)s", error=str(exc)))
         return run
     pool_by_number = {e["number"]: e for e in doc["entries"]}
     bad = [i for i, p in enumerate(result.panels)
            if not lottery_mod.panel_satisfies(p, pool_by_number, doc["quotas"], seats)]
     if bad:
-        _finish(run, LotteryStatus.FAILED, _("有%(n)d个方案不满足配额，结果作废。", n=len(bad)))
+        _finish(run, LotteryStatus.FAILED, lambda: _("有%(n)d个方案不满足配额，结果作废。", n=len(bad)))
         return run
     panels_doc = panels_document(doc, result)
     content = selection.canonical(panels_doc).decode("utf-8")
@@ -379,7 +379,7 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
     run.seconds = result.seconds
     run.lowest_chance = result.lowest_chance
     run.highest_chance = result.highest_chance
-    _finish(run, LotteryStatus.SUCCEEDED, _("已生成%(n)d个满足配额的方案。", n=len(result.panels)))
+    _finish(run, LotteryStatus.SUCCEEDED, lambda: _("已生成%(n)d个满足配额的方案。", n=len(result.panels)))
     return run
 
 
@@ -390,7 +390,7 @@ def fail_stale_runs(time_limit: float, now: datetime | None = None) -> int:
         LotteryRun.status == LotteryStatus.RUNNING,
         LotteryRun.started_at < now - timedelta(seconds=time_limit + 120))))
     for run in stale:
-        _finish(run, LotteryStatus.FAILED, _("计算进程意外中止，没有公布任何结果。请重新计算。"))
+        _finish(run, LotteryStatus.FAILED, lambda: _("计算进程意外中止，没有公布任何结果。请重新计算。"))
     return len(stale)
 
 
@@ -410,8 +410,18 @@ def panels_document(pool_doc: dict, result) -> dict:
     }
 
 
-def _finish(run: LotteryRun, status: LotteryStatus, message: str) -> None:
-    run.status, run.message, run.finished_at = status, message, utcnow()
+def _set_message(run: LotteryRun, make_message) -> None:
+    """Keep the run's outcome in both languages: it is written by a job, and read by staff and the public in
+    whichever language they use."""
+    with force_locale("zh"):
+        run.message = make_message()
+    with force_locale("en"):
+        run.message_en = make_message()
+
+
+def _finish(run: LotteryRun, status: LotteryStatus, make_message) -> None:
+    run.status, run.finished_at = status, utcnow()
+    _set_message(run, make_message)
     run.progress = 100
     audit(None, "hearing.lottery_finish", run.meeting, run=run.id, status=status.value)
     db.session.commit()

@@ -396,7 +396,7 @@ def manage_lottery_status(id: int):
     if run is None:
         return {"status": None}
     return {"status": run.status.value, "label": str(run.status_label), "progress": run.progress,
-            "message": run.message}
+            "message": run.localized_message}
 
 
 def _act(meeting: Meeting, fn, success: str):
@@ -459,7 +459,7 @@ def manage_lottery(id: int):
     run = _act(meeting, lambda: services.request_lottery(current_user, meeting), "")
     if run is not None:
         if run.message:
-            flash(run.message, "error")
+            flash(run.localized_message, "error")
         else:
             flash(_("已开始计算抽签方案，通常需要几秒到几分钟。本页会显示进度。"), "success")
     return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")

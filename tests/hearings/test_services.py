@@ -132,6 +132,7 @@ def test_infeasible_quota_explained_and_no_draw(db, pool_meeting, staff):
     run = services.request_lottery(staff, meeting)
     assert run.status is LotteryStatus.INFEASIBLE
     assert "崇明区" in run.message and "至少需要1人" in run.message and "只有0人" in run.message
+    assert "Chongming" in run.message_en and "needs at least 1" in run.message_en  # kept for English readers
     assert run.panels_content is None
 
 

@@ -115,6 +115,9 @@ def test_infeasible_lottery_explained(client, auth, db, pool_meeting, staff):
     r = client.post(f"/manage/hearings/{meeting.id}/lottery", follow_redirects=True)
     html = r.get_data(as_text=True)
     assert "崇明区" in html and "不会进行抽签" in html
+    # The public selection page explains it in the reader's language.
+    english = client.get(f"/hearings/{meeting.id}/selection?lang=en").get_data(as_text=True)
+    assert "Chongming" in english and "崇明区" not in english
 
 
 def _through_draw(client, auth, db, pool_meeting, staff):
