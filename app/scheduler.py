@@ -40,6 +40,7 @@ JOBS: list[tuple[str, int]] = [
     ("app.openday.jobs.send_reminders", 300),
     ("app.notifications.digest.send_weekly_digests", 3600),
     ("app.oversight.jobs.announce_closing_soon", 900),
+    ("app.oversight.jobs.send_invitations", 60),
 ]
 
 ADVISORY_LOCK_KEY = 0x43616E7975  # "Canyu"

@@ -33,3 +33,16 @@ def announce_closing_soon() -> int:
         db.session.commit()
         count += 1
     return count
+
+
+def send_invitations() -> int:
+    """Mail the targeted invitations recorded when consultations were published, a batch per transaction."""
+    from app.oversight.services import send_invitations as send_batch
+
+    total = 0
+    while True:
+        sent = send_batch()
+        db.session.commit()
+        total += sent
+        if not sent:
+            return total

@@ -34,5 +34,7 @@ class Invitation(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     target_group: Mapped[str] = mapped_column(sa.String(80))  # "enterprises", "associations", "grassroots", "named:<x>"
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the invitation's e-mail and notice were written (by the send_invitations job).
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     commented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -73,13 +73,13 @@ def group_members(group: str, *, industry_tag_ids: list[int], group_tag_ids: lis
 
 
 def invite_target_groups(consultation) -> dict[str, int]:
-    """Invite, once, the accounts matching the consultation's target groups. Returns the count per group.
+    """Record, once, an invitation for each account matching the consultation's target groups. Returns the count
+    per group.
 
+    Only the rows are written here, in the publishing transaction, so that nothing is lost and publishing stays
+    quick however many people match; ``send_invitations`` (a scheduled job) writes the e-mails and notices.
     A person in several groups is invited once, under the first group listed. Flushes, never commits.
     """
-    from app.notifications.services import queue_email
-    from app.notifications.subscriptions import unsubscribe_url
-
     groups = [g for g in (consultation.target_groups or []) if g in ("enterprises", "associations", "grassroots")]
     named = (getattr(consultation, "target_group_other", "") or "").strip()
     if named:
@@ -97,25 +97,51 @@ def invite_target_groups(consultation) -> dict[str, int]:
                 chosen[user_id] = f"named:{named}"[:80] if group == "named" else group
     if not chosen:
         return {}
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(list(chosen))))}
-    department = consultation.department if hasattr(consultation, "department") else None
+    now = utcnow()
+    db.session.execute(sa.insert(Invitation), [
+        {"consultation_id": consultation.id, "user_id": user_id, "target_group": group, "invited_at": now}
+        for user_id, group in chosen.items()])
     counts: dict[str, int] = {}
-    for user_id, group in chosen.items():
-        user = users[user_id]
-        db.session.add(Invitation(consultation_id=consultation.id, user_id=user_id, target_group=group))
-        with force_locale(user.locale or "zh"):
-            group_label = named if group.startswith("named:") else str(TARGET_GROUP_LABELS[group])
-            dept_name = department.display_name(user.locale or "zh") if department is not None else ""
-            add_notice(user_id, "invitation", change_text("invitation", title=consultation.title),
+    for group in chosen.values():
+        counts[group] = counts.get(group, 0) + 1
+    return counts
+
+
+def send_invitations(batch_size: int = 500) -> int:
+    """E-mail and notify the invitations not yet mailed, one batch; each is marked in the same transaction as its
+    mail, so running this twice sends nothing twice. Returns how many were sent. Flushes, never commits."""
+    from app.consultations.models import Consultation
+    from app.notifications.services import queue_email
+    from app.notifications.subscriptions import unsubscribe_url
+
+    pending = db.session.scalars(sa.select(Invitation).where(Invitation.mailed_at.is_(None))
+                                 .order_by(Invitation.id).limit(batch_size)).all()
+    if not pending:
+        return 0
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_({i.user_id for i in pending})))}
+    consultations = {c.id: c for c in db.session.scalars(
+        sa.select(Consultation).where(Consultation.id.in_({i.consultation_id for i in pending}))
+        .options(sa.orm.joinedload(Consultation.department)))}
+    base = current_app.config["BASE_URL"].rstrip("/")
+    now = utcnow()
+    for invitation in pending:
+        invitation.mailed_at = now
+        user, consultation = users.get(invitation.user_id), consultations.get(invitation.consultation_id)
+        if user is None or user.email is None or consultation is None or consultation.withdrawn_at is not None:
+            continue  # deleted account, or a consultation withdrawn before the mail went out
+        group = invitation.target_group
+        locale = user.locale or "zh"
+        with force_locale(locale):
+            group_label = group.split(":", 1)[1] if group.startswith("named:") else str(TARGET_GROUP_LABELS[group])
+            dept_name = consultation.department.display_name(locale) if consultation.department else ""
+            add_notice(user.id, "invitation", change_text("invitation", title=consultation.title),
                        f"/consultations/{consultation.id}")
-        base = current_app.config["BASE_URL"].rstrip("/")
         queue_email(user.email, "oversight/emails/invitation", user=user, title=consultation.title,
                     department=dept_name, group=group_label, closes=format_local(consultation.closes_at),
-                    open_url=f"{base}/invitations/{open_token(consultation.id, user_id)}",
-                    unsubscribe_url=unsubscribe_url(user_id))
-        counts[group] = counts.get(group, 0) + 1
+                    open_url=f"{base}/invitations/{open_token(consultation.id, user.id)}",
+                    unsubscribe_url=unsubscribe_url(user.id))
     db.session.flush()
-    return counts
+    return len(pending)
 
 
 def mark_opened(consultation_id: int, user_id: int) -> Invitation | None:

@@ -65,9 +65,14 @@ def test_subscription_invitation_comment_and_answer(page, live_server, check_a11
     expect(page.locator(".flashes")).to_contain_text("已发布")
     page.get_by_role("button", name="退出").click()
 
-    # 3. The invitation (and the subscription news) arrive; the invitation link is tracked, then opens the page.
+    # 3. The invitation (and the subscription news) arrive — the scheduler's job writes the invitations' mail —;
+    # the invitation link is tracked, then opens the page.
     with live_server.session() as db:
         import sqlalchemy as sa
+
+        from app.oversight.jobs import send_invitations
+
+        assert send_invitations() >= 1
 
         from app.notifications.models import OutboxEmail
 

@@ -10,6 +10,7 @@ from app.accounts.models import Role, TagKind
 from app.notifications import subscriptions as subs
 from app.notifications.models import OutboxEmail
 from app.notifications.notices import Notice
+from app.oversight.jobs import send_invitations
 from app.oversight.models import Invitation
 
 
@@ -37,6 +38,10 @@ def test_publishing_invites_matching_accounts_per_group(db, make_user, make_tag,
     invited = {i.user_id: i.target_group for i in db.session.scalars(sa.select(Invitation))}
     assert invited == {restaurant.id: "enterprises", association.id: "enterprises", grandma.id: "grassroots"}
     assert shop.id not in invited and young.id not in invited
+    # Publishing records the invitations; the scheduled job writes the mail, once however often it runs.
+    assert mails(db, "oversight/emails/invitation") == []
+    assert send_invitations() == 3
+    assert send_invitations() == 0
     sent = mails(db, "oversight/emails/invitation")
     assert sorted(m.recipient for m in sent) == ["assoc@example.com", "grandma@example.com",
                                                    "restaurant@example.com"]
@@ -46,6 +51,7 @@ def test_publishing_invites_matching_accounts_per_group(db, make_user, make_tag,
     # Publishing again (a repeated signal) invites nobody twice.
     signals.consultation_published.send(c, actor=staff)
     db.session.commit()
+    send_invitations()
     assert len(mails(db, "oversight/emails/invitation")) == 3
 
 
@@ -68,6 +74,7 @@ def test_open_link_and_comment_are_counted_on_the_reach_page(client, auth, db, m
     c = make_consultation(tags=[elderly], target_groups=["grassroots"])
     signals.consultation_published.send(c, actor=staff)
     db.session.commit()
+    send_invitations()
     mail = next(m for m in mails(db, "oversight/emails/invitation") if m.recipient == "a@example.com")
     link = re.search(r"http://localhost(/invitations/\S+)", mail.body_text).group(1)
     response = client.get(link)
@@ -105,3 +112,17 @@ def test_publishing_tells_subscribers(db, make_user, make_tag, make_consultation
     db.session.commit()
     assert [m.recipient for m in mails(db, "oversight/emails/news")] == ["fan@example.com"]
     assert db.session.scalar(sa.select(Notice.link).where(Notice.user_id == fan.id)) == f"/consultations/{c.id}"
+
+
+def test_an_account_deleted_before_the_mail_goes_out_gets_nothing(db, make_user, make_tag, make_consultation,
+                                                                   staff):
+    elderly = make_tag("老年人", kind=TagKind.GROUP)
+    gone = make_user(email="gone@example.com", tags=[elderly])
+    c = make_consultation(tags=[elderly], target_groups=["grassroots"])
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+    gone.email, gone.deleted_at = None, gone.created_at
+    db.session.commit()
+    assert send_invitations() == 1
+    assert mails(db, "oversight/emails/invitation") == []
+    assert db.session.scalar(sa.select(Invitation.mailed_at)) is not None  # handled, not retried forever
