@@ -186,7 +186,10 @@ def count_states(db_url: str, session_id: int) -> dict[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
-    parser.add_argument("--workers", type=int, default=5)  # 2 x CPUs + 1 on the 2-core machine
+    # 3 sync workers: on this 2-core machine PostgreSQL and the 100 client threads share the cores with gunicorn,
+    # and fewer workers contend less. Measured here, idle: 5 workers 154-196/s (p99 0.98-1.17 s),
+    # 4 workers 171/s (p99 0.90 s), 3 workers 194-215/s (p99 0.67-0.71 s).
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seats", type=int, default=100)
     parser.add_argument("--clients", type=int, default=100)
