@@ -401,6 +401,23 @@ def manage_show(id: int):
                            unanswered=unanswered, is_short=services.is_period_short(c), now=utcnow())
 
 
+def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str):
+    """A one-form staff action: on a valid submit run ``fn``, commit and go back to the consultation; otherwise (or
+    when a rule refuses it) show the form again with the message next to the field."""
+    if form.validate_on_submit():
+        try:
+            fn()
+            db.session.commit()
+        except ConsultationError as error:
+            db.session.rollback()
+            _form_error(form, error)
+        else:
+            flash(success, "success")
+            return redirect(url_for("consultations.manage_show", id=c.id))
+    return render_template("consultations/manage/simple_form.html", c=c, form=form,
+                           heading=heading), (422 if form.errors else 200)
+
+
 def _act(c: Consultation, fn, success: str):
     try:
         fn()
@@ -425,18 +442,9 @@ def manage_publish(id: int):
 def manage_extend(id: int):
     c = _managed_or_404(id)
     form = ExtendForm()
-    if form.validate_on_submit():
-        try:
-            services.extend(current_user, c, local_to_utc(form.closes_at.data), form.notice.data)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("征询期已延长，延期公告已公开。"), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
-    return render_template("consultations/manage/simple_form.html", c=c, form=form,
-                           heading=_("延长征询期")), (422 if form.errors else 200)
+    return _simple_form_action(
+        c, form, lambda: services.extend(current_user, c, local_to_utc(form.closes_at.data), form.notice.data),
+        success=_("征询期已延长，延期公告已公开。"), heading=_("延长征询期"))
 
 
 @bp.route("/manage/consultations/<int:id>/withdraw", methods=["GET", "POST"])
@@ -444,18 +452,8 @@ def manage_extend(id: int):
 def manage_withdraw(id: int):
     c = _managed_or_404(id)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            services.withdraw(current_user, c, form.reason.data)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("征询已撤回。"), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
-    return render_template("consultations/manage/simple_form.html", c=c, form=form,
-                           heading=_("撤回征询")), (422 if form.errors else 200)
+    return _simple_form_action(c, form, lambda: services.withdraw(current_user, c, form.reason.data),
+                               success=_("征询已撤回。"), heading=_("撤回征询"))
 
 
 @bp.route("/manage/consultations/<int:id>/moderation", methods=["GET", "POST"])
