@@ -361,3 +361,13 @@ def test_moderation_queue_pages_by_keyset(client, app, auth, make_consultation, 
         page2 = client.get(next_url).get_data(as_text=True)
     assert comments[50].tracking_number in page2 and comments[54].tracking_number in page2
     assert comments[49].tracking_number not in page2
+
+
+def test_staff_consultation_page_has_a_clean_title_and_one_documents_section(client, auth, make_consultation, staff):
+    c = make_consultation()
+    auth.login(staff)
+    html = client.get(f"/manage/consultations/{c.id}").get_data(as_text=True)
+    head = html.split("</head>")[0]
+    assert "<section" not in head and "<form" not in head
+    assert html.count('id="docs-title"') == 1  # ids are unique on the page
+    assert f"<title>{c.title} · " in html
