@@ -33,10 +33,10 @@ def request_id() -> str | None:
     """This request's id (None outside a request)."""
     if not has_request_context():
         return None
-    rid = g.get("request_id")
+    rid = request.environ.get("canyu.request_id")  # the request's own, never shared like `g` can be
     if rid is None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = g.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        rid = request.environ["canyu.request_id"] = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
     return rid
 
 
@@ -87,21 +87,21 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start_request():
-        g.request_started = time.perf_counter()
+        request.environ["canyu.started"] = time.perf_counter()
         request_id()
 
     @app.after_request
     def _finish_request(response):
         rid = request_id()
         response.headers[REQUEST_ID_HEADER] = rid
-        started = g.get("request_started")
+        started = request.environ.get("canyu.started")
         duration = time.perf_counter() - started if started is not None else 0.0
         endpoint = request.endpoint or "none"
         metrics.observe_request(endpoint, request.method, response.status_code, duration)
         if app.config.get("LOG_REQUESTS", True):
             user = g.get("_login_user")
             request_log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": {
-                "method": request.method, "path": request.path, "endpoint": endpoint,
+                "request_id": rid, "method": request.method, "path": request.path, "endpoint": endpoint,
                 "status": response.status_code, "duration_ms": round(duration * 1000, 1),
                 "bytes": response.calculate_content_length(), "remote_addr": request.remote_addr,
                 "user_id": getattr(user, "id", None), "user_agent": request.user_agent.string[:200],
