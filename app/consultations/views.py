@@ -18,7 +18,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -35,6 +34,7 @@ from app.accounts.permissions import (
     verified_required,
 )
 from app.consultations import bp, rules, services
+from app.core.storage import Upload, storage
 from app.consultations.forms import (
     AnswerForm,
     CommentForm,
@@ -235,7 +235,7 @@ def _uploads(form) -> list[services.Upload]:
     for f in request.files.getlist(form.attachments.name):
         if not f or not f.filename:
             continue
-        out.append(services.Upload(filename=f.filename, data=f.read(services.MAX_ATTACHMENT_BYTES + 1)))
+        out.append(Upload(f.filename, stream=f.stream))  # spooled by werkzeug; checked, then stored in chunks
     return out
 
 
@@ -499,8 +499,7 @@ def document(id: int, doc_id: int):
     doc = db.get_or_404(ConsultationDocument, doc_id)
     if doc.consultation_id != c.id:
         abort(404)
-    return send_file(services.attachment_path(doc), mimetype=doc.mime_type, as_attachment=True,
-                     download_name=doc.filename)
+    return storage().send(services.file_key(doc), mimetype=doc.mime_type, download_name=doc.filename)
 
 
 @bp.route("/manage/consultations/<int:id>/documents", methods=["POST"])
@@ -516,8 +515,8 @@ def manage_documents(id: int):
             services.remove_document(current_user, c, doc)
             message = _("已删除。")
         else:
-            uploads = [services.Upload(filename=f.filename, data=f.read(services.MAX_ATTACHMENT_BYTES + 1))
-                       for f in request.files.getlist("documents") if f and f.filename]
+            uploads = [Upload(f.filename, stream=f.stream) for f in request.files.getlist("documents")
+                       if f and f.filename]
             services.add_documents(current_user, c, uploads)
             message = _("文件已上传。")
         db.session.commit()
@@ -534,8 +533,7 @@ def manage_documents(id: int):
 def manage_attachment(att_id: int):
     att = db.get_or_404(CommentAttachment, att_id)
     ensure_can_manage(att.comment.consultation)
-    return send_file(services.attachment_path(att), mimetype=att.mime_type, as_attachment=True,
-                     download_name=att.filename)
+    return storage().send(services.file_key(att), mimetype=att.mime_type, download_name=att.filename)
 
 
 @bp.route("/manage/consultations/<int:id>/groups", methods=["GET", "POST"])

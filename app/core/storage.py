@@ -84,11 +84,16 @@ class Upload:
         return not self.filename and self.size == 0
 
 
+def clean_name(name: str | None) -> str:
+    """A file name as sent, without folders or control characters (a NUL included), for messages and storage."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+
+
 def safe_filename(name: str | None, ext: str, limit: int = 255) -> str:
     """The name a stored file is shown and served with: no folders, no control characters (a NUL included), at
     most ``limit`` characters, ending in a suffix of the type the content was checked as."""
-    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    name = clean_name(name)
     suffixes = SUFFIXES.get(ext, (f".{ext}",))
     if not name.lower().endswith(suffixes):
         name = f"{name or 'file'}.{ext}"

@@ -7,15 +7,12 @@ from __future__ import annotations
 import calendar
 import csv
 import io
-import os
-import secrets
 from datetime import date, datetime, timedelta
 
-import filetype
 import segno
 import sqlalchemy as sa
 from flask import (
-    Response, abort, current_app, flash, jsonify, redirect, render_template, request, send_from_directory,
+    Response, abort, flash, jsonify, redirect, render_template, request,
     stream_with_context, url_for,
 )
 from flask_babel import gettext as _
@@ -29,7 +26,8 @@ from app.accounts.permissions import (
 )
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
-from app.openday import bp, services
+from app.core.storage import Upload
+from app.openday import bp, images, services
 from app.openday.forms import (
     ActivityForm, CancelActivityForm, CheckInForm, MessageForm, RatingForm, SessionForm, SignUpForm,
     VotingWindowForm, local_to_utc,
@@ -41,8 +39,6 @@ from app.openday.models import (
 
 RS = RegistrationState
 PAGE_SIZE = 20
-IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
-IMAGE_MAX_BYTES = 10 * 1024 * 1024
 
 
 def _int_arg(name: str) -> int | None:
@@ -170,8 +166,7 @@ def show(activity_id: int):
 
 @bp.route("/openday/images/<name>")
 def image(name: str):
-    return send_from_directory(os.path.join(current_app.config["UPLOAD_DIR"], "openday"), name,
-                               max_age=86400)
+    return images.send_image(name)
 
 
 # --------------------------------------------------------------------------------------- sign-up, ticket
@@ -371,22 +366,9 @@ def _tags():
     return db.session.scalars(sa.select(Tag).where(Tag.is_active).order_by(Tag.kind, Tag.id)).all()
 
 
-def _save_image(storage) -> str | None:
+def _save_image(file) -> str | None:
     """Store an uploaded JPG/PNG (checked by content) and return its file name; None when nothing was sent."""
-    if storage is None or not getattr(storage, "filename", ""):
-        return None
-    data = storage.read(IMAGE_MAX_BYTES + 1)
-    if len(data) > IMAGE_MAX_BYTES:
-        raise OpenDayError(_("图片不能超过 10 MB。"), field="image")
-    kind = filetype.guess(data)
-    if kind is None or kind.extension not in IMAGE_TYPES:
-        raise OpenDayError(_("图片只能是 JPG 或 PNG 格式。"), field="image")
-    folder = os.path.join(current_app.config["UPLOAD_DIR"], "openday")
-    os.makedirs(folder, exist_ok=True)
-    name = f"{secrets.token_hex(12)}.{kind.extension}"
-    with open(os.path.join(folder, name), "wb") as fh:
-        fh.write(data)
-    return name
+    return images.store_image(Upload(file.filename, stream=file.stream) if file and file.filename else None)
 
 
 def _activity_fields(form: ActivityForm) -> dict:

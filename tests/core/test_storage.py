@@ -22,14 +22,9 @@ def _own_upload_dir(app, tmp_path):
     app.extensions.pop("canyu_storage", None)
 
 
-@pytest.fixture(params=["filesystem", "database"])
-def backend(request, app):
-    previous = app.config["STORAGE_BACKEND"]
-    app.config["STORAGE_BACKEND"] = request.param
-    app.extensions.pop("canyu_storage", None)
-    yield st.storage()
-    app.config["STORAGE_BACKEND"] = previous
-    app.extensions.pop("canyu_storage", None)
+@pytest.fixture
+def backend(file_storage):
+    return file_storage
 
 
 class CountingStream(io.BytesIO):
