@@ -288,6 +288,40 @@ backend app
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+# -------------------------------------------------------------------- CPU spent per request
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def cpu_snapshot(cluster: Cluster) -> dict[str, float]:
+    """CPU seconds used so far by the app hosts' processes and by the PostgreSQL cluster's backends."""
+    app = 0.0
+    for h in cluster.hosts:
+        for pid in run("ip", "netns", "pids", h["name"], check=False).stdout.split():
+            app += _cpu_seconds(int(pid))
+    postmaster = int((cluster.tmp / "pg" / "postmaster.pid").read_text().split()[0])
+    db = _cpu_seconds(postmaster)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                db += _cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return {"app": app, "db": db}
+
+
+def cpu_per_request(before: dict, after: dict, n: int) -> dict[str, float]:
+    return {k: round((after[k] - before[k]) / n * 1000, 2) for k in before}  # CPU milliseconds per request
+
+
 # -------------------------------------------------------------------- data: sessions and signed-in clients
 
 def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple[list[int], list[list[tuple]]]:
@@ -326,6 +360,7 @@ def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple
             opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=40)))
         c.published_at = now - timedelta(days=1)
         db.session.commit()
+        cluster.consultation_id = c.id
         serializer = app.session_interface.get_signing_serializer(app)
         for phase in range(phases):
             activity = Activity(department_id=dept.id, title=f"集群测试 {phase + 1}", description="cluster test",
@@ -440,6 +475,61 @@ def rush(port: int, session_id: int, creds, clients: int, kill_at: int | None = 
     return result
 
 
+def comment_rush(port: int, consultation_id: int, creds, clients: int) -> dict:
+    """Each resident posts one comment through the balancer. Clients use several loopback source addresses
+    (127.0.1.x: still this machine), as many people would, so the per-address comment limit (Redis) holds."""
+    work: queue.Queue = queue.Queue()
+    for i, item in enumerate(creds):
+        work.put((i, *item))
+    lock = threading.Lock()
+    result = {"latencies": [], "accepted": 0, "errors": 0, "samples": []}
+
+    def client() -> None:
+        while True:
+            try:
+                i, _user_id, cookie, token = work.get_nowait()
+            except queue.Empty:
+                return
+            body = urlencode({"csrf_token": token, "idempotency_key": secrets.token_hex(16), "article_id": "0",
+                              "stance": "", "text": f"集群测试意见 {i}：建议公布数据更新频率。"})
+            started = time.perf_counter()
+            status, location = 0, ""
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60,
+                                              source_address=(f"127.0.1.{1 + i % 50}", 0))
+            try:
+                conn.request("POST", f"/consultations/{consultation_id}/comments", body=body, headers={
+                    "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"session={cookie}",
+                    "User-Agent": USER_AGENT, "Connection": "close"})
+                resp = conn.getresponse()
+                resp.read()
+                status, location = resp.status, resp.getheader("Location") or ""
+            except OSError as exc:
+                location = repr(exc)
+            finally:
+                conn.close()
+            with lock:
+                result["latencies"].append(time.perf_counter() - started)
+                if status == 302 and "/consultations/track/" in location:
+                    result["accepted"] += 1
+                else:
+                    result["errors"] += 1
+                    if len(result["samples"]) < 3:
+                        result["samples"].append((status, location[:100]))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result["elapsed"] = time.perf_counter() - started
+    lat = sorted(result["latencies"])
+    result["rps"] = len(lat) / result["elapsed"]
+    result["p50"] = statistics.median(lat)
+    result["p99"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    return result
+
+
 def check_rush(cluster: Cluster, session_id: int, seats: int, result: dict) -> list[str]:
     import sqlalchemy as sa
 
@@ -482,10 +572,7 @@ def check_attachment_across_hosts(cluster: Cluster) -> list[str]:
 
     a, b = (f"http://{h['ip']}:{cluster.app_port}" for h in cluster.hosts)
     engine = sa.create_engine(cluster.database_url)
-    with engine.connect() as conn:
-        cid = conn.execute(sa.text(
-            "SELECT id FROM consultation WHERE published_at IS NOT NULL AND withdrawn_at IS NULL "
-            "AND opens_at <= now() AND closes_at > now() ORDER BY id LIMIT 1")).scalar()
+    cid = cluster.consultation_id
     resident = login(a, *RESIDENT)
     page = resident.get(f"{a}/consultations/{cid}", timeout=10).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
@@ -546,6 +633,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000, help="sign-ups per rush")
     parser.add_argument("--seats", type=int, default=100)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--comments", type=int, default=200, help="comments posted through the balancer")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -588,15 +676,28 @@ def main() -> int:
 
         # One host: the other taken out of rotation at the balancer.
         cluster.haproxy("disable server app/app2")
+        cpu = cpu_snapshot(cluster)
         one = rush(cluster.lb_port, session_ids[0], creds[0], args.clients)
+        one["cpu_ms"] = cpu_per_request(cpu, cpu_snapshot(cluster), len(one["latencies"]))
         problems += [f"one host: {p}" for p in check_rush(cluster, session_ids[0], args.seats, one)]
         cluster.haproxy("enable server app/app2")
         log(f"rush, one host:  {fmt(one)}")
         while set(cluster.server_status().values()) != {"UP"}:
             time.sleep(0.1)
+        cpu = cpu_snapshot(cluster)
         two = rush(cluster.lb_port, session_ids[1], creds[1], args.clients)
+        two["cpu_ms"] = cpu_per_request(cpu, cpu_snapshot(cluster), len(two["latencies"]))
         problems += [f"two hosts: {p}" for p in check_rush(cluster, session_ids[1], args.seats, two)]
         log(f"rush, two hosts: {fmt(two)}")
+        cpu = cpu_snapshot(cluster)
+        comments = comment_rush(cluster.lb_port, cluster.consultation_id, creds[0][:args.comments], args.clients)
+        comments["cpu_ms"] = cpu_per_request(cpu, cpu_snapshot(cluster), len(comments["latencies"]))
+        if comments["errors"]:
+            problems.append(f"comments: {comments['errors']} errors, e.g. {comments['samples']}")
+        log(f"comments, two hosts: {comments['rps']:.1f} req/s, p50 {comments['p50'] * 1000:.0f} ms, "
+            f"p99 {comments['p99'] * 1000:.0f} ms, {comments['accepted']} accepted, {comments['errors']} errors")
+        log(f"CPU per request (app hosts / PostgreSQL): sign-up {one['cpu_ms']} (one host), {two['cpu_ms']} "
+            f"(two hosts); comment {comments['cpu_ms']}")
 
         # Two hosts, and host 1's gunicorn master killed with SIGKILL in the middle.
         master = cluster.procs[cluster.hosts[0]["name"]]
@@ -628,20 +729,32 @@ def main() -> int:
             problems.append(f"dead host dropped after {down_after} s, window {window} s")
         if cluster.server_status().get("app2") != "UP":
             problems.append("host 2 is not up after the kill")
+        text = requests.get(f"http://{cluster.hosts[1]['ip']}:{cluster.app_port}/metrics", timeout=10).text
+        if 'canyu_scheduler_job_last_run_ok{job="app.notifications.jobs.send_pending_email"} 1.0' not in text:
+            problems.append("the scheduler did not run its jobs (no last run in /metrics)")
+        accepted = re.search(r"^canyu_comments_accepted_total (\S+)", text, re.M)
+        if not accepted or float(accepted.group(1)) < comments["accepted"]:
+            problems.append(f"/metrics counts {accepted and accepted.group(1)} comments")
         figures.update({
-            "one_host": {k: one[k] for k in ("rps", "p50", "p99", "errors", "confirmed", "waitlisted")},
-            "two_hosts": {k: two[k] for k in ("rps", "p50", "p99", "errors", "confirmed", "waitlisted")},
+            "one_host": {k: one[k] for k in ("rps", "p50", "p99", "errors", "confirmed", "waitlisted", "cpu_ms")},
+            "two_hosts": {k: two[k] for k in ("rps", "p50", "p99", "errors", "confirmed", "waitlisted", "cpu_ms")},
+            "comments": {k: comments[k] for k in ("rps", "p50", "p99", "errors", "accepted", "cpu_ms")},
             "failover": {k: failover[k] for k in ("rps", "p50", "p99", "errors", "retries", "confirmed",
                                                   "waitlisted", "refused_after_retry")},
             "down_after_seconds": down_after, "workers_per_host": args.workers, "requests": args.requests,
             "clients": args.clients, "seats": args.seats, "load_after": os.getloadavg(),
         })
         print()
-        print("| hosts | gunicorn workers | requests/s | per host | p50 | p99 | confirmed | errors |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for label, n, r in (("1", 1, one), ("2", 2, two), ("2, one killed mid-rush", 2, failover)):
+        print("| sign-up rush | gunicorn workers | requests/s | per host | p50 | p99 | confirmed | errors "
+              "| CPU ms per request: app / PostgreSQL |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for label, n, r in (("1 host", 1, one), ("2 hosts", 2, two), ("2 hosts, one killed mid-rush", 2, failover)):
+            cpu = f"{r['cpu_ms']['app']} / {r['cpu_ms']['db']}" if "cpu_ms" in r else "—"
             print(f"| {label} | {args.workers} per host | {r['rps']:.1f} | {r['rps'] / n:.1f} | "
-                  f"{r['p50'] * 1000:.0f} ms | {r['p99'] * 1000:.0f} ms | {r['confirmed']} | {r['errors']} |")
+                  f"{r['p50'] * 1000:.0f} ms | {r['p99'] * 1000:.0f} ms | {r['confirmed']} | {r['errors']} | {cpu} |")
+        print(f"comments through 2 hosts: {comments['rps']:.1f} requests/s, p99 {comments['p99'] * 1000:.0f} ms, "
+              f"{comments['accepted']} accepted, CPU ms per comment app / PostgreSQL: "
+              f"{comments['cpu_ms']['app']} / {comments['cpu_ms']['db']}")
         print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
               "(both hosts, PostgreSQL, Redis, HAProxy and the clients share these cores)")
     except KeyboardInterrupt:
