@@ -18,7 +18,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from flask import Flask, g, has_request_context, request
+import sqlalchemy as sa
+from flask import Flask, g, has_request_context, request, session
 from flask.logging import default_handler
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -78,6 +79,18 @@ def configure_logging(app: Flask) -> None:
     app.logger.removeHandler(default_handler)  # records reach the root handler once, in its format
 
 
+def _user_id() -> int | None:
+    """The signed-in user's id, without a query: from the user this request loaded (its row may be expired after
+    the commit, and touching its attributes would load it again), else from the signed session cookie."""
+    state = sa.inspect(g.get("_login_user"), raiseerr=False)
+    identity = state.identity if state is not None else None
+    if identity:
+        return identity[0]
+    # dict.get: read without marking the session accessed (which would add "Vary: Cookie" to every response).
+    claimed = str(dict.get(session._get_current_object(), "_user_id") or "").split(".", 1)[0]
+    return int(claimed) if claimed.isdigit() else None
+
+
 def init_app(app: Flask) -> None:
     configure_logging(app)
     metrics.init_app(app)
@@ -99,12 +112,11 @@ def init_app(app: Flask) -> None:
         endpoint = request.endpoint or "none"
         metrics.observe_request(endpoint, request.method, response.status_code, duration)
         if app.config.get("LOG_REQUESTS", True):
-            user = g.get("_login_user")
             request_log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": {
                 "request_id": rid, "method": request.method, "path": request.path, "endpoint": endpoint,
                 "status": response.status_code, "duration_ms": round(duration * 1000, 1),
                 "bytes": response.calculate_content_length(), "remote_addr": request.remote_addr,
-                "user_id": getattr(user, "id", None), "user_agent": request.user_agent.string[:200],
+                "user_id": _user_id(), "user_agent": request.user_agent.string[:200],
             }})
         return response
 

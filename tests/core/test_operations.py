@@ -34,8 +34,12 @@ def test_error_pages_show_the_request_id(client):
     assert api.status_code == 404 and api.headers["X-Request-ID"] == "support-case-4712"
 
 
-def test_one_json_log_line_per_request(client, caplog):
+def test_one_json_log_line_per_request(client, caplog, monkeypatch, auth, resident):
+    # Alembic's logging setup (run in-process by migration tests) disables existing loggers; not so in production.
+    monkeypatch.setattr(logging.getLogger("canyu.request"), "disabled", False)
     caplog.set_level(logging.INFO, logger="canyu.request")
+    auth.login(resident)
+    caplog.clear()
     client.get("/healthz", headers={"X-Request-ID": "log-line-000001"})
     records = [r for r in caplog.records if r.name == "canyu.request"]
     assert len(records) == 1
@@ -44,7 +48,7 @@ def test_one_json_log_line_per_request(client, caplog):
     entry = json.loads(line)
     assert entry["request_id"] == "log-line-000001"
     assert entry["status"] == 200 and entry["endpoint"] == "core.healthz" and entry["method"] == "GET"
-    assert entry["duration_ms"] >= 0
+    assert entry["duration_ms"] >= 0 and entry["user_id"] == resident.id
 
 
 def test_metrics_are_not_public(client, app):
