@@ -52,7 +52,7 @@ from app.consultations.models import (
     ModerationState,
     RejectionReason,
 )
-from app.core.errors import commit_or_explain, show_error
+from app.core.errors import commit_or_explain, form_status, show_error
 from app.core.paging import parse_time_cursor
 from app.core.timeutil import local, utcnow
 from app.extensions import db
@@ -146,7 +146,7 @@ def manage_new():
         else:
             flash(_("草稿已保存，共%(n)s条。", n=len(c.articles)), "success")
             return redirect(url_for("consultations.manage_show", id=c.id))
-    return render_template("consultations/manage/edit.html", form=form, c=None), (422 if form.errors else 200)
+    return render_template("consultations/manage/edit.html", form=form, c=None), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/edit", methods=["GET", "POST"])
@@ -165,7 +165,7 @@ def manage_edit(id: int):
             flash(_("已保存。"), "success")
             return redirect(url_for("consultations.manage_show", id=c.id))
     c = db.session.get(Consultation, id)
-    return render_template("consultations/manage/edit.html", form=form, c=c), (422 if form.errors else 200)
+    return render_template("consultations/manage/edit.html", form=form, c=c), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>")
@@ -192,7 +192,7 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
             flash(success, "success")
             return redirect(url_for("consultations.manage_show", id=c.id))
     return render_template("consultations/manage/simple_form.html", c=c, form=form,
-                           heading=heading), (422 if form.errors else 200)
+                           heading=heading), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/publish", methods=["POST"])
@@ -372,7 +372,7 @@ def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup |
             flash(_("答复已保存（反馈报告发布前不公开）。"), "success")
             return redirect(url_for("consultations.manage_answers", id=c.id))
     return render_template("consultations/manage/answer.html", c=c, comment=comment, group=group,
-                           form=form), (422 if form.errors else 200)
+                           form=form), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/comments/<int:comment_id>/answer", methods=["GET", "POST"])
@@ -422,7 +422,7 @@ def manage_faq(id: int, faq_id: int | None = None):
         else:
             flash(_("已保存。"), "success")
             return redirect(url_for("consultations.manage_faq", id=c.id))
-    return render_template("consultations/manage/faq.html", c=c, form=form, item=item), (422 if form.errors else 200)
+    return render_template("consultations/manage/faq.html", c=c, form=form, item=item), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/report", methods=["GET", "POST"])
@@ -449,7 +449,7 @@ def manage_report(id: int):
     stats = c.report.statistics if c.report else services.report_statistics(c)
     return render_template("consultations/manage/report.html", c=c, form=form, stats=stats,
                            unanswered=services.unanswered_count(c),
-                           articles=[a for a in c.articles if not a.is_removed]), (422 if form.errors else 200)
+                           articles=[a for a in c.articles if not a.is_removed]), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/report/publish", methods=["POST"])

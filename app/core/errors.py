@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import flash
+from flask import flash, request
 
 from app.extensions import db
 
@@ -34,18 +34,23 @@ class DomainError(Exception):
         return str(self.message)
 
 
-def show_error(form: Any, error: DomainError) -> None:
-    """Put the error's message next to its field on ``form``; without such a field, flash it for the page."""
-    field = getattr(form, error.field, None) if error.field and form is not None else None
+def show_error(form: Any, error: DomainError, default: str | None = None) -> None:
+    """Put the error's message next to its field on ``form`` (or the ``default`` field when the error names none);
+    without such a field, flash it for the page."""
+    name = error.field or default
+    field = getattr(form, name, None) if name and form is not None else None
     if field is not None and hasattr(field, "errors"):
         field.errors = list(field.errors) + [str(error)]
     else:
         flash(str(error), "error")
 
 
-def form_status(form: Any) -> int:
-    """200 for a form shown for the first time, 422 when it is shown again with messages."""
-    return INVALID if form is not None and form.errors else 200
+def form_status(form: Any = None) -> int:
+    """The status of a page showing a form: 200 the first time, 422 when a submission comes back to it (the form
+    has messages, or a rule refused the submission and said why)."""
+    if form is not None and form.errors:
+        return INVALID
+    return INVALID if request.method == "POST" else 200
 
 
 def submit(form: Any, action: Callable[[], T], success: str | None = None) -> T | None:

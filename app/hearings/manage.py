@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
-from app.core.errors import commit_or_explain, show_error
+from app.core.errors import commit_or_explain, form_status, show_error
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import bp, services
@@ -79,7 +79,7 @@ def manage_new():
         except HearingError as exc:
             db.session.rollback()
             show_error(form, exc)
-    return render_template("hearings/manage/form.html", form=form, meeting=None), 422 if form.errors else 200
+    return render_template("hearings/manage/form.html", form=form, meeting=None), form_status(form)
 
 
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
@@ -111,7 +111,7 @@ def manage_edit(id: int):
         except HearingError as exc:
             db.session.rollback()
             show_error(form, exc)
-    return render_template("hearings/manage/form.html", form=form, meeting=meeting), 422 if form.errors else 200
+    return render_template("hearings/manage/form.html", form=form, meeting=meeting), form_status(form)
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):

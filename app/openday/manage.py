@@ -30,7 +30,7 @@ from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
-from app.core.errors import commit_or_explain, show_error
+from app.core.errors import INVALID, commit_or_explain, form_status, show_error
 from app.core.timeutil import from_local, local, utcnow
 from app.extensions import db
 from app.openday import bp, services
@@ -142,7 +142,7 @@ def manage_new():
             db.session.commit()
             flash(_("活动已创建（草稿）。请添加场次，然后发布。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
-    return render_template("openday/manage_form.html", form=form, activity=None), 400 if form.errors else 200
+    return render_template("openday/manage_form.html", form=form, activity=None), form_status(form)
 
 
 def _chosen_tags(form):
@@ -187,7 +187,7 @@ def manage_edit(activity_id: int):
             db.session.commit()
             flash(_("已保存。") if changed or image else _("没有改动。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
-    return render_template("openday/manage_form.html", form=form, activity=activity), 400 if form.errors else 200
+    return render_template("openday/manage_form.html", form=form, activity=activity), form_status(form)
 
 
 @bp.route("/manage/openday/<int:activity_id>")
@@ -222,7 +222,7 @@ def manage_cancel(activity_id: int):
             flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_show.html", activity=activity, session_form=SessionForm(),
-                           cancel_form=form, now=utcnow()), 400
+                           cancel_form=form, now=utcnow()), INVALID
 
 
 def _session_times(form: SessionForm):
@@ -246,7 +246,7 @@ def manage_add_session(activity_id: int):
             flash(_("场次已添加。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_show.html", activity=activity, session_form=form,
-                           cancel_form=CancelActivityForm(), now=utcnow()), 400
+                           cancel_form=CancelActivityForm(), now=utcnow()), INVALID
 
 
 @bp.route("/manage/openday/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -273,7 +273,7 @@ def manage_edit_session(session_id: int):
             flash(_("已保存。") if changed else _("没有改动。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=session.activity_id))
     return render_template("openday/manage_session_form.html", form=form, session=session,
-                           activity=session.activity), 400 if form.errors else 200
+                           activity=session.activity), form_status(form)
 
 
 PARTICIPANT_STATES = [RS.CONFIRMED, RS.WAITLISTED, RS.OFFERED, RS.CHECKED_IN, RS.NO_SHOW, RS.CANCELLED]
@@ -404,7 +404,7 @@ def manage_message(session_id: int):
         Registration.session_id == session.id).group_by(Registration.state)).all())
     return render_template("openday/manage_participants.html", session=session, activity=session.activity,
                            registrations=[], state=None, states=PARTICIPANT_STATES, counts=counts, next_url=None,
-                           message_form=form), 400
+                           message_form=form), INVALID
 
 
 @bp.route("/manage/openday/sessions/<int:session_id>/no-shows", methods=["POST"])
@@ -449,7 +449,7 @@ def check_in(session_id: int):
             flash(message, "success" if ok else "error")
             return redirect(url_for("openday.check_in", session_id=session.id))
         if wants_json:
-            return jsonify(result="invalid", ok=False, message=_("请输入票码或短码。")), 400
+            return jsonify(result="invalid", ok=False, message=_("请输入票码或短码。")), INVALID
     q = (request.args.get("q") or "").strip()[:60]
     found = []
     if q:
@@ -461,7 +461,7 @@ def check_in(session_id: int):
                                 .options(sa.orm.joinedload(CheckIn.registration).joinedload(Registration.user))
                                 .order_by(CheckIn.id.desc()).limit(10)).all()
     return render_template("openday/check_in.html", session=session, activity=session.activity, form=form,
-                           q=q, found=found, recent=recent), 400 if form.errors else 200
+                           q=q, found=found, recent=recent), form_status(form)
 
 
 # ------------------------------------------------------------------------------------ the vote (admin)
@@ -503,4 +503,4 @@ def manage_vote():
 
     next_url = url_with(before=votes[199].id) if len(votes) > 200 else None
     return render_template("openday/manage_vote.html", form=form, window=window, votes=votes[:200],
-                           results=results, flagged=flagged, next_url=next_url), 400 if form.errors else 200
+                           results=results, flagged=flagged, next_url=next_url), form_status(form)

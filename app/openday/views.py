@@ -28,7 +28,7 @@ from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
-from app.core.errors import commit_or_explain, show_error
+from app.core.errors import INVALID, commit_or_explain, show_error
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
 from app.openday import bp, services
@@ -288,7 +288,7 @@ def rate(registration_id: int):
             return redirect(url_for("openday.ticket", registration_id=reg.id))
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
-                           rank=services.waitlist_rank(reg), rating=rating, rating_form=form), 400
+                           rank=services.waitlist_rank(reg), rating=rating, rating_form=form), INVALID
 
 
 # ------------------------------------------------------------------------------------------------ the vote
