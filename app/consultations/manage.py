@@ -5,22 +5,8 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-
 import sqlalchemy as sa
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    stream_with_context,
-    url_for,
-)
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -52,6 +38,7 @@ from app.consultations.models import (
     ModerationState,
     RejectionReason,
 )
+from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error
 from app.core.paging import parse_time_cursor
 from app.core.timeutil import local, utcnow
@@ -467,51 +454,25 @@ def manage_report_publish(id: int):
     return redirect(url_for("consultations.manage_show", id=c.id))
 
 
-# Exports stream: the CSV comes from a generator (PostgreSQL's COPY ... TO STDOUT passed on block by block, or
-# the csv module over a streamed query elsewhere); the XLSX uses xlsxwriter's constant_memory
-# mode (one row in memory at a time) into a temporary file that is then streamed.
+# Exports (app.core.exports): streamed, cells neutralised, audited. The CSV on PostgreSQL is the database's own
+# COPY output (formulas neutralised in its SQL), passed on block by block.
 
 
-def _csv_stream(consultation_id: int):
-    return services.export_csv(consultation_id)
+def _export(c: Consultation, fmt: str):
+    exports.audit_export(current_user, "consultation.export", c, fmt)
+    db.session.commit()
+    chunks = services.export_csv(c.id) if fmt == "csv" else None
+    return exports.download(fmt, f"consultation-{c.id}-comments", services.EXPORT_HEADER,
+                            services.export_rows(c.id), sheet_name="comments", chunks=chunks)
 
 
 @bp.route("/manage/consultations/<int:id>/export.csv")
 @staff_required
 def manage_export_csv(id: int):
-    c = _managed_or_404(id)
-    response = Response(stream_with_context(_csv_stream(c.id)), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f"attachment; filename=consultation-{c.id}-comments.csv"
-    return response
-
-
-def write_xlsx(consultation_id: int, path: str) -> None:
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
-    sheet = workbook.add_worksheet("comments")
-    sheet.write_row(0, 0, services.EXPORT_HEADER)
-    for i, row in enumerate(services.export_rows(consultation_id), start=1):
-        sheet.write_row(i, 0, row)
-    workbook.close()
+    return _export(_managed_or_404(id), "csv")
 
 
 @bp.route("/manage/consultations/<int:id>/export.xlsx")
 @staff_required
 def manage_export_xlsx(id: int):
-    c = _managed_or_404(id)
-    fd, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(fd)
-    write_xlsx(c.id, path)
-
-    def chunks():
-        try:
-            with open(path, "rb") as fh:
-                while chunk := fh.read(64 * 1024):
-                    yield chunk
-        finally:
-            os.unlink(path)
-
-    response = Response(chunks(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = f"attachment; filename=consultation-{c.id}-comments.xlsx"
-    return response
+    return _export(_managed_or_404(id), "xlsx")

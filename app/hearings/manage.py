@@ -5,7 +5,6 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,8 +12,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
+from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error
-from app.core.timeutil import utcnow
+from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.hearings import bp, services
 from app.hearings.forms import (
@@ -154,6 +154,34 @@ def _managed(id: int) -> Meeting:
 @staff_required
 def manage_meeting(id: int):
     return _render_manage(_managed(id))
+
+
+EXPORT_HEADER = ("申请编号", "姓名", "电子邮箱", "所在区", "年龄段", "性别", "身份", "状态", "不符合条件的理由",
+                 "候补序号", "提交时间")
+
+
+def _export_rows(meeting: Meeting):
+    stmt = (sa.select(Application).where(Application.meeting_id == meeting.id)
+            .options(selectinload(Application.user)).order_by(Application.id).execution_options(yield_per=500))
+    for a in db.session.scalars(stmt):
+        cats = a.categories or {}
+        yield (a.id, a.user.name if a.user else "", (a.user.email or "") if a.user else "",
+               *(services.category_value_label(k, cats.get(k, "")) for k in ("district", "age_band", "gender",
+                                                                            "account_type")),
+               str(a.state_label), a.ineligible_reason, a.alternate_rank, format_local(a.created_at))
+
+
+@bp.route("/manage/hearings/<int:id>/applications.<fmt>")
+@staff_required
+def manage_export(id: int, fmt: str):
+    """The meeting's applications with the applicants' details (personal data: audited)."""
+    meeting = _managed(id)
+    if fmt not in exports.FORMATS:
+        abort(404)
+    exports.audit_export(current_user, "hearing.export", meeting, fmt)
+    db.session.commit()
+    return exports.download(fmt, f"hearing-{meeting.id}-applications", EXPORT_HEADER, _export_rows(meeting),
+                            sheet_name="applications")
 
 
 @bp.route("/manage/hearings/<int:id>/lottery-status")

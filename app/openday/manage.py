@@ -5,33 +5,21 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import secrets
 from datetime import timedelta
 
 import filetype
 import sqlalchemy as sa
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
+from app.core import exports
 from app.core.errors import INVALID, commit_or_explain, form_status, show_error
-from app.core.timeutil import from_local, local, utcnow
+from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
 from app.openday import bp, services
 from app.openday.forms import (
@@ -321,67 +309,27 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _safe_cell(value):
-    """Keep spreadsheet programs from running a cell as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _export_rows(session: ActivitySession, state):
-    from app.core.timeutil import format_local
-
     stmt = _participants_stmt(session, state).order_by(Registration.id).execution_options(yield_per=500)
     for reg in db.session.scalars(stmt):
         u = reg.user
-        yield [_safe_cell(v) for v in (
-            u.name, u.email or "", u.organisation_name or "", u.district or "", u.age_band or "", u.gender or "",
-            reg.companions, reg.state.value, reg.waitlist_position or "", reg.short_code,
-            format_local(reg.created_at), format_local(reg.checked_in_at))]
+        yield (u.name, u.email or "", u.organisation_name or "", u.district or "", u.age_band or "", u.gender or "",
+               reg.companions, reg.state.value, reg.waitlist_position or "", reg.short_code,
+               format_local(reg.created_at), format_local(reg.checked_in_at))
 
 
 @bp.route("/manage/openday/sessions/<int:session_id>/participants.<fmt>")
 @staff_required
 def manage_export(session_id: int, fmt: str):
     session = _managed_session(session_id)
+    if fmt not in exports.FORMATS:
+        abort(404)
     state = _state_arg()
-    from app.core.audit import audit
-
-    audit(current_user, "openday.export", session.activity, session_id=session.id, format=fmt)
+    exports.audit_export(current_user, "openday.export", session.activity, fmt, session_id=session.id)
     db.session.commit()
-    filename = f"openday-session-{session.id}-participants"
-    header = [zh for _key, zh in EXPORT_COLUMNS]
-    if fmt == "csv":
-        def generate():
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            buf.write("\ufeff")
-            writer.writerow(header)
-            for row in _export_rows(session, state):
-                writer.writerow(row)
-                if buf.tell() > 16384:
-                    yield buf.getvalue()
-                    buf.seek(0)
-                    buf.truncate()
-            yield buf.getvalue()
-
-        return Response(stream_with_context(generate()), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={filename}.csv"})
-    if fmt == "xlsx":
-        import xlsxwriter
-
-        out = io.BytesIO()
-        book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True,
-                                         "strings_to_formulas": False, "strings_to_urls": False})
-        sheet = book.add_worksheet("participants")
-        sheet.write_row(0, 0, header)
-        for i, row in enumerate(_export_rows(session, state), start=1):
-            sheet.write_row(i, 0, row)
-        book.close()
-        return Response(out.getvalue(),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename={filename}.xlsx"})
-    abort(404)
+    return exports.download(fmt, f"openday-session-{session.id}-participants",
+                            [zh for _key, zh in EXPORT_COLUMNS], _export_rows(session, state),
+                            sheet_name="participants")
 
 
 @bp.route("/manage/openday/sessions/<int:session_id>/message", methods=["POST"])
