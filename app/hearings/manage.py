@@ -16,7 +16,7 @@ from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
-from app.hearings import bp, services
+from app.hearings import bp, services, topics
 from app.hearings.forms import (
     AnnounceDrawForm,
     AnswerForm,
@@ -38,7 +38,6 @@ from app.hearings.models import (
     Meeting,
     MeetingPhase,
     Suggestion,
-    Topic,
 )
 
 
@@ -102,9 +101,7 @@ def manage_edit(id: int):
             new_quotas = getattr(form, "parsed_quotas", [])
             if sorted(map(str, new_quotas)) != sorted(map(str, (q.as_dict() for q in meeting.quotas))):
                 services.set_quotas(current_user, meeting, new_quotas)
-            topics = parse_topics(form.topics.data)
-            if [(t.title, t.background) for t in meeting.topics] != topics:
-                meeting.topics = [Topic(position=i, title=t, background=b) for i, (t, b) in enumerate(topics)]
+            topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
             db.session.commit()
             flash(_("已保存。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=meeting.id))
