@@ -680,9 +680,8 @@ def _csv_python(consultation_id: int) -> Iterator[bytes]:
 
 
 def _text(column: str) -> str:
-    """A text column of the COPY query: empty as NULL (an empty unquoted field, as the csv path writes it) and
-    neutralised against formulas."""
-    return f"NULLIF({exports.sql_neutralise(column)}, '')"
+    """A text column of the COPY query: neutralised against formulas, empty as NULL (see exports.sql_neutralise)."""
+    return exports.sql_neutralise(column)
 
 
 # The same columns as export_rows(), formatted by PostgreSQL. Enum columns store member names, whose lower case is

@@ -45,8 +45,11 @@ def neutralise(value: Any) -> Any:
 
 
 def sql_neutralise(expression: str) -> str:
-    """The same rule as ``neutralise`` as a PostgreSQL expression over a text column or expression."""
-    return (f"CASE WHEN left({expression}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+    """The same rule as ``neutralise`` as a PostgreSQL expression over a text column or expression, with empty text
+    as NULL (COPY then writes an empty unquoted field, as the csv writer does). ``ascii()`` reads the code of the
+    first character (= + - @ tab CR are 61 43 45 64 9 13) without making a new string, which keeps the COPY path
+    close to a bare COPY's speed."""
+    return (f"CASE WHEN {expression} = '' THEN NULL WHEN ascii({expression}) IN (61, 43, 45, 64, 9, 13) "
             f"THEN '''' || {expression} ELSE {expression} END")
 
 

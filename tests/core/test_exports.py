@@ -58,9 +58,10 @@ def test_neutralise_covers_every_prefix_and_leaves_the_rest():
 def test_the_sql_expression_follows_the_same_rule(db):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's")
-    for text in DANGEROUS + ["建议", "a=b", ""]:
-        got = db.session.scalar(sa.text(f"SELECT {exports.sql_neutralise(':t')}"), {"t": text})
+    for text in DANGEROUS + ["建议", "a=b", "'=quoted"]:
+        got = db.session.scalar(sa.text(f"SELECT {exports.sql_neutralise('CAST(:t AS text)')}"), {"t": text})
         assert got == exports.neutralise(text)
+    assert db.session.scalar(sa.text(f"SELECT {exports.sql_neutralise('CAST(:t AS text)')}"), {"t": ""}) is None
 
 
 def _audited(db, action: str) -> list[AuditEntry]:
