@@ -26,6 +26,21 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def _sqlite_foreign_keys_on(dbapi_connection, _connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def enforce_sqlite_foreign_keys(app) -> None:
+    """SQLite enforces foreign keys (and their ON DELETE rules) only when each connection asks: ask on every new
+    connection of the app's SQLite engines. PostgreSQL always enforces them."""
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_foreign_keys_on)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 mail = Mail()

@@ -12,21 +12,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class ConsultationError(Exception):
-    """A rule of this module refused an action; ``str(error)`` is a translated message for the user and ``field``
-    names the form field the message belongs next to (None: the whole form)."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+class ConsultationError(DomainError):
+    """A rule of consultations refused an action."""
 
 
 class DocumentType(enum.Enum):

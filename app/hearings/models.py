@@ -12,18 +12,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class HearingError(Exception):
-    """A rule of this module refused an action; ``message`` is readable by the user, ``field`` names the input."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class HearingError(DomainError):
+    """A rule of hearings refused an action."""
 
 
 # The profile categories quotas may use: code -> label; values are shown with their own labels.

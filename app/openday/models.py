@@ -15,18 +15,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Department, Tag, User
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class OpenDayError(Exception):
-    """A rule of the Open Month was broken; the message is shown to the user."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = str(message)
-        self.field = field
+class OpenDayError(DomainError):
+    """A rule of the Open Month refused an action."""
 
 
 class ActivityMode(enum.Enum):

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import Department
+from app.core.errors import DomainError
 from app.core.timeutil import SHANGHAI, from_local
 from app.extensions import db
 
@@ -193,8 +194,8 @@ class Period:
         return from_local(self.end)
 
 
-class PeriodError(ValueError):
-    pass
+class PeriodError(DomainError, ValueError):
+    """A period key that is neither a year, a quarter (2026-Q4) nor a month (2026-11)."""
 
 
 def parse_period(key: str) -> Period:

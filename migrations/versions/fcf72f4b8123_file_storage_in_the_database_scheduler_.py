@@ -1,7 +1,7 @@
 """file storage in the database, scheduler job runs
 
 Revision ID: fcf72f4b8123
-Revises: 1e5bc802a183
+Revises: 0494e04a17e1
 Create Date: 2026-11-30 17:16:26.058923
 
 """
@@ -13,7 +13,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = 'fcf72f4b8123'
-down_revision = '1e5bc802a183'
+down_revision = '0494e04a17e1'
 branch_labels = None
 depends_on = None
 
