@@ -210,8 +210,9 @@ defaults
     timeout connect 1s
     timeout client 60s
     timeout server 60s
-    # A busy sync worker answers /healthz late but answers; a dead host refuses at once (counted in inter x fall).
-    timeout check 5s
+    # A busy sync worker answers /healthz late but answers (on this shared 2-core machine, seconds late); a dead
+    # host refuses at once, so this does not slow the detection of one.
+    timeout check 10s
 frontend canyu
     bind 127.0.0.1:{self.lb_port}
     unique-id-format %{{+X}}o%ci%cp%fi%fp%Ts%rt%pid
@@ -399,7 +400,7 @@ def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple
 def rush(port: int, session_id: int, creds, clients: int, kill_at: int | None = None, on_kill=None,
          host: str = "127.0.0.1") -> dict:
     """Each client sends one sign-up at a time; a request that fails at the network or with 502/503 is sent again
-    (as a person would press again), at most 3 times."""
+    after a moment (as a person would press again), at most 3 more times."""
     work: queue.Queue = queue.Queue()
     for item in creds:
         work.put(item)
@@ -429,7 +430,9 @@ def rush(port: int, session_id: int, creds, clients: int, kill_at: int | None = 
                 return
             started = time.perf_counter()
             outcome, last = None, None
-            for tries in range(3):
+            for tries in range(4):
+                if tries:
+                    time.sleep(0.5 * tries)  # as a person would press again after a moment
                 try:
                     status, location = attempt(cookie, token)
                 except OSError as exc:
@@ -727,6 +730,9 @@ def main() -> int:
             if down_after is not None else "balancer never marked host 1 down")
         if down_after is None or down_after > window:
             problems.append(f"dead host dropped after {down_after} s, window {window} s")
+        deadline = time.monotonic() + 15
+        while cluster.server_status().get("app2") != "UP" and time.monotonic() < deadline:
+            time.sleep(0.1)
         if cluster.server_status().get("app2") != "UP":
             problems.append("host 2 is not up after the kill")
         text = requests.get(f"http://{cluster.hosts[1]['ip']}:{cluster.app_port}/metrics", timeout=10).text
@@ -735,6 +741,12 @@ def main() -> int:
         accepted = re.search(r"^canyu_comments_accepted_total (\S+)", text, re.M)
         if not accepted or float(accepted.group(1)) < comments["accepted"]:
             problems.append(f"/metrics counts {accepted and accepted.group(1)} comments")
+        for label, r in (("one host", one), ("two hosts", two), ("failover", failover)):
+            # Requests refused after every retry (the balancer had no healthy host: it happens only when the machine
+            # is so loaded that /healthz takes over `timeout check`). A few are tolerated; more fail the test.
+            if r["errors"] > 0.1 * len(r["latencies"]):
+                problems.append(f"{label}: {r['errors']} of {len(r['latencies'])} sign-ups failed after every retry, "
+                                f"e.g. {r['samples'][:3]} (load average {os.getloadavg()[0]:.1f})")
         figures.update({
             "one_host": {k: one[k] for k in ("rps", "p50", "p99", "errors", "confirmed", "waitlisted", "cpu_ms")},
             "two_hosts": {k: two[k] for k in ("rps", "p50", "p99", "errors", "confirmed", "waitlisted", "cpu_ms")},
