@@ -416,6 +416,27 @@ class Comment(db.Model):
     def is_published(self) -> bool:
         return self.moderation_state is ModerationState.PUBLISHED
 
+    def moderate(self, publish: bool, *, reason: RejectionReason | None, note: str, now: datetime,
+                 by_id: int | None) -> ModerationState:
+        """Publish or reject (先审查、后公开); a rejection needs its reason. Returns the state before (unchanged when
+        it already was the wanted one). The consultation's kept counts move with it in services.moderate."""
+        old = self.moderation_state
+        new = ModerationState.PUBLISHED if publish else ModerationState.REJECTED
+        if not publish and reason is None:
+            raise ConsultationError(_l("不予公开时请选择原因。"), field="reason")
+        if old is new:
+            return old
+        self.moderation_state = new
+        self.moderated_at, self.moderated_by_id = now, by_id
+        self.moderation_note = note.strip()
+        if publish:
+            self.rejection_reason = None
+            self.published_at = self.published_at or now
+        else:
+            self.rejection_reason = reason
+            self.published_at = None
+        return old
+
     def __repr__(self) -> str:
         return f"<Comment {self.tracking_number}>"
 
