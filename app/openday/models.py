@@ -135,6 +135,15 @@ class Activity(db.Model):
             return ActivityState.PUBLISHED
         return ActivityState.DRAFT
 
+    @classmethod
+    def state_clause(cls, state: ActivityState) -> sa.ColumnElement[bool]:
+        """SQL that holds for the activities whose ``state`` is ``state``: the same rule, for queries."""
+        if state is ActivityState.CANCELLED:
+            return cls.cancelled_at.is_not(None)
+        if state is ActivityState.PUBLISHED:
+            return sa.and_(cls.cancelled_at.is_(None), cls.published_at.is_not(None))
+        return sa.and_(cls.cancelled_at.is_(None), cls.published_at.is_(None))
+
     @property
     def is_public(self) -> bool:
         return self.published_at is not None
