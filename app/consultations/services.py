@@ -354,19 +354,10 @@ def moderate(actor: User, c: Consultation, comments: Iterable[Comment], *, publi
     for comment in comments:
         if comment.consultation_id != c.id:
             continue
-        old = comment.moderation_state
-        new = ModerationState.PUBLISHED if publish else ModerationState.REJECTED
+        old = comment.moderate(publish, reason=reason, note=note, now=now, by_id=actor.id)
+        new = comment.moderation_state
         if old is new:
             continue
-        comment.moderation_state = new
-        comment.moderated_at, comment.moderated_by_id = now, actor.id
-        comment.moderation_note = note.strip()
-        if publish:
-            comment.rejection_reason = None
-            comment.published_at = comment.published_at or now
-        else:
-            comment.rejection_reason = reason
-            comment.published_at = None
         delta = (1 if new is ModerationState.PUBLISHED else 0) - (1 if old is ModerationState.PUBLISHED else 0)
         published_delta += delta
         pending_delta -= 1 if old is ModerationState.PENDING else 0

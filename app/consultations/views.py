@@ -28,7 +28,6 @@ from app.consultations.models import (
     ConsultationState,
     DispositionKind,
     DocumentType,
-    FeedbackReport,
     ModerationState,
     Stance,
 )
@@ -43,7 +42,7 @@ PAGE_SIZE = 20
 
 def _public_or_404(id: int) -> Consultation:
     c = db.get_or_404(Consultation, id)
-    if not c.is_public and not can_manage_department(current_user, c.department_id):
+    if not c.is_published and not can_manage_department(current_user, c.department_id):
         abort(404)
     return c
 
@@ -52,12 +51,8 @@ def _public_or_404(id: int) -> Consultation:
 # Public pages
 
 
-STATUS_FILTERS = {
-    "open": lambda now: sa.and_(Consultation.opens_at <= now, Consultation.closes_at > now),
-    "closed": lambda now: sa.and_(Consultation.closes_at <= now,
-                                  sa.not_(Consultation.report.has(FeedbackReport.published_at.is_not(None)))),
-    "feedback": lambda now: Consultation.report.has(FeedbackReport.published_at.is_not(None)),
-}
+STATUS_FILTERS = {"open": ConsultationState.OPEN, "closed": ConsultationState.CLOSED,
+                  "feedback": ConsultationState.FEEDBACK_PUBLISHED}
 
 
 @bp.route("/consultations/")
@@ -66,7 +61,7 @@ def index():
     stmt = sa.select(Consultation).where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None))
     status = request.args.get("status", "")
     if status in STATUS_FILTERS:
-        stmt = stmt.where(STATUS_FILTERS[status](now))
+        stmt = stmt.where(Consultation.state_clause(STATUS_FILTERS[status], now))
     department_id = request.args.get("department", type=int)
     if department_id:
         stmt = stmt.where(Consultation.department_id == department_id)

@@ -262,6 +262,29 @@ class Application(db.Model):
         self.ineligible_reason = "" if eligible else reason.strip()
         self.reviewed_at = now or utcnow()
 
+    def select(self, respond_by: datetime) -> None:
+        """Drawn for a seat (or moved in from the alternates): to answer by ``respond_by``."""
+        self._require(ApplicationState.ELIGIBLE, ApplicationState.ALTERNATE)
+        self.state, self.respond_by = ApplicationState.SELECTED, respond_by
+
+    def make_alternate(self, rank: int) -> None:
+        self._require(ApplicationState.ELIGIBLE)
+        self.state, self.alternate_rank = ApplicationState.ALTERNATE, rank
+
+    def not_select(self) -> None:
+        self._require(ApplicationState.ELIGIBLE)
+        self.state = ApplicationState.NOT_SELECTED
+
+    def lapse(self, now: datetime) -> None:
+        """Selected but did not answer by the deadline: counted as declining."""
+        self._require(ApplicationState.SELECTED)
+        self.state, self.decline_reason, self.responded_at = ApplicationState.DECLINED, "no_answer", now
+
+    def mark_attended(self, attended: bool) -> None:
+        """Record (or correct) whether a confirmed observer came to the meeting."""
+        self._require(ApplicationState.CONFIRMED, ApplicationState.ATTENDED)
+        self.state = ApplicationState.ATTENDED if attended else ApplicationState.CONFIRMED
+
     def respond(self, accept: bool, now: datetime | None = None) -> None:
         now = now or utcnow()
         self._require(ApplicationState.SELECTED)

@@ -32,6 +32,7 @@ from app.openday import bp, images, services
 from app.openday.forms import RatingForm, SignUpForm
 from app.openday.models import (
     Activity,
+    ActivityState,
     ActivityMode,
     ActivitySession,
     OpenDayError,
@@ -304,7 +305,7 @@ def vote():
         if window.is_open(now):
             year_start, year_end = from_local(date(window.year, 1, 1)), from_local(date(window.year + 1, 1, 1))
             activities = db.session.scalars(
-                sa.select(Activity).where(Activity.published_at.is_not(None), Activity.cancelled_at.is_(None),
+                sa.select(Activity).where(Activity.state_clause(ActivityState.PUBLISHED),
                                           Activity.first_starts_at >= year_start, Activity.first_starts_at < year_end)
                 .options(sa.orm.joinedload(Activity.department)).order_by(Activity.first_starts_at)).all()
             if current_user.is_authenticated:
