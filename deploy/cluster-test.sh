@@ -10,6 +10,8 @@ need=()
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v ip >/dev/null || need+=(iproute2)
+command -v runuser >/dev/null || need+=(util-linux)
+[ -x .venv/bin/python ] || python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
