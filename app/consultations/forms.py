@@ -121,7 +121,3 @@ class ExtendForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     reason = TextAreaField(_l("撤回原因"), validators=[DataRequired(_l("请填写撤回原因。")), Length(max=2000)])
     submit = SubmitField(_l("撤回"))
-
-
-class GroupTitleForm(FlaskForm):
-    title = StringField(_l("意见组名称"), validators=[Length(max=200)])

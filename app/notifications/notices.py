@@ -40,11 +40,6 @@ def recent_notices(user_id: int, limit: int = 30) -> list[Notice]:
         .limit(limit)))
 
 
-def unread_count(user_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Notice.id)).where(Notice.user_id == user_id, Notice.read_at.is_(None))) or 0
-
-
 def mark_all_read(user_id: int, now: datetime | None = None) -> int:
     result = db.session.execute(
         sa.update(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None)).values(read_at=now or utcnow()))
