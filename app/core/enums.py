@@ -32,6 +32,11 @@ class LabelledEnum(enum.Enum):
         return str(self._label)
 
     @property
+    def lazy_label(self):
+        """The label as a lazy string, translated when shown (for form labels built at import time)."""
+        return self._label
+
+    @property
     def msgid(self) -> str:
         """The label as written in the code (Chinese), whatever the current language."""
         return getattr(self._label, "_args", [str(self._label)])[0]
