@@ -13,7 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Tag
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
-from app.consultations import bp, services
+from app.consultations import bp, groups, reports, services
+from app.consultations.exports import EXPORT_HEADER, export_csv, export_rows
 from app.consultations.forms import (
     AnswerForm,
     ConsultationForm,
@@ -160,7 +161,7 @@ def manage_edit(id: int):
 def manage_show(id: int):
     c = _managed_or_404(id)
     due_at = c.report_due_at(current_app.config["FEEDBACK_REPORT_DUE_DAYS"])
-    unanswered = services.unanswered_count(c) if c.closes_at and c.state is not ConsultationState.DRAFT else None
+    unanswered = reports.unanswered_count(c) if c.closes_at and c.state is not ConsultationState.DRAFT else None
     return render_template("consultations/manage/show.html", c=c, state=c.state, due_at=due_at,
                            unanswered=unanswered, is_short=services.is_period_short(c), now=utcnow())
 
@@ -290,21 +291,21 @@ def manage_groups(id: int):
         group = db.session.get(CommentGroup, int(request.form.get("group_id", 0) or 0))
         try:
             if action == "propose":
-                made = services.propose_groups(current_user, c)
+                made = groups.propose_groups(current_user, c)
                 message = _("提出了%(n)s个意见组建议。", n=len(made))
             elif group is None:
                 abort(404)
             elif action == "accept":
-                services.accept_group(current_user, c, group, request.form.get("title"))
+                groups.accept_group(current_user, c, group, request.form.get("title"))
                 message = _("已确认意见组。")
             elif action == "split":
                 ids = [int(x) for x in request.form.getlist("comment_ids") if x.isdigit()]
-                services.split_group(current_user, c, group, ids or None)
+                groups.split_group(current_user, c, group, ids or None)
                 message = _("已拆分意见组。")
             elif action == "merge":
                 others = [db.session.get(CommentGroup, int(x)) for x in request.form.getlist("merge_ids")
                           if x.isdigit()]
-                services.merge_groups(current_user, c, group, [o for o in others if o is not None])
+                groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
                 message = _("已合并意见组。")
             else:
                 abort(400)
@@ -315,10 +316,10 @@ def manage_groups(id: int):
         else:
             flash(message, "success")
         return redirect(url_for("consultations.manage_groups", id=c.id))
-    groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
+    all_groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
                                 .options(selectinload(CommentGroup.comments), selectinload(CommentGroup.disposition))
                                 .order_by(CommentGroup.id)).all()
-    return render_template("consultations/manage/groups.html", c=c, groups=groups)
+    return render_template("consultations/manage/groups.html", c=c, groups=all_groups)
 
 
 @bp.route("/manage/consultations/<int:id>/answers")
@@ -330,15 +331,15 @@ def manage_answers(id: int):
             .options(selectinload(Comment.disposition), selectinload(Comment.group)
                      .selectinload(CommentGroup.disposition)))
     if request.args.get("show") != "all":
-        stmt = stmt.where(sa.not_(services._answered_clause()))
+        stmt = stmt.where(sa.not_(reports.answered_clause()))
     comments, next_url = _staff_page(stmt)
-    groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
+    accepted = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
                                                               CommentGroup.is_accepted.is_(True))
                                 .options(selectinload(CommentGroup.disposition),
                                          selectinload(CommentGroup.comments))).all()
     return render_template("consultations/manage/answers.html", c=c, comments=comments,
-                           groups=groups, next_url=next_url, articles={a.id: a for a in c.articles},
-                           unanswered=services.unanswered_count(c))
+                           groups=accepted, next_url=next_url, articles={a.id: a for a in c.articles},
+                           unanswered=reports.unanswered_count(c))
 
 
 def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup | None):
@@ -424,7 +425,7 @@ def manage_report(id: int):
         form.main_points.data, form.changes.data = c.report.main_points, c.report.changes
     if form.validate_on_submit():
         try:
-            services.save_report(current_user, c, main_points=form.main_points.data or "",
+            reports.save_report(current_user, c, main_points=form.main_points.data or "",
                                  changes=form.changes.data or "", final_text=form.final_text.data or "")
             db.session.commit()
         except ConsultationError as error:
@@ -433,9 +434,9 @@ def manage_report(id: int):
         else:
             flash(_("报告已保存。"), "success")
             return redirect(url_for("consultations.manage_report", id=c.id))
-    stats = c.report.statistics if c.report else services.report_statistics(c)
+    stats = c.report.statistics if c.report else reports.report_statistics(c)
     return render_template("consultations/manage/report.html", c=c, form=form, stats=stats,
-                           unanswered=services.unanswered_count(c),
+                           unanswered=reports.unanswered_count(c),
                            articles=[a for a in c.articles if not a.is_removed]), form_status(form)
 
 
@@ -444,7 +445,7 @@ def manage_report(id: int):
 def manage_report_publish(id: int):
     c = _managed_or_404(id)
     try:
-        services.publish_report(current_user, c)
+        reports.publish_report(current_user, c)
         db.session.commit()
     except ConsultationError as error:
         db.session.rollback()
@@ -461,9 +462,9 @@ def manage_report_publish(id: int):
 def _export(c: Consultation, fmt: str):
     exports.audit_export(current_user, "consultation.export", c, fmt)
     db.session.commit()
-    chunks = services.export_csv(c.id) if fmt == "csv" else None
-    return exports.download(fmt, f"consultation-{c.id}-comments", services.EXPORT_HEADER,
-                            services.export_rows(c.id), sheet_name="comments", chunks=chunks)
+    chunks = export_csv(c.id) if fmt == "csv" else None
+    return exports.download(fmt, f"consultation-{c.id}-comments", EXPORT_HEADER,
+                            export_rows(c.id), sheet_name="comments", chunks=chunks)
 
 
 @bp.route("/manage/consultations/<int:id>/export.csv")

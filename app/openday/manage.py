@@ -21,7 +21,7 @@ from app.core import exports
 from app.core.errors import INVALID, commit_or_explain, form_status, show_error
 from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
-from app.openday import bp, services
+from app.openday import bp, services, votes
 from app.openday.forms import (
     ActivityForm,
     CancelActivityForm,
@@ -417,7 +417,7 @@ def check_in(session_id: int):
 @bp.route("/manage/openday/vote", methods=["GET", "POST"])
 @admin_required
 def manage_vote():
-    window = services.current_window()
+    window = votes.current_window()
     form = VotingWindowForm(obj=window)
     if request.method == "GET" and window is not None:
         form.opens_at.data = local(window.opens_at).replace(tzinfo=None)
@@ -425,7 +425,7 @@ def manage_vote():
     if form.validate_on_submit():
         target = window if window is not None and window.year == form.year.data else None
         try:
-            services.set_voting_window(current_user, form.year.data, local_to_utc(form.opens_at.data),
+            votes.set_voting_window(current_user, form.year.data, local_to_utc(form.opens_at.data),
                                        local_to_utc(form.closes_at.data), form.live_ranking.data, window=target)
         except OpenDayError as exc:
             db.session.rollback()
@@ -434,21 +434,21 @@ def manage_vote():
             db.session.commit()
             flash(_("投票设置已保存。"), "success")
             return redirect(url_for("openday.manage_vote"))
-    votes, results, flagged = [], [], 0
+    cast, results, flagged = [], [], 0
     if window is not None:
-        results = services.ranking(window)
+        results = votes.ranking(window)
         stmt = sa.select(Vote).where(Vote.window_id == window.id)
         if request.args.get("flagged") == "1":
             stmt = stmt.where(Vote.is_flagged)
         before = request.args.get("before", type=int)
         if before:
             stmt = stmt.where(Vote.id < before)
-        votes = db.session.scalars(stmt.options(sa.orm.joinedload(Vote.user), sa.orm.joinedload(Vote.activity))
+        cast = db.session.scalars(stmt.options(sa.orm.joinedload(Vote.user), sa.orm.joinedload(Vote.activity))
                                    .order_by(Vote.id.desc()).limit(201)).all()
         flagged = db.session.scalar(sa.select(sa.func.count(Vote.id)).where(Vote.window_id == window.id,
                                                                             Vote.is_flagged))
     from app.templating import url_with
 
-    next_url = url_with(before=votes[199].id) if len(votes) > 200 else None
-    return render_template("openday/manage_vote.html", form=form, window=window, votes=votes[:200],
+    next_url = url_with(before=cast[199].id) if len(cast) > 200 else None
+    return render_template("openday/manage_vote.html", form=form, window=window, votes=cast[:200],
                            results=results, flagged=flagged, next_url=next_url), form_status(form)

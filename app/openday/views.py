@@ -31,7 +31,7 @@ from app.accounts.permissions import can_manage_department, login_required, veri
 from app.core.errors import INVALID, commit_or_explain, show_error
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
-from app.openday import bp, services
+from app.openday import bp, services, votes
 from app.openday.forms import RatingForm, SignUpForm
 from app.openday.models import (
     Activity,
@@ -143,7 +143,7 @@ def index():
     return render_template("openday/index.html", activities=activities, next_url=next_url, f=f, view=view,
                            weeks=weeks, year=year, month=month, departments=departments, tags=tags, districts=list(DISTRICTS),
                            modes=list(ActivityMode), prev_month=f"{prev_month.year}-{prev_month.month:02d}",
-                           next_month=f"{next_month.year}-{next_month.month:02d}", window=services.current_window())
+                           next_month=f"{next_month.year}-{next_month.month:02d}", window=votes.current_window())
 
 
 def url_with_after(after: str) -> str:
@@ -300,12 +300,12 @@ def _vote_key() -> str:
 
 @bp.route("/openday/vote")
 def vote():
-    window = services.current_window()
+    window = votes.current_window()
     now = utcnow()
     activities, mine, results = [], set(), []
     if window is not None:
         if window.results_visible(now):
-            results = services.ranking(window)
+            results = votes.ranking(window)
         if window.is_open(now):
             year_start, year_end = from_local(date(window.year, 1, 1)), from_local(date(window.year + 1, 1, 1))
             activities = db.session.scalars(
@@ -313,7 +313,7 @@ def vote():
                                           Activity.first_starts_at >= year_start, Activity.first_starts_at < year_end)
                 .options(sa.orm.joinedload(Activity.department)).order_by(Activity.first_starts_at)).all()
             if current_user.is_authenticated:
-                mine = {v.activity_id for v in services.active_votes(window, current_user)}
+                mine = {v.activity_id for v in votes.active_votes(window, current_user)}
     return render_template("openday/vote.html", window=window, now=now, activities=activities, mine=mine,
                            results=results)
 
@@ -324,15 +324,15 @@ def vote():
 @verified_required
 def cast_vote(activity_id: int):
     activity = _public_activity(activity_id)
-    window = services.current_window()
+    window = votes.current_window()
     if window is None:
         abort(404)
     try:
         if request.form.get("action") == "withdraw":
-            services.withdraw_vote(current_user, window, activity)
+            votes.withdraw_vote(current_user, window, activity)
             message = _("已收回您对“%(title)s”的投票。", title=activity.title)
         else:
-            services.cast_vote(current_user, window, activity, ip_address=request.remote_addr or "",
+            votes.cast_vote(current_user, window, activity, ip_address=request.remote_addr or "",
                                user_agent=request.user_agent.string)
             message = _("已为“%(title)s”投票。", title=activity.title)
     except OpenDayError as exc:
