@@ -233,3 +233,9 @@ def _choices():
     from app.consultations.models import CommenterType
 
     return {"disposition_kinds": list(DispositionKind), "commenter_types": list(CommenterType)}
+
+
+@bp.record_once
+def _enums_for_templates(state) -> None:
+    """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
+    state.app.jinja_env.globals.update(ConsultationState=ConsultationState, ModerationState=ModerationState)

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS
 from app.core.timeutil import SHANGHAI
-from app.hearings.models import ACCOUNT_TYPES, CATEGORIES, DISPOSITION_LABELS, OBSERVER_HISTORY
+from app.hearings.models import ACCOUNT_TYPES, CATEGORIES, OBSERVER_HISTORY, Disposition
 
 CATEGORY_VALUES = {"district": DISTRICTS, "age_band": AGE_BANDS, "gender": GENDERS, "account_type": ACCOUNT_TYPES,
                    "observer_history": OBSERVER_HISTORY}
@@ -170,7 +170,7 @@ class SuggestionForm(FlaskForm):
 
 
 class AnswerForm(FlaskForm):
-    disposition = RadioField(_l("处理结果"), choices=[(k.value, v) for k, v in DISPOSITION_LABELS.items()],
+    disposition = RadioField(_l("处理结果"), choices=[(k.value, k.lazy_label) for k in Disposition],
                              validators=[InputRequired(_l("请选择处理结果。"))])
     answer = TextAreaField(_l("答复（未采纳须说明理由）"), validators=[DataRequired(_l("请填写答复。"))])
     follow_up = TextAreaField(_l("督办事项（承诺办理的事项）"), validators=[Length(max=1000)])

@@ -25,6 +25,7 @@ from app.hearings.models import (
     Application,
     ApplicationState,
     HearingError,
+    LotteryStatus,
     Meeting,
     MeetingPhase,
     Suggestion,
@@ -247,3 +248,9 @@ def my_application_action(id: int, action: str):
             return _render_mine(meeting, mine, form, 422)
         flash(str(exc.message), "error")
     return redirect(url_for("hearings.my_application", id=id))
+
+
+@bp.record_once
+def _enums_for_templates(state) -> None:
+    """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
+    state.app.jinja_env.globals.update(ApplicationState=ApplicationState, LotteryStatus=LotteryStatus, MeetingPhase=MeetingPhase)

@@ -344,3 +344,7 @@ def cast_vote(activity_id: int):
     return redirect(url_for("openday.vote"))
 
 
+@bp.record_once
+def _enums_for_templates(state) -> None:
+    """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
+    state.app.jinja_env.globals.update(ActivityState=ActivityState, RegistrationState=RegistrationState)
