@@ -6,6 +6,7 @@ import hashlib
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from app.accounts.models import User
 from app.core.errors import DomainError
 from app.extensions import db
 
@@ -43,7 +44,6 @@ def read_token(purpose: str, token: str, max_age_hours: int) -> dict:
 
 def load_user_for(purpose: str, token: str, max_age_hours: int, fingerprint_of):
     """The user a link is for, when the link is valid and the state it was made for has not changed."""
-    from app.accounts.models import User
 
     data = read_token(purpose, token, max_age_hours)
     user = db.session.get(User, data.get("u"))

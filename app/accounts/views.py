@@ -3,15 +3,22 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services
-from app.accounts.forms import AcceptInvitationForm, ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, \
-    ResendVerificationForm, ResetPasswordForm
+from app.accounts.forms import (
+    AcceptInvitationForm,
+    ConfirmForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResendVerificationForm,
+    ResetPasswordForm,
+)
 from app.accounts.models import Role, User
-from app.accounts.permissions import login_required
+from app.accounts.permissions import is_staff_or_admin, login_required
 from app.accounts.tokens import LinkError
 from app.core.errors import form_status
 from app.extensions import db, limiter, login_manager
@@ -120,11 +127,8 @@ def logout():
 @bp.route("/manage/")
 @login_required
 def manage_home():
-    from app.accounts.permissions import is_staff_or_admin
 
     if not is_staff_or_admin(current_user):
-        from flask import abort
-
         abort(403)
     return render_template("accounts/manage_home.html")
 

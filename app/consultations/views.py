@@ -21,6 +21,7 @@ from app.consultations.models import (
     TARGET_GROUPS,
     Comment,
     CommentGroup,
+    CommenterType,
     Consultation,
     ConsultationDocument,
     ConsultationError,
@@ -230,7 +231,6 @@ def document(id: int, doc_id: int):
 
 @bp.context_processor
 def _choices():
-    from app.consultations.models import CommenterType
 
     return {"disposition_kinds": list(DispositionKind), "commenter_types": list(CommenterType)}
 

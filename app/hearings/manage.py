@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error
-from app.core.timeutil import format_local, utcnow
+from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import bp, services, topics
 from app.hearings.forms import (
@@ -88,8 +88,6 @@ def manage_edit(id: int):
     ensure_can_manage(meeting)
     form = MeetingForm(obj=meeting)
     if request.method == "GET":
-        from app.core.timeutil import local
-
         form.topics.data = format_topics(meeting.topics)
         form.quotas.data = format_quotas(meeting.quotas)
         for name in ("starts_at", "opens_at", "closes_at"):

@@ -16,6 +16,7 @@ from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
+from app.i18n import current_language
 
 
 class HearingError(DomainError):
@@ -348,7 +349,6 @@ class LotteryRun(db.Model):
     @property
     def localized_message(self) -> str:
         """The outcome in the reader's language (runs from before English was kept show the Chinese)."""
-        from app.i18n import current_language
 
         return (self.message_en or self.message) if current_language() == "en" else self.message
 

@@ -5,6 +5,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,8 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import can_manage_department
-from app.accounts.permissions import verified_required
+from app.accounts.permissions import can_manage_department, verified_required
 from app.core.errors import show_error
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -68,8 +68,6 @@ def index():
     if after:
         try:
             ts, mid = after.split("_")
-            from datetime import datetime, timezone
-
             cursor_at = datetime.fromtimestamp(int(ts), timezone.utc)
             stmt = stmt.where(sa.or_(Meeting.starts_at < cursor_at,
                                      sa.and_(Meeting.starts_at == cursor_at, Meeting.id < int(mid))))

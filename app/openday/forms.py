@@ -7,13 +7,22 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
-    BooleanField, DateField, DateTimeLocalField, IntegerField, RadioField, SelectField, SelectMultipleField,
-    StringField, TextAreaField, TimeField,
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
 )
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import district_choices
+from app.core.timeutil import from_local
 from app.openday.models import ActivityMode, Eligibility, RegistrationState
 
 
@@ -138,6 +147,5 @@ class VotingWindowForm(FlaskForm):
 
 
 def local_to_utc(value: datetime):
-    from app.core.timeutil import from_local
 
     return from_local(value.date(), value.time())

@@ -43,6 +43,7 @@ from app.openday.models import (
     RegistrationState,
     Vote,
 )
+from app.templating import url_with
 
 RS = RegistrationState
 PAGE_SIZE = 20
@@ -100,7 +101,6 @@ def manage_index():
                                            sa.orm.selectinload(Activity.sessions))
                               .order_by(Activity.id.desc()).limit(PAGE_SIZE + 1)).all()
     activities = rows[:PAGE_SIZE]
-    from app.templating import url_with
 
     next_url = url_with(before=activities[-1].id) if len(rows) > PAGE_SIZE else None
     return render_template("openday/manage_index.html", activities=activities, next_url=next_url)
@@ -292,7 +292,6 @@ def manage_participants(session_id: int):
     if after:
         stmt = stmt.where(Registration.id > after)
     rows = db.session.scalars(stmt.order_by(Registration.id).limit(100 + 1)).all()
-    from app.templating import url_with
 
     next_url = url_with(after=rows[99].id) if len(rows) > 100 else None
     counts = dict(db.session.execute(sa.select(Registration.state, sa.func.count()).where(
@@ -447,7 +446,6 @@ def manage_vote():
                                    .order_by(Vote.id.desc()).limit(201)).all()
         flagged = db.session.scalar(sa.select(sa.func.count(Vote.id)).where(Vote.window_id == window.id,
                                                                             Vote.is_flagged))
-    from app.templating import url_with
 
     next_url = url_with(before=cast[199].id) if len(cast) > 200 else None
     return render_template("openday/manage_vote.html", form=form, window=window, votes=cast[:200],

@@ -11,17 +11,7 @@ from datetime import date, datetime, timedelta
 
 import segno
 import sqlalchemy as sa
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_from_directory,
-    url_for,
-)
+from flask import Response, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from icalendar import Calendar, Event
@@ -35,14 +25,15 @@ from app.openday import bp, services, votes
 from app.openday.forms import RatingForm, SignUpForm
 from app.openday.models import (
     Activity,
-    ActivityState,
     ActivityMode,
     ActivitySession,
+    ActivityState,
     OpenDayError,
     Rating,
     Registration,
     RegistrationState,
 )
+from app.templating import url_with
 
 RS = RegistrationState
 PAGE_SIZE = 20
@@ -147,7 +138,6 @@ def index():
 
 
 def url_with_after(after: str) -> str:
-    from app.templating import url_with
 
     return url_with(after=after)
 

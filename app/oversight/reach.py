@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template
 
 from app.accounts.permissions import ensure_can_manage, staff_required
+from app.consultations.models import Consultation
 from app.extensions import db
 from app.oversight import bp, services
 from app.oversight.labels import TARGET_GROUP_LABELS
@@ -29,7 +30,6 @@ def group_label(group: str) -> str:
 @bp.route("/manage/consultations/<int:consultation_id>/reach")
 @staff_required
 def manage_reach(consultation_id: int):
-    from app.consultations.models import Consultation
 
     consultation = db.get_or_404(Consultation, consultation_id)
     ensure_can_manage(consultation)

@@ -32,10 +32,7 @@ def manage_dashboard():
 def manage_list(name: str):
     if name not in metrics.FIGURES:
         abort(404)
-    try:
-        rows = metrics.figure_list(name, utcnow())
-    except ImportError:
-        abort(404)
+    rows = metrics.figure_list(name, utcnow())
     return render_template("oversight/list.html", name=name, rows=rows)
 
 
