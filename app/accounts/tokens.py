@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -42,7 +43,7 @@ def read_token(purpose: str, token: str, max_age_hours: int) -> dict:
         raise LinkError("invalid") from exc
 
 
-def load_user_for(purpose: str, token: str, max_age_hours: int, fingerprint_of):
+def load_user_for(purpose: str, token: str, max_age_hours: int, fingerprint_of) -> Any:
     """The user a link is for, when the link is valid and the state it was made for has not changed."""
 
     data = read_token(purpose, token, max_age_hours)

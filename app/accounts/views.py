@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -46,7 +47,7 @@ def safe_next(default: str) -> str:
 
 @bp.route("/accounts/register", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
-def register():
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = RegisterForm()
@@ -70,7 +71,7 @@ def register():
 
 
 @bp.route("/accounts/verify/<token>")
-def verify(token: str):
+def verify(token: str) -> ResponseReturnValue:
     try:
         services.verify_email(token)
     except LinkError as exc:
@@ -83,7 +84,7 @@ def verify(token: str):
 @bp.route("/accounts/unverified", methods=["GET", "POST"])
 @login_required
 @limiter.limit("5 per hour", methods=["POST"])
-def unverified():
+def unverified() -> ResponseReturnValue:
     if current_user.is_verified:
         return redirect(url_for("core.home"))
     form = ResendVerificationForm()
@@ -97,7 +98,7 @@ def unverified():
 
 @bp.route("/accounts/login", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = LoginForm()
@@ -116,7 +117,7 @@ def login():
 
 
 @bp.route("/accounts/logout", methods=["POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         logout_user()
@@ -126,7 +127,7 @@ def logout():
 
 @bp.route("/manage/")
 @login_required
-def manage_home():
+def manage_home() -> ResponseReturnValue:
 
     if not is_staff_or_admin(current_user):
         abort(403)
@@ -135,7 +136,7 @@ def manage_home():
 
 @bp.route("/accounts/forgot-password", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
-def forgot_password():
+def forgot_password() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
@@ -153,7 +154,7 @@ def _link_problem(exc: LinkError):
 
 
 @bp.route("/accounts/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):
+def reset_password(token: str) -> ResponseReturnValue:
     try:
         user = services.check_reset_token(token)
     except LinkError as exc:
@@ -173,7 +174,7 @@ def reset_password(token: str):
 
 
 @bp.route("/accounts/invitation/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str):
+def accept_invitation(token: str) -> ResponseReturnValue:
     try:
         user = services.check_invitation(token)
     except LinkError as exc:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.accounts.models import Department, Tag
@@ -81,7 +82,7 @@ def _tag_id(name: str) -> int:
 
 @endpoint("/api/v1/", "The API's entry points.", obj({"name": S, "version": S, "openapi": S,
                                                        "endpoints": {"type": "array", "items": S}}))
-def index(args):
+def index(args) -> dict:
 
     return {"name": "Canyu open data API", "version": "v1", "openapi": url_for("api.openapi_document"),
             "endpoints": [e.rule for e in ENDPOINTS]}
@@ -137,7 +138,7 @@ FILTERS = [Param("department", description="Department code."), Param("tag", des
 
 @endpoint("/api/v1/consultations", "Published consultations, newest first.", CONSULTATION,
           FILTERS + [Param("state", enum=CONSULTATION_STATES, description="Current state.")], paginated=True)
-def consultations(args):
+def consultations(args) -> dict:
 
     stmt = _public_consultations()
     if "department" in args:
@@ -161,7 +162,7 @@ def consultations(args):
 
 
 @endpoint("/api/v1/consultations/<int:consultation_id>", "One consultation with its articles.", CONSULTATION_DETAIL)
-def consultation(args, consultation_id: int):
+def consultation(args, consultation_id: int) -> dict:
 
     c = db.session.scalar(_public_consultations().where(Consultation.id == consultation_id))
     if c is None:
@@ -201,7 +202,7 @@ def _comment(c) -> dict:
           [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
            Param("tag", description="Tag name of the consultation (Chinese or English).")] + DATE_PARAMS,
           paginated=True)
-def comments(args):
+def comments(args) -> dict:
 
     stmt = sa.select(Comment).where(Comment.moderation_state == ModerationState.PUBLISHED)
     if "consultation" in args:
@@ -228,7 +229,7 @@ REPORT = obj({"consultation_id": I, "consultation_title": S, "department": DEPAR
 
 @endpoint("/api/v1/feedback-reports", "Published feedback reports (意见采纳情况反馈), newest first.", REPORT,
           [Param("department", description="Department code.")] + DATE_PARAMS, paginated=True)
-def feedback_reports(args):
+def feedback_reports(args) -> dict:
 
     stmt = (sa.select(FeedbackReport).join(Consultation, Consultation.id == FeedbackReport.consultation_id)
             .where(FeedbackReport.published_at.is_not(None))
@@ -243,7 +244,7 @@ def feedback_reports(args):
     rows = db.session.scalars(stmt.order_by(FeedbackReport.published_at.desc(), FeedbackReport.id.desc())
                               .limit(args["limit"] + 1)).all()
 
-    def render(r):
+    def render(r) -> dict:
         c = r.consultation
         return {"consultation_id": c.id, "consultation_title": c.title, "department": _dept(c.department),
                 "closes_at": iso(c.closes_at), "published_at": iso(r.published_at),
@@ -304,7 +305,7 @@ def _meeting(m, detail: bool = False) -> dict:
 
 @endpoint("/api/v1/meetings", "Announced decision meetings, latest meeting first (dates filter the meeting day).",
           MEETING, [Param("department", description="Department code.")] + DATE_PARAMS, paginated=True)
-def meetings(args):
+def meetings(args) -> dict:
 
     stmt = (sa.select(Meeting).where(Meeting.published_at.is_not(None))
             .options(joinedload(Meeting.department), joinedload(Meeting.pool), joinedload(Meeting.draw)))
@@ -319,7 +320,7 @@ def meetings(args):
 
 
 @endpoint("/api/v1/meetings/<int:meeting_id>", "One meeting with its public selection record.", MEETING_DETAIL)
-def meeting(args, meeting_id: int):
+def meeting(args, meeting_id: int) -> dict:
 
     m = db.session.scalar(sa.select(Meeting).where(Meeting.id == meeting_id, Meeting.published_at.is_not(None)))
     if m is None:
@@ -352,7 +353,7 @@ def _activity(a) -> dict:
 @endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
           [Param("department", description="Department code."), Param("district", description="District code."),
            Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True)
-def activities(args):
+def activities(args) -> dict:
 
     stmt = (sa.select(Activity).where(Activity.published_at.is_not(None))
             .options(selectinload(Activity.sessions), selectinload(Activity.tags), selectinload(Activity.department)))
@@ -371,7 +372,7 @@ def activities(args):
 
 
 @endpoint("/api/v1/activities/<int:activity_id>", "One Open Month activity.", ACTIVITY)
-def activity(args, activity_id: int):
+def activity(args, activity_id: int) -> dict:
 
     a = db.session.scalar(sa.select(Activity).where(Activity.id == activity_id, Activity.published_at.is_not(None)))
     if a is None:
@@ -384,7 +385,7 @@ VOTE_RESULTS = obj({"year": I, "opens_at": DT, "closes_at": DT,
 
 
 @endpoint("/api/v1/votes/<int:year>", "Results of the popular vote of one year, once public.", VOTE_RESULTS)
-def vote_results(args, year: int):
+def vote_results(args, year: int) -> dict:
 
     window = db.session.scalar(sa.select(VotingWindow).where(VotingWindow.year == year))
     if window is None or not window.results_visible():
@@ -408,7 +409,7 @@ COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
 
 @endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",
           COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.")])
-def compliance(args):
+def compliance(args) -> dict:
 
     key = args.get("period") or metrics.quarter_of(local(utcnow()).date())
     try:
@@ -420,7 +421,7 @@ def compliance(args):
 
 
 @bp.route("/api/v1/<path:anything>")
-def not_found(anything: str):
+def not_found(anything: str) -> ResponseReturnValue:
     raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
 
 

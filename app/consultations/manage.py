@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -75,7 +76,7 @@ def _managed_or_404(id: int) -> Consultation:
 
 @bp.route("/manage/consultations/")
 @staff_required
-def manage_index():
+def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Consultation), Consultation.department_id)
     before = request.args.get("before", type=int)
     if before:
@@ -119,7 +120,7 @@ def _data(form: ConsultationForm) -> services.ConsultationData:
 
 @bp.route("/manage/consultations/new", methods=["GET", "POST"])
 @staff_required
-def manage_new():
+def manage_new() -> ResponseReturnValue:
     if current_user.department_id is None:
         flash(_("您的账户没有所属部门，不能发起征询。"), "error")
         return redirect(url_for("consultations.manage_index"))
@@ -139,7 +140,7 @@ def manage_new():
 
 @bp.route("/manage/consultations/<int:id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit(id: int):
+def manage_edit(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = _consultation_form(c)
     if form.validate_on_submit():
@@ -158,7 +159,7 @@ def manage_edit(id: int):
 
 @bp.route("/manage/consultations/<int:id>")
 @staff_required
-def manage_show(id: int):
+def manage_show(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     due_at = c.report_due_at(current_app.config["FEEDBACK_REPORT_DUE_DAYS"])
     unanswered = reports.unanswered_count(c) if c.closes_at and c.state is not ConsultationState.DRAFT else None
@@ -185,7 +186,7 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
 
 @bp.route("/manage/consultations/<int:id>/publish", methods=["POST"])
 @staff_required
-def manage_publish(id: int):
+def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
     return redirect(url_for("consultations.manage_show", id=c.id))
@@ -193,7 +194,7 @@ def manage_publish(id: int):
 
 @bp.route("/manage/consultations/<int:id>/extend", methods=["GET", "POST"])
 @staff_required
-def manage_extend(id: int):
+def manage_extend(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = ExtendForm()
     return _simple_form_action(
@@ -203,7 +204,7 @@ def manage_extend(id: int):
 
 @bp.route("/manage/consultations/<int:id>/withdraw", methods=["GET", "POST"])
 @staff_required
-def manage_withdraw(id: int):
+def manage_withdraw(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = WithdrawForm()
     return _simple_form_action(c, form, lambda: services.withdraw(current_user, c, form.reason.data),
@@ -212,7 +213,7 @@ def manage_withdraw(id: int):
 
 @bp.route("/manage/consultations/<int:id>/moderation", methods=["GET", "POST"])
 @staff_required
-def manage_moderation(id: int):
+def manage_moderation(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     state_arg = request.args.get("state", "pending")
     state = {"pending": ModerationState.PENDING, "published": ModerationState.PUBLISHED,
@@ -249,7 +250,7 @@ def manage_moderation(id: int):
 
 @bp.route("/manage/consultations/<int:id>/documents", methods=["POST"])
 @staff_required
-def manage_documents(id: int):
+def manage_documents(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     try:
         remove = request.form.get("remove", "")
@@ -275,7 +276,7 @@ def manage_documents(id: int):
 
 @bp.route("/manage/consultations/attachments/<int:att_id>")
 @staff_required
-def manage_attachment(att_id: int):
+def manage_attachment(att_id: int) -> ResponseReturnValue:
     att = db.get_or_404(CommentAttachment, att_id)
     ensure_can_manage(att.comment.consultation)
     return send_file(services.attachment_path(att), mimetype=att.mime_type, as_attachment=True,
@@ -284,7 +285,7 @@ def manage_attachment(att_id: int):
 
 @bp.route("/manage/consultations/<int:id>/groups", methods=["GET", "POST"])
 @staff_required
-def manage_groups(id: int):
+def manage_groups(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     if request.method == "POST":
         action = request.form.get("action", "")
@@ -324,7 +325,7 @@ def manage_groups(id: int):
 
 @bp.route("/manage/consultations/<int:id>/answers")
 @staff_required
-def manage_answers(id: int):
+def manage_answers(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     stmt = (sa.select(Comment).where(Comment.consultation_id == c.id,
                                      Comment.moderation_state == ModerationState.PUBLISHED)
@@ -365,7 +366,7 @@ def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup |
 
 @bp.route("/manage/consultations/<int:id>/comments/<int:comment_id>/answer", methods=["GET", "POST"])
 @staff_required
-def manage_answer_comment(id: int, comment_id: int):
+def manage_answer_comment(id: int, comment_id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     comment = db.get_or_404(Comment, comment_id)
     if comment.consultation_id != c.id:
@@ -375,7 +376,7 @@ def manage_answer_comment(id: int, comment_id: int):
 
 @bp.route("/manage/consultations/<int:id>/groups/<int:group_id>/answer", methods=["GET", "POST"])
 @staff_required
-def manage_answer_group(id: int, group_id: int):
+def manage_answer_group(id: int, group_id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     group = db.get_or_404(CommentGroup, group_id)
     if group.consultation_id != c.id:
@@ -386,7 +387,7 @@ def manage_answer_group(id: int, group_id: int):
 @bp.route("/manage/consultations/<int:id>/faq", methods=["GET", "POST"])
 @bp.route("/manage/consultations/<int:id>/faq/<int:faq_id>", methods=["GET", "POST"])
 @staff_required
-def manage_faq(id: int, faq_id: int | None = None):
+def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
     c = _managed_or_404(id)
     item = None
     if faq_id:
@@ -415,7 +416,7 @@ def manage_faq(id: int, faq_id: int | None = None):
 
 @bp.route("/manage/consultations/<int:id>/report", methods=["GET", "POST"])
 @staff_required
-def manage_report(id: int):
+def manage_report(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     if c.state not in (ConsultationState.CLOSED, ConsultationState.FEEDBACK_PUBLISHED):
         flash(_("征询期结束后才能编写反馈报告。"), "info")
@@ -442,7 +443,7 @@ def manage_report(id: int):
 
 @bp.route("/manage/consultations/<int:id>/report/publish", methods=["POST"])
 @staff_required
-def manage_report_publish(id: int):
+def manage_report_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     try:
         reports.publish_report(current_user, c)
@@ -469,11 +470,11 @@ def _export(c: Consultation, fmt: str):
 
 @bp.route("/manage/consultations/<int:id>/export.csv")
 @staff_required
-def manage_export_csv(id: int):
+def manage_export_csv(id: int) -> ResponseReturnValue:
     return _export(_managed_or_404(id), "csv")
 
 
 @bp.route("/manage/consultations/<int:id>/export.xlsx")
 @staff_required
-def manage_export_xlsx(id: int):
+def manage_export_xlsx(id: int) -> ResponseReturnValue:
     return _export(_managed_or_404(id), "xlsx")

@@ -122,7 +122,7 @@ def publish_report(actor: User, c: Consultation) -> FeedbackReport:
     return report
 
 
-def answered_clause():
+def answered_clause() -> sa.ColumnElement[bool]:
     """SQL: a comment has an answer, its own or its accepted group's."""
     own = sa.exists().where(Disposition.comment_id == Comment.id)
     via_group = sa.exists().where(Disposition.group_id == Comment.group_id, CommentGroup.id == Comment.group_id,

@@ -34,7 +34,7 @@ class LabelledEnum(enum.Enum):
         return str(self._label)
 
     @property
-    def lazy_label(self):
+    def lazy_label(self) -> Any:
         """The label as a lazy string, translated when shown (for form labels built at import time)."""
         return self._label
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -46,7 +47,7 @@ from app.hearings.models import (
 
 @bp.route("/manage/hearings/")
 @staff_required
-def manage_index():
+def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Meeting), Meeting.department_id).options(selectinload(Meeting.department))
     meetings = db.session.scalars(stmt.order_by(Meeting.starts_at.desc()).limit(200)).all()
     return render_template("hearings/manage/index.html", meetings=meetings)
@@ -62,7 +63,7 @@ def _meeting_fields(form: MeetingForm) -> dict:
 
 @bp.route("/manage/hearings/new", methods=["GET", "POST"])
 @staff_required
-def manage_new():
+def manage_new() -> ResponseReturnValue:
     form = MeetingForm()
     if current_user.department_id is None:
         flash(_("管理员请以部门工作人员身份创建会议。"), "warning")
@@ -83,7 +84,7 @@ def manage_new():
 
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit(id: int):
+def manage_edit(id: int) -> ResponseReturnValue:
     meeting = db.get_or_404(Meeting, id)
     ensure_can_manage(meeting)
     form = MeetingForm(obj=meeting)
@@ -147,7 +148,7 @@ def _managed(id: int) -> Meeting:
 
 @bp.route("/manage/hearings/<int:id>")
 @staff_required
-def manage_meeting(id: int):
+def manage_meeting(id: int) -> ResponseReturnValue:
     return _render_manage(_managed(id))
 
 
@@ -168,7 +169,7 @@ def _export_rows(meeting: Meeting):
 
 @bp.route("/manage/hearings/<int:id>/applications.<fmt>")
 @staff_required
-def manage_export(id: int, fmt: str):
+def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     """The meeting's applications with the applicants' details (personal data: audited)."""
     meeting = _managed(id)
     if fmt not in exports.FORMATS:
@@ -181,7 +182,7 @@ def manage_export(id: int, fmt: str):
 
 @bp.route("/manage/hearings/<int:id>/lottery-status")
 @staff_required
-def manage_lottery_status(id: int):
+def manage_lottery_status(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     run = services.latest_run(meeting)
     if run is None:
@@ -192,7 +193,7 @@ def manage_lottery_status(id: int):
 
 @bp.route("/manage/hearings/<int:id>/publish", methods=["POST"])
 @staff_required
-def manage_publish(id: int):
+def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
     return redirect(url_for("hearings.manage_meeting", id=id))
@@ -200,7 +201,7 @@ def manage_publish(id: int):
 
 @bp.route("/manage/hearings/<int:id>/applications/<int:app_id>/review", methods=["POST"])
 @staff_required
-def manage_review(id: int, app_id: int):
+def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     application = db.get_or_404(Application, app_id)
     if application.meeting_id != meeting.id:
@@ -224,7 +225,7 @@ def manage_review(id: int, app_id: int):
 
 @bp.route("/manage/hearings/<int:id>/freeze", methods=["POST"])
 @staff_required
-def manage_freeze(id: int):
+def manage_freeze(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     commit_or_explain(lambda: services.freeze_pool(current_user, meeting), _("候选池已冻结并公开。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#pool")
@@ -232,7 +233,7 @@ def manage_freeze(id: int):
 
 @bp.route("/manage/hearings/<int:id>/lottery", methods=["POST"])
 @staff_required
-def manage_lottery(id: int):
+def manage_lottery(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     run = commit_or_explain(lambda: services.request_lottery(current_user, meeting), "")
     if run is not None:
@@ -245,7 +246,7 @@ def manage_lottery(id: int):
 
 @bp.route("/manage/hearings/<int:id>/announce-draw", methods=["POST"])
 @staff_required
-def manage_announce_draw(id: int):
+def manage_announce_draw(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = AnnounceDrawForm(prefix="announce")
     if form.validate_on_submit():
@@ -263,7 +264,7 @@ def manage_announce_draw(id: int):
 
 @bp.route("/manage/hearings/<int:id>/draw", methods=["POST"])
 @staff_required
-def manage_draw(id: int):
+def manage_draw(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     draw = meeting.draw
     if draw is None:
@@ -291,7 +292,7 @@ def manage_draw(id: int):
 
 @bp.route("/manage/hearings/<int:id>/materials", methods=["POST"])
 @staff_required
-def manage_materials(id: int):
+def manage_materials(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = MaterialsForm(prefix="materials")
     if form.validate_on_submit():
@@ -311,7 +312,7 @@ def manage_materials(id: int):
 
 @bp.route("/manage/hearings/<int:id>/attendance", methods=["POST"])
 @staff_required
-def manage_attendance(id: int):
+def manage_attendance(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     ids = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
     commit_or_explain(lambda: services.record_attendance(current_user, meeting, ids), _("出席情况已保存。"))
@@ -320,7 +321,7 @@ def manage_attendance(id: int):
 
 @bp.route("/manage/hearings/<int:id>/suggestions/<int:sid>/answer", methods=["POST"])
 @staff_required
-def manage_answer(id: int, sid: int):
+def manage_answer(id: int, sid: int) -> ResponseReturnValue:
     meeting = _managed(id)
     suggestion = db.get_or_404(Suggestion, sid)
     if suggestion.meeting_id != meeting.id:
@@ -342,7 +343,7 @@ def manage_answer(id: int, sid: int):
 
 @bp.route("/manage/hearings/<int:id>/record", methods=["POST"])
 @staff_required
-def manage_record(id: int):
+def manage_record(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = RecordForm(prefix="record")
     if form.validate_on_submit():

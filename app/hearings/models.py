@@ -101,7 +101,7 @@ class Meeting(db.Model):
         return self.phase()
 
     @property
-    def phase_label(self):
+    def phase_label(self) -> str:
         return self.phase().label
 
     def is_open(self, now: datetime | None = None) -> bool:
@@ -209,7 +209,7 @@ class Application(db.Model):
     pool_entry: Mapped[PoolEntry | None] = relationship(back_populates="application", uselist=False)
 
     @property
-    def state_label(self):
+    def state_label(self) -> str:
         return self.state.label
 
     @property
@@ -339,7 +339,7 @@ class LotteryRun(db.Model):
     meeting: Mapped[Meeting] = relationship()
 
     @property
-    def status_label(self):
+    def status_label(self) -> str:
         return self.status.label
 
     @property
@@ -403,7 +403,7 @@ class Suggestion(db.Model):
                                                       cascade="all, delete-orphan")
 
     @property
-    def disposition_label(self):
+    def disposition_label(self) -> str:
         return self.disposition.label if self.disposition else ""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -60,7 +61,7 @@ def hearing_category(code: str) -> str:
 
 
 @bp.route("/hearings/")
-def index():
+def index() -> ResponseReturnValue:
     """Published meetings, the soonest first; keyset pagination on (starts_at, id)."""
     stmt = (sa.select(Meeting).where(Meeting.published_at.is_not(None))
             .options(selectinload(Meeting.department)).order_by(Meeting.starts_at.desc(), Meeting.id.desc()))
@@ -100,7 +101,7 @@ def _observers(meeting: Meeting) -> list[Application]:
 
 
 @bp.route("/hearings/<int:id>", methods=["GET", "POST"])
-def show(id: int):
+def show(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     form = ApplicationForm()
@@ -139,7 +140,7 @@ def show(id: int):
 
 
 @bp.route("/hearings/<int:id>/selection")
-def selection(id: int):
+def selection(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     pool, draw = meeting.pool, meeting.draw
     run = services.published_run(meeting)
@@ -159,7 +160,7 @@ def _download(content: str, name: str) -> Response:
 
 
 @bp.route("/hearings/<int:id>/pool.json")
-def pool_file(id: int):
+def pool_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     if meeting.pool is None:
         abort(404)
@@ -167,7 +168,7 @@ def pool_file(id: int):
 
 
 @bp.route("/hearings/<int:id>/panels.json")
-def panels_file(id: int):
+def panels_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     run = services.published_run(meeting)
     if run is None:
@@ -176,7 +177,7 @@ def panels_file(id: int):
 
 
 @bp.route("/hearings/<int:id>/draw.json")
-def draw_file(id: int):
+def draw_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
@@ -187,7 +188,7 @@ VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_hearin
 
 
 @bp.route("/hearings/verify_hearing_draw.py")
-def verify_script():
+def verify_script() -> ResponseReturnValue:
     """The standalone checker (Python standard library only) that recomputes a draw from the published files."""
     return Response(VERIFY_SCRIPT.read_bytes(), mimetype="text/x-python",
                     headers={"Content-Disposition": 'attachment; filename="verify_hearing_draw.py"'})
@@ -195,7 +196,7 @@ def verify_script():
 
 @bp.route("/hearings/<int:id>/my-application", methods=["GET"])
 @verified_required
-def my_application(id: int):
+def my_application(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     if mine is None:
@@ -216,7 +217,7 @@ def _render_mine(meeting, mine, form, status=200):
 
 @bp.route("/hearings/<int:id>/my-application/<action>", methods=["POST"])
 @verified_required
-def my_application_action(id: int, action: str):
+def my_application_action(id: int, action: str) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     if mine is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,7 +31,7 @@ def _subscription_form() -> SubscriptionForm:
 
 @bp.route("/me/subscriptions", methods=["GET", "POST"])
 @login_required
-def subscriptions():
+def subscriptions() -> ResponseReturnValue:
     form = _subscription_form()
     if request.method == "GET":
         topics = subs.topics_of(current_user.id)
@@ -51,7 +52,7 @@ def subscriptions():
 
 
 @bp.route("/notifications/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str):
+def unsubscribe(token: str) -> ResponseReturnValue:
     """One click, no sign-in: the signed token names the person (and the kind of news, or all)."""
     try:
         _user, kind = subs.unsubscribe(token)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import staff_required
 from app.extensions import db
@@ -13,7 +14,7 @@ PAGE_SIZE = 50
 
 @bp.route("/manage/mail")
 @staff_required
-def manage_mail():
+def manage_mail() -> ResponseReturnValue:
     """Recent mail (development only: MAIL_SHOW_IN_APP), newest first, filterable by recipient."""
     if not current_app.config["MAIL_SHOW_IN_APP"]:
         abort(404)

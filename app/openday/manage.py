@@ -12,6 +12,7 @@ from datetime import timedelta
 import filetype
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -92,7 +93,7 @@ def _activity_fields(form: ActivityForm) -> dict:
 
 @bp.route("/manage/openday/")
 @staff_required
-def manage_index():
+def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Activity), Activity.department_id)
     before = request.args.get("before", type=int)
     if before:
@@ -108,7 +109,7 @@ def manage_index():
 
 @bp.route("/manage/openday/new", methods=["GET", "POST"])
 @staff_required
-def manage_new():
+def manage_new() -> ResponseReturnValue:
     departments = _managed_departments() if current_user.is_admin else None
     form = ActivityForm(tags=_tags(), departments=departments)
     if request.method == "GET":
@@ -152,7 +153,7 @@ def _managed_session(session_id: int) -> ActivitySession:
 
 @bp.route("/manage/openday/<int:activity_id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit(activity_id: int):
+def manage_edit(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = ActivityForm(obj=activity, tags=_tags())
     if request.method == "GET":
@@ -180,7 +181,7 @@ def manage_edit(activity_id: int):
 
 @bp.route("/manage/openday/<int:activity_id>")
 @staff_required
-def manage_show(activity_id: int):
+def manage_show(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     return render_template("openday/manage_show.html", activity=activity, session_form=SessionForm(),
                            cancel_form=CancelActivityForm(), now=utcnow())
@@ -188,7 +189,7 @@ def manage_show(activity_id: int):
 
 @bp.route("/manage/openday/<int:activity_id>/publish", methods=["POST"])
 @staff_required
-def manage_publish(activity_id: int):
+def manage_publish(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     commit_or_explain(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
     return redirect(url_for("openday.manage_show", activity_id=activity.id))
@@ -196,7 +197,7 @@ def manage_publish(activity_id: int):
 
 @bp.route("/manage/openday/<int:activity_id>/cancel", methods=["POST"])
 @staff_required
-def manage_cancel(activity_id: int):
+def manage_cancel(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = CancelActivityForm()
     if form.validate_on_submit():
@@ -219,7 +220,7 @@ def _session_times(form: SessionForm):
 
 @bp.route("/manage/openday/<int:activity_id>/sessions", methods=["POST"])
 @staff_required
-def manage_add_session(activity_id: int):
+def manage_add_session(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = SessionForm()
     if form.validate_on_submit():
@@ -239,7 +240,7 @@ def manage_add_session(activity_id: int):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit_session(session_id: int):
+def manage_edit_session(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = SessionForm()
     if request.method == "GET":
@@ -284,7 +285,7 @@ def _state_arg():
 
 @bp.route("/manage/openday/sessions/<int:session_id>/participants")
 @staff_required
-def manage_participants(session_id: int):
+def manage_participants(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     state = _state_arg()
     stmt = _participants_stmt(session, state)
@@ -319,7 +320,7 @@ def _export_rows(session: ActivitySession, state):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/participants.<fmt>")
 @staff_required
-def manage_export(session_id: int, fmt: str):
+def manage_export(session_id: int, fmt: str) -> ResponseReturnValue:
     session = _managed_session(session_id)
     if fmt not in exports.FORMATS:
         abort(404)
@@ -333,7 +334,7 @@ def manage_export(session_id: int, fmt: str):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/message", methods=["POST"])
 @staff_required
-def manage_message(session_id: int):
+def manage_message(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = MessageForm()
     if form.validate_on_submit():
@@ -356,7 +357,7 @@ def manage_message(session_id: int):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/no-shows", methods=["POST"])
 @staff_required
-def manage_no_shows(session_id: int):
+def manage_no_shows(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     try:
         n = services.mark_no_shows(current_user, session)
@@ -373,7 +374,7 @@ def manage_no_shows(session_id: int):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/check-in", methods=["GET", "POST"])
 @staff_required
-def check_in(session_id: int):
+def check_in(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = CheckInForm()
     wants_json = request.accept_mimetypes.best == "application/json"
@@ -415,7 +416,7 @@ def check_in(session_id: int):
 
 @bp.route("/manage/openday/vote", methods=["GET", "POST"])
 @admin_required
-def manage_vote():
+def manage_vote() -> ResponseReturnValue:
     window = votes.current_window()
     form = VotingWindowForm(obj=window)
     if request.method == "GET" and window is not None:

@@ -253,7 +253,7 @@ def find_by_code(code: str) -> Registration | None:
 
 
 def check_in(actor: User, session: ActivitySession, *, code: str = "", registration: Registration | None = None,
-             method: str = "manual", user_agent: str = "", now: datetime | None = None):
+             method: str = "manual", user_agent: str = "", now: datetime | None = None) -> tuple[CheckInResult, Registration | None, str]:
     """Check a ticket in at the door. Every attempt is recorded. Returns (result, registration, message)."""
     now = now or utcnow()
     reg = registration if registration is not None else find_by_code(code)

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import segno
 import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from icalendar import Calendar, Event
@@ -83,7 +84,7 @@ def _filtered_activities(f):
 
 
 @bp.route("/openday/")
-def index():
+def index() -> ResponseReturnValue:
     f = _filters()
     view = "calendar" if request.args.get("view") == "calendar" else "list"
     today = local(utcnow()).date()
@@ -143,7 +144,7 @@ def url_with_after(after: str) -> str:
 
 
 @bp.route("/openday/<int:activity_id>")
-def show(activity_id: int):
+def show(activity_id: int) -> ResponseReturnValue:
     activity = _public_activity(activity_id)
     mine = {}
     if current_user.is_authenticated:
@@ -155,7 +156,7 @@ def show(activity_id: int):
 
 
 @bp.route("/openday/images/<name>")
-def image(name: str):
+def image(name: str) -> ResponseReturnValue:
     return send_from_directory(os.path.join(current_app.config["UPLOAD_DIR"], "openday"), name,
                                max_age=86400)
 
@@ -164,7 +165,7 @@ def image(name: str):
 
 @bp.route("/openday/sessions/<int:session_id>/sign-up", methods=["POST"])
 @verified_required
-def sign_up(session_id: int):
+def sign_up(session_id: int) -> ResponseReturnValue:
     session = db.get_or_404(ActivitySession, session_id)
     activity = _public_activity(session.activity_id)
     form = SignUpForm(prefix=f"s{session.id}", max_companions=activity.max_companions)
@@ -195,7 +196,7 @@ def _my_registration(registration_id: int) -> Registration:
 
 @bp.route("/openday/tickets/")
 @login_required
-def my_tickets():
+def my_tickets() -> ResponseReturnValue:
     regs = db.session.scalars(sa.select(Registration).where(Registration.user_id == current_user.id)
                               .options(sa.orm.joinedload(Registration.activity))
                               .order_by(Registration.starts_at.desc()).limit(200)).all()
@@ -204,7 +205,7 @@ def my_tickets():
 
 @bp.route("/openday/tickets/<int:registration_id>")
 @login_required
-def ticket(registration_id: int):
+def ticket(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
@@ -213,7 +214,7 @@ def ticket(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/qr.svg")
 @login_required
-def ticket_qr(registration_id: int):
+def ticket_qr(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     if not reg.has_ticket:
         abort(404)
@@ -224,7 +225,7 @@ def ticket_qr(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/ticket.ics")
 @login_required
-def ticket_ics(registration_id: int):
+def ticket_ics(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     if not reg.has_ticket:
         abort(404)
@@ -248,7 +249,7 @@ def ticket_ics(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/cancel", methods=["POST"])
 @login_required
-def cancel(registration_id: int):
+def cancel(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     commit_or_explain(lambda: services.cancel_registration(current_user, reg), _("已取消报名。"))
     return redirect(url_for("openday.ticket", registration_id=reg.id))
@@ -256,7 +257,7 @@ def cancel(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/accept", methods=["POST"])
 @login_required
-def accept(registration_id: int):
+def accept(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     commit_or_explain(lambda: services.accept_offer(current_user, reg), _("您已接受名额，报名成功！"))
     return redirect(url_for("openday.ticket", registration_id=reg.id))
@@ -264,7 +265,7 @@ def accept(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/rate", methods=["POST"])
 @login_required
-def rate(registration_id: int):
+def rate(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     form = RatingForm()
     if form.validate_on_submit():
@@ -289,7 +290,7 @@ def _vote_key() -> str:
 
 
 @bp.route("/openday/vote")
-def vote():
+def vote() -> ResponseReturnValue:
     window = votes.current_window()
     now = utcnow()
     activities, mine, results = [], set(), []
@@ -312,7 +313,7 @@ def vote():
 @limiter.limit("30 per hour", key_func=_vote_key)
 @limiter.limit("60 per hour")
 @verified_required
-def cast_vote(activity_id: int):
+def cast_vote(activity_id: int) -> ResponseReturnValue:
     activity = _public_activity(activity_id)
     window = votes.current_window()
     if window is None:

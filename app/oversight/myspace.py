@@ -7,6 +7,7 @@ button), which also marks the notices read.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -21,7 +22,7 @@ from app.oversight.models import MySpaceVisit
 
 @bp.route("/me")
 @login_required
-def me():
+def me() -> ResponseReturnValue:
     visit = db.session.get(MySpaceVisit, current_user.id)
     last_visit = visit.visited_at if visit else None
     notice_list = notices.recent_notices(current_user.id)
@@ -32,7 +33,7 @@ def me():
 
 @bp.route("/me/seen", methods=["POST"])
 @login_required
-def mark_seen():
+def mark_seen() -> ResponseReturnValue:
     """Everything shown so far counts as seen: notices are read, and only later changes are marked new."""
     if ConfirmForm().validate_on_submit():
         now = utcnow()

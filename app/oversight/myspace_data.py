@@ -34,7 +34,7 @@ def _latest(*values: datetime | None) -> datetime | None:
     return max(present) if present else None
 
 
-def comments(user, last_visit):
+def comments(user, last_visit) -> list[dict]:
 
     stmt = (sa.select(Comment).where(Comment.user_id == user.id)
             .options(joinedload(Comment.consultation).joinedload(Consultation.report), joinedload(Comment.disposition),
@@ -63,7 +63,7 @@ def comments(user, last_visit):
     return rows
 
 
-def applications(user, last_visit):
+def applications(user, last_visit) -> list[dict]:
 
     apps = db.session.scalars(sa.select(Application).where(Application.user_id == user.id)
                               .options(joinedload(Application.meeting))
@@ -97,7 +97,7 @@ def applications(user, last_visit):
     return rows
 
 
-def registrations(user, last_visit):
+def registrations(user, last_visit) -> list[dict]:
 
     now = utcnow()
     regs = db.session.scalars(sa.select(Registration).where(Registration.user_id == user.id)
@@ -122,7 +122,7 @@ def registrations(user, last_visit):
     return rows
 
 
-def ratings(user, last_visit):
+def ratings(user, last_visit) -> list[dict]:
 
     rows = []
     for r, title in db.session.execute(sa.select(Rating, Activity.title).join(Activity, Activity.id == Rating.activity_id)
