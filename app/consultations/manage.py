@@ -41,7 +41,7 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error
+from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.paging import parse_time_cursor
 from app.core.timeutil import local, utcnow
 from app.extensions import db
@@ -125,16 +125,10 @@ def manage_new() -> ResponseReturnValue:
         flash(_("您的账户没有所属部门，不能发起征询。"), "error")
         return redirect(url_for("consultations.manage_index"))
     form = _consultation_form()
-    if form.validate_on_submit():
-        try:
-            c = services.create_consultation(current_user, current_user.department_id, _data(form))
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("草稿已保存，共%(n)s条。", n=len(c.articles)), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
+    c = submit(form, lambda: services.create_consultation(current_user, current_user.department_id, _data(form)))
+    if c is not None:
+        flash(_("草稿已保存，共%(n)s条。", n=len(c.articles)), "success")
+        return redirect(url_for("consultations.manage_show", id=c.id))
     return render_template("consultations/manage/edit.html", form=form, c=None), form_status(form)
 
 
@@ -143,16 +137,8 @@ def manage_new() -> ResponseReturnValue:
 def manage_edit(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = _consultation_form(c)
-    if form.validate_on_submit():
-        try:
-            services.update_consultation(current_user, c, _data(form))
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("已保存。"), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
+    if submit(form, lambda: services.update_consultation(current_user, c, _data(form)), _("已保存。")):
+        return redirect(url_for("consultations.manage_show", id=c.id))
     c = db.session.get(Consultation, id)
     return render_template("consultations/manage/edit.html", form=form, c=c), form_status(form)
 
@@ -170,16 +156,8 @@ def manage_show(id: int) -> ResponseReturnValue:
 def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str):
     """A one-form staff action: on a valid submit run ``fn``, commit and go back to the consultation; otherwise (or
     when a rule refuses it) show the form again with the message next to the field."""
-    if form.validate_on_submit():
-        try:
-            fn()
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(success, "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
+    if submit(form, fn, success):
+        return redirect(url_for("consultations.manage_show", id=c.id))
     return render_template("consultations/manage/simple_form.html", c=c, form=form,
                            heading=heading), form_status(form)
 
@@ -349,17 +327,10 @@ def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup |
     if request.method == "GET" and target.disposition is not None:
         form.kind.data = target.disposition.kind.value
         form.response.data, form.reason.data = target.disposition.response, target.disposition.reason
-    if form.validate_on_submit():
-        try:
-            services.answer(current_user, c, kind=DispositionKind(form.kind.data), response=form.response.data or "",
-                            reason=form.reason.data or "", comment=comment, group=group)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("答复已保存（反馈报告发布前不公开）。"), "success")
-            return redirect(url_for("consultations.manage_answers", id=c.id))
+    if submit(form, lambda: services.answer(
+            current_user, c, kind=DispositionKind(form.kind.data), response=form.response.data or "",
+            reason=form.reason.data or "", comment=comment, group=group), _("答复已保存（反馈报告发布前不公开）。")):
+        return redirect(url_for("consultations.manage_answers", id=c.id))
     return render_template("consultations/manage/answer.html", c=c, comment=comment, group=group,
                            form=form), form_status(form)
 
@@ -424,17 +395,10 @@ def manage_report(id: int) -> ResponseReturnValue:
     form = ReportForm()
     if request.method == "GET" and c.report is not None:
         form.main_points.data, form.changes.data = c.report.main_points, c.report.changes
-    if form.validate_on_submit():
-        try:
-            reports.save_report(current_user, c, main_points=form.main_points.data or "",
-                                 changes=form.changes.data or "", final_text=form.final_text.data or "")
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("报告已保存。"), "success")
-            return redirect(url_for("consultations.manage_report", id=c.id))
+    if submit(form, lambda: reports.save_report(current_user, c, main_points=form.main_points.data or "",
+                                                changes=form.changes.data or "", final_text=form.final_text.data or ""),
+              _("报告已保存。")):
+        return redirect(url_for("consultations.manage_report", id=c.id))
     stats = c.report.statistics if c.report else reports.report_statistics(c)
     return render_template("consultations/manage/report.html", c=c, form=form, stats=stats,
                            unanswered=reports.unanswered_count(c),

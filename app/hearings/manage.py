@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error
+from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import bp, services, topics
@@ -68,17 +68,12 @@ def manage_new() -> ResponseReturnValue:
     if current_user.department_id is None:
         flash(_("管理员请以部门工作人员身份创建会议。"), "warning")
         return redirect(url_for("hearings.manage_index"))
-    if form.validate_on_submit():
-        try:
-            meeting = services.create_meeting(current_user, current_user.department_id,
-                                              topics=parse_topics(form.topics.data),
-                                              quotas=getattr(form, "parsed_quotas", []), **_meeting_fields(form))
-            db.session.commit()
-            flash(_("会议已保存为草稿。公告前请检查遴选办法、名额和配额。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=meeting.id))
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    meeting = submit(form, lambda: services.create_meeting(
+        current_user, current_user.department_id, topics=parse_topics(form.topics.data),
+        quotas=getattr(form, "parsed_quotas", []), **_meeting_fields(form)),
+        _("会议已保存为草稿。公告前请检查遴选办法、名额和配额。"))
+    if meeting is not None:
+        return redirect(url_for("hearings.manage_meeting", id=meeting.id))
     return render_template("hearings/manage/form.html", form=form, meeting=None), form_status(form)
 
 
@@ -295,18 +290,13 @@ def manage_draw(id: int) -> ResponseReturnValue:
 def manage_materials(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = MaterialsForm(prefix="materials")
-    if form.validate_on_submit():
-        try:
-            late = services.send_materials(current_user, meeting, form.materials.data)
-            db.session.commit()
-            if late:
-                flash(_("材料已发送，但距会议不足7天：规定材料应至少在会前7天送达列席代表。"), "warning")
-            else:
-                flash(_("材料已发送给确认列席的代表。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#materials")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    late = submit(form, lambda: services.send_materials(current_user, meeting, form.materials.data))
+    if late is not None:
+        if late:
+            flash(_("材料已发送，但距会议不足7天：规定材料应至少在会前7天送达列席代表。"), "warning")
+        else:
+            flash(_("材料已发送给确认列席的代表。"), "success")
+        return redirect(url_for("hearings.manage_meeting", id=id) + "#materials")
     return _render_manage(meeting, 422, materials_form=form)
 
 
@@ -327,17 +317,10 @@ def manage_answer(id: int, sid: int) -> ResponseReturnValue:
     if suggestion.meeting_id != meeting.id:
         abort(404)
     form = AnswerForm(prefix=f"s{sid}")
-    if form.validate_on_submit():
-        try:
-            services.answer_suggestion(current_user, suggestion, disposition=Disposition(form.disposition.data),
-                                       answer=form.answer.data, follow_up=form.follow_up.data or "",
-                                       due_on=form.due_on.data)
-            db.session.commit()
-            flash(_("答复已保存。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + f"#s{sid}")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    if submit(form, lambda: services.answer_suggestion(
+            current_user, suggestion, disposition=Disposition(form.disposition.data), answer=form.answer.data,
+            follow_up=form.follow_up.data or "", due_on=form.due_on.data), _("答复已保存。")):
+        return redirect(url_for("hearings.manage_meeting", id=id) + f"#s{sid}")
     return _render_manage(meeting, 422, failed_answer=(sid, form))
 
 

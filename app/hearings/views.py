@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import can_manage_department, verified_required
-from app.core.errors import show_error
+from app.core.errors import show_error, submit
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import bp, services
@@ -111,19 +111,12 @@ def show(id: int) -> ResponseReturnValue:
         if not current_user.is_verified:
             flash(_("请先验证您的电子邮箱地址，然后再试。"), "warning")
             return redirect(url_for("accounts.unverified"))
-        if form.validate_on_submit():
-            try:
-                services.apply(current_user, meeting, statement=form.statement.data,
-                               lives_or_works_in_city=form.lives_or_works_in_city.data,
-                               has_conflict=form.has_conflict.data, conflict_details=form.conflict_details.data,
-                               consents_to_publication=form.consents_to_publication.data,
-                               confirms_categories=form.confirms_categories.data)
-                db.session.commit()
-                flash(_("报名成功。审查结果会通过电子邮件通知您。"), "success")
-                return redirect(url_for("hearings.my_application", id=meeting.id))
-            except HearingError as exc:
-                db.session.rollback()
-                show_error(form, exc)
+        if submit(form, lambda: services.apply(
+                current_user, meeting, statement=form.statement.data,
+                lives_or_works_in_city=form.lives_or_works_in_city.data, has_conflict=form.has_conflict.data,
+                conflict_details=form.conflict_details.data, consents_to_publication=form.consents_to_publication.data,
+                confirms_categories=form.confirms_categories.data), _("报名成功。审查结果会通过电子邮件通知您。")):
+            return redirect(url_for("hearings.my_application", id=meeting.id))
     profile = None
     if current_user.is_authenticated and mine is None:
         profile = _category_rows(services.profile_categories(current_user, meeting))
@@ -252,4 +245,5 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
 @bp.record_once
 def _enums_for_templates(state) -> None:
     """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
-    state.app.jinja_env.globals.update(ApplicationState=ApplicationState, LotteryStatus=LotteryStatus, MeetingPhase=MeetingPhase)
+    state.app.jinja_env.globals.update(ApplicationState=ApplicationState, LotteryStatus=LotteryStatus,
+                                       MeetingPhase=MeetingPhase)

@@ -19,7 +19,7 @@ from flask_login import current_user
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
-from app.core.errors import INVALID, commit_or_explain, form_status, show_error
+from app.core.errors import INVALID, commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
 from app.openday import bp, services, votes
@@ -200,16 +200,10 @@ def manage_publish(activity_id: int) -> ResponseReturnValue:
 def manage_cancel(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = CancelActivityForm()
-    if form.validate_on_submit():
-        try:
-            told = services.cancel_activity(current_user, activity, form.reason.data)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")
-            return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    told = submit(form, lambda: services.cancel_activity(current_user, activity, form.reason.data))
+    if told is not None:
+        flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")
+        return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_show.html", activity=activity, session_form=SessionForm(),
                            cancel_form=form, now=utcnow()), INVALID
 
@@ -337,17 +331,12 @@ def manage_export(session_id: int, fmt: str) -> ResponseReturnValue:
 def manage_message(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = MessageForm()
-    if form.validate_on_submit():
-        try:
-            n = services.message_participants(current_user, session, form.subject.data, form.body.data,
-                                              [RS(v) for v in form.recipients.data])
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("消息已发送给 %(n)d 人。", n=n), "success")
-            return redirect(url_for("openday.manage_participants", session_id=session.id))
+    n = submit(form,
+               lambda: services.message_participants(current_user, session, form.subject.data, form.body.data,
+                                                     [RS(v) for v in form.recipients.data]))
+    if n is not None:
+        flash(_("消息已发送给 %(n)d 人。", n=n), "success")
+        return redirect(url_for("openday.manage_participants", session_id=session.id))
     counts = dict(db.session.execute(sa.select(Registration.state, sa.func.count()).where(
         Registration.session_id == session.id).group_by(Registration.state)).all())
     return render_template("openday/manage_participants.html", session=session, activity=session.activity,

@@ -19,7 +19,7 @@ from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
-from app.core.errors import INVALID, commit_or_explain, show_error
+from app.core.errors import INVALID, commit_or_explain, submit
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
 from app.openday import bp, services, votes
@@ -268,16 +268,8 @@ def accept(registration_id: int) -> ResponseReturnValue:
 def rate(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     form = RatingForm()
-    if form.validate_on_submit():
-        try:
-            services.rate(current_user, reg, form.stars.data, form.comment.data)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("感谢您的评价！"), "success")
-            return redirect(url_for("openday.ticket", registration_id=reg.id))
+    if submit(form, lambda: services.rate(current_user, reg, form.stars.data, form.comment.data), _("感谢您的评价！")):
+        return redirect(url_for("openday.ticket", registration_id=reg.id))
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
                            rank=services.waitlist_rank(reg), rating=rating, rating_form=form), INVALID
