@@ -68,6 +68,14 @@ def _staff_page(stmt):
 # Staff pages
 
 
+def _part_of(c: Consultation, model, ident: int):
+    """A row of ``model`` that belongs to the consultation, else 404."""
+    row = db.get_or_404(model, ident)
+    if row.consultation_id != c.id:
+        abort(404)
+    return row
+
+
 def _managed_or_404(id: int) -> Consultation:
     c = db.get_or_404(Consultation, id)
     ensure_can_manage(c)
@@ -233,9 +241,7 @@ def manage_documents(id: int) -> ResponseReturnValue:
     try:
         remove = request.form.get("remove", "")
         if remove.isdigit():
-            doc = db.get_or_404(ConsultationDocument, int(remove))
-            if doc.consultation_id != c.id:
-                abort(404)
+            doc = _part_of(c, ConsultationDocument, int(remove))
             services.remove_document(current_user, c, doc)
             message = _("已删除。")
         else:
@@ -339,20 +345,14 @@ def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup |
 @staff_required
 def manage_answer_comment(id: int, comment_id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    comment = db.get_or_404(Comment, comment_id)
-    if comment.consultation_id != c.id:
-        abort(404)
-    return _answer_view(c, comment, None)
+    return _answer_view(c, _part_of(c, Comment, comment_id), None)
 
 
 @bp.route("/manage/consultations/<int:id>/groups/<int:group_id>/answer", methods=["GET", "POST"])
 @staff_required
 def manage_answer_group(id: int, group_id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    group = db.get_or_404(CommentGroup, group_id)
-    if group.consultation_id != c.id:
-        abort(404)
-    return _answer_view(c, None, group)
+    return _answer_view(c, None, _part_of(c, CommentGroup, group_id))
 
 
 @bp.route("/manage/consultations/<int:id>/faq", methods=["GET", "POST"])
@@ -362,9 +362,7 @@ def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
     c = _managed_or_404(id)
     item = None
     if faq_id:
-        item = db.get_or_404(FaqItem, faq_id)
-        if item.consultation_id != c.id:
-            abort(404)
+        item = _part_of(c, FaqItem, faq_id)
     form = FaqForm(obj=item) if request.method == "GET" and item else FaqForm()
     if form.validate_on_submit():
         if request.form.get("delete") and item is not None:
