@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask import current_app, jsonify, render_template
+from flask.typing import ResponseReturnValue
 
 from app.core import bp
 from app.extensions import db
@@ -28,7 +29,7 @@ def _panel(path: str):
 
 
 @bp.route("/")
-def home():
+def home() -> ResponseReturnValue:
     panels = []
     for path, template in HOME_PANELS:
         data = _panel(path)
@@ -38,7 +39,7 @@ def home():
 
 
 @bp.route("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database is "unhealthy"
