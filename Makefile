@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
 
-.PHONY: run test setup db demo translations e2e test-postgres bench clean
+.PHONY: run test setup db demo translations e2e test-postgres bench cluster-test clean
 
 # The virtual environment is rebuilt when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -44,6 +44,10 @@ e2e: setup
 
 test-postgres: setup
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q -rs -n 2 -m "not e2e"
+
+# Two app hosts in network namespaces behind HAProxy, a host killed mid-rush (root; about 2 minutes; docs/deploy.md)
+cluster-test: setup
+	deploy/cluster-test.sh
 
 bench: setup
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -43,6 +43,8 @@ class Config:
     # Uploads: 5 attachments of 10 MB each plus form overhead.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 55 * 1024 * 1024)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Where uploaded files live: "filesystem" (UPLOAD_DIR, one host) or "database" (shared by every app host).
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "filesystem")
 
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True
@@ -91,6 +93,14 @@ class Config:
     RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 2)
     INVITE_LINK_HOURS = _int("INVITE_LINK_HOURS", 168)
 
+    # Operations: logs, proxies, metrics.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_REQUESTS = _bool("LOG_REQUESTS", True)  # one log line per request
+    PROXY_COUNT = _int("PROXY_COUNT", 0)  # proxies in front (nginx, HAProxy) trusted for X-Forwarded-*
+    METRICS_ALLOWED_IPS = os.environ.get("METRICS_ALLOWED_IPS", "127.0.0.1/32,::1/128")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN")  # or "Authorization: Bearer <token>"
+
     # Scheduler.
     SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
 
@@ -123,6 +133,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     PREFERRED_URL_SCHEME = "https"
@@ -135,6 +146,12 @@ class ProductionConfig(Config):
                 "ProductionConfig needs SECRET_KEY set to a random value of at least 32 characters "
                 "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
             )
+        if _bool("RATELIMIT_ENABLED", True) and not os.environ.get("REDIS_URL"):
+            # Limits kept in one process's memory would not hold across workers and hosts.
+            raise RuntimeError("ProductionConfig needs REDIS_URL (rate limits shared by every worker and host), "
+                               "or RATELIMIT_ENABLED=0.")
+        if os.environ.get("STORAGE_BACKEND", "filesystem") not in {"filesystem", "database"}:
+            raise RuntimeError("STORAGE_BACKEND must be 'filesystem' or 'database'.")
 
 
 CONFIGS = {

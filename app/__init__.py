@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 from pathlib import Path
 
 from flask import Flask
 
 from app import errors, i18n, security
+from app.core import observability
 from app.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login_manager, mail, migrate
 from config import Config, ProductionConfig, config_from_env
 
@@ -33,6 +33,8 @@ RECEIVERS = [
 # Every module's models, imported so that the metadata (and so migrations) sees every table.
 MODELS = [
     "app.core.audit",
+    "app.core.storage",
+    "app.core.jobruns",
     "app.accounts.models",
     "app.notifications.models",
     "app.scheduler",
@@ -65,8 +67,6 @@ def create_app(test_config: dict | None = None, config_class: type[Config] | Non
     os.makedirs(app.instance_path, exist_ok=True)
     os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in i18n.translation_directories())
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
 
     db.init_app(app)
     enforce_sqlite_foreign_keys(app)
@@ -87,6 +87,7 @@ def create_app(test_config: dict | None = None, config_class: type[Config] | Non
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    observability.init_app(app)
 
     from app import cli, templating  # here, not at the top: both import models, which need the app package first
 

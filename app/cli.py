@@ -11,6 +11,7 @@ from app.accounts.demo import DEMO_ACCOUNTS
 from app.accounts.services import create_admin
 from app.extensions import db
 from app.i18n import compile_catalogs
+from app.core.storage_cli import storage_cli
 from app.scheduler import scheduler_cli
 
 # Demo data, loaded in this order; each loader is idempotent (a second run adds nothing).
@@ -60,6 +61,7 @@ def create_admin_command(email: str, name: str, password: str) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(translations_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(storage_cli)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(importlib.import_module("app.hearings.cli").hearings_cli)

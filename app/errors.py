@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.core.observability import request_id
 from app.extensions import db
 
 
@@ -26,7 +27,8 @@ def _messages() -> dict[int, tuple[str, str]]:
 def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
     title, message = _messages().get(code, (_("出错了"), ""))
     if request.path.startswith("/api/"):
-        return jsonify({"error": {"status": code, "title": title, "message": detail or message}}), code
+        return jsonify({"error": {"status": code, "title": title, "message": detail or message,
+                                  "request_id": request_id()}}), code
     return render_template("errors/error.html", code=code, title=title, message=message, detail=detail), code
 
 

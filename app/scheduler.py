@@ -22,6 +22,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import jobruns
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -123,6 +124,7 @@ class DatabaseLock:
     def heartbeat(self) -> bool:
         """Show that this process still runs the jobs. False when the lock has been lost."""
         with self.app.app_context():
+            jobruns.heartbeat(self.holder)  # seen by /metrics on every host
             if self.is_postgres:
                 try:
                     self._connection.execute(sa.text("SELECT 1"))
@@ -167,13 +169,17 @@ class JobFailed:
 def run_job(app: Flask, path: str):
     """Run one job in its own app context; an error is logged and the job runs again next time."""
     with app.app_context():
+        started, ok = utcnow(), False
         try:
-            return resolve(path)()
+            result = resolve(path)()
+            ok = True
+            return result
         except Exception:  # noqa: BLE001
             db.session.rollback()
             log.exception("job %s failed", path)
             return JobFailed()
         finally:
+            jobruns.record(path, started_at=started, ok=ok)  # for /metrics and operators
             db.session.remove()
 
 

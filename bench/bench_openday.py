@@ -45,6 +45,7 @@ def prepare(db_url: str, secret: str, users: int, seats: int) -> tuple[int, list
     """Fresh tables, one session, ``users`` residents; returns (session id, [(cookie, csrf token)])."""
     os.environ["DATABASE_URL"] = db_url
     os.environ["SECRET_KEY"] = secret
+    os.environ["RATELIMIT_ENABLED"] = "0"  # as for gunicorn below; production otherwise needs REDIS_URL
     from datetime import date, timedelta
 
     import sqlalchemy as sa

@@ -237,3 +237,22 @@ def make_comment(db):
         return comment
 
     return make
+
+
+@pytest.fixture(params=["filesystem", "database"])
+def file_storage(request, app, tmp_path):
+    """Each storage backend in turn, with an upload folder of the test's own (so it can be checked empty)."""
+    from app.core import storage
+
+    saved = app.config["STORAGE_BACKEND"], app.config["UPLOAD_DIR"]
+    app.config["STORAGE_BACKEND"], app.config["UPLOAD_DIR"] = request.param, str(tmp_path / "uploads")
+    app.extensions.pop("canyu_storage", None)
+    yield storage.storage()
+    app.config["STORAGE_BACKEND"], app.config["UPLOAD_DIR"] = saved
+    app.extensions.pop("canyu_storage", None)
+
+
+def files_on_disk(app) -> list[str]:
+    """Every file under the upload folder (any backend must leave nothing there that it was not asked to keep)."""
+    root = app.config["UPLOAD_DIR"]
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files)

@@ -6,7 +6,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -43,6 +43,7 @@ from app.consultations.models import (
 from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.paging import parse_time_cursor
+from app.core.storage import Upload, storage
 from app.core.timeutil import local, utcnow
 from app.extensions import db
 from app.i18n import current_language
@@ -245,8 +246,8 @@ def manage_documents(id: int) -> ResponseReturnValue:
             services.remove_document(current_user, c, doc)
             message = _("已删除。")
         else:
-            uploads = [services.Upload(filename=f.filename, data=f.read(services.MAX_ATTACHMENT_BYTES + 1))
-                       for f in request.files.getlist("documents") if f and f.filename]
+            uploads = [Upload(f.filename, stream=f.stream) for f in request.files.getlist("documents")
+                       if f and f.filename]
             services.add_documents(current_user, c, uploads)
             message = _("文件已上传。")
         db.session.commit()
@@ -263,8 +264,7 @@ def manage_documents(id: int) -> ResponseReturnValue:
 def manage_attachment(att_id: int) -> ResponseReturnValue:
     att = db.get_or_404(CommentAttachment, att_id)
     ensure_can_manage(att.comment.consultation)
-    return send_file(services.attachment_path(att), mimetype=att.mime_type, as_attachment=True,
-                     download_name=att.filename)
+    return storage().send(services.file_key(att), mimetype=att.mime_type, download_name=att.filename)
 
 
 @bp.route("/manage/consultations/<int:id>/groups", methods=["GET", "POST"])

@@ -2,15 +2,12 @@
 mail and sends signals; a refused action raises ConsultationError with a translated message."""
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
 import filetype
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from app import signals
@@ -36,6 +33,7 @@ from app.consultations.models import (
     Stance,
 )
 from app.core.audit import audit
+from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
@@ -43,6 +41,7 @@ from app.notifications.services import queue_email
 MAX_COMMENT_LENGTH = 5000
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+UPLOAD_AREA = "consultations"  # storage keys: consultations/<random>.<ext>
 # Accepted attachment types, recognised from the file's content (magic numbers), never from its name.
 ALLOWED_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png",
                  "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
@@ -201,31 +200,38 @@ def withdraw(actor: User, c: Consultation, reason: str) -> None:
 # Comments
 
 
-@dataclass
-class Upload:
-    filename: str
-    data: bytes
-
-
 def check_uploads(uploads: list[Upload], allowed: dict[str, str] | None = None) -> list[tuple[Upload, str, str]]:
-    """Refuse more than five files, a file over 10 MB, or one whose content is not PDF, DOCX, JPG or PNG."""
+    """Refuse more than five files, a file over 10 MB, or one whose content is not PDF, DOCX, JPG or PNG.
+    Only the first bytes are read to check the type; the file is stored later, streamed in chunks."""
     allowed = allowed or ALLOWED_TYPES
-    uploads = [u for u in uploads if u.filename or u.data]
+    uploads = [u for u in uploads if not u.is_empty()]
     if len(uploads) > MAX_ATTACHMENTS:
         raise ConsultationError(_("最多上传%(n)s个附件。", n=MAX_ATTACHMENTS), field="attachments")
     checked = []
     for u in uploads:
-        if len(u.data) > MAX_ATTACHMENT_BYTES:
-            raise ConsultationError(_("附件“%(name)s”超过10 MB。", name=u.filename), field="attachments")
-        kind = filetype.guess(u.data)
+        name = clean_name(u.filename)[:100]  # as shown in a message: no control characters
+        if u.size > MAX_ATTACHMENT_BYTES:
+            raise ConsultationError(_("附件“%(name)s”超过10 MB。", name=name), field="attachments")
+        kind = filetype.guess(u.head())
         if kind is None or kind.extension not in allowed:
             if allowed is DOCUMENT_TYPES:
-                msg = _("文件“%(name)s”不是PDF或DOCX文件（按文件内容检查）。", name=u.filename)
+                msg = _("文件“%(name)s”不是PDF或DOCX文件（按文件内容检查）。", name=name)
             else:
-                msg = _("附件“%(name)s”不是PDF、DOCX、JPG或PNG文件（按文件内容检查）。", name=u.filename)
+                msg = _("附件“%(name)s”不是PDF、DOCX、JPG或PNG文件（按文件内容检查）。", name=name)
             raise ConsultationError(msg, field="attachments")
         checked.append((u, kind.extension, allowed[kind.extension]))
     return checked
+
+
+def _store(upload: Upload, ext: str) -> tuple[str, int]:
+    """Store a checked upload (it goes away again if the transaction rolls back); returns (stored name, size)."""
+    key, size = store_upload(UPLOAD_AREA, upload, ext)
+    return key.split("/", 1)[1], size
+
+
+def file_key(att: CommentAttachment | ConsultationDocument) -> str:
+    """The storage key of a comment attachment or a consultation document."""
+    return f"{UPLOAD_AREA}/{att.stored_name}"
 
 
 def commenter_type_for(user: User) -> CommenterType:
@@ -293,9 +299,9 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     )
     db.session.add(comment)
     for upload, ext, mime in checked:
-        stored = _store(upload.data, ext)
-        comment.attachments.append(CommentAttachment(filename=os.path.basename(upload.filename)[:255] or stored,
-                                                     stored_name=stored, mime_type=mime, size=len(upload.data)))
+        stored, size = _store(upload, ext)
+        comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
+                                                     stored_name=stored, mime_type=mime, size=size))
     db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
         comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     db.session.flush()
@@ -306,20 +312,6 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     return comment, True
 
 
-def _store(data: bytes, ext: str) -> str:
-    folder = os.path.join(current_app.config["UPLOAD_DIR"], "consultations")
-    os.makedirs(folder, exist_ok=True)
-    stored = f"{secrets.token_hex(16)}.{ext}"
-    with open(os.path.join(folder, stored), "wb") as fh:
-        fh.write(data)
-    return stored
-
-
-def attachment_path(att) -> str:
-    """Where a comment attachment or a consultation document is kept on disk."""
-    return os.path.join(current_app.config["UPLOAD_DIR"], "consultations", att.stored_name)
-
-
 def add_documents(actor: User, c: Consultation, uploads: list[Upload]) -> list[ConsultationDocument]:
     """Attach PDF or DOCX files (the draft, an explanatory note) to a consultation; shown on its public page."""
     checked = check_uploads(uploads, DOCUMENT_TYPES)
@@ -327,8 +319,9 @@ def add_documents(actor: User, c: Consultation, uploads: list[Upload]) -> list[C
         raise ConsultationError(_("请选择要上传的文件。"), field="attachments")
     docs = []
     for upload, ext, mime in checked:
-        doc = ConsultationDocument(filename=os.path.basename(upload.filename)[:255] or ext,
-                                   stored_name=_store(upload.data, ext), mime_type=mime, size=len(upload.data))
+        stored, size = _store(upload, ext)
+        doc = ConsultationDocument(filename=safe_filename(upload.filename, ext), stored_name=stored, mime_type=mime,
+                                   size=size)
         c.documents.append(doc)
         docs.append(doc)
     db.session.flush()
@@ -338,6 +331,7 @@ def add_documents(actor: User, c: Consultation, uploads: list[Upload]) -> list[C
 
 def remove_document(actor: User, c: Consultation, doc: ConsultationDocument) -> None:
     c.documents.remove(doc)
+    storage().delete(file_key(doc))  # once the transaction commits
     db.session.flush()
     audit(actor, "consultation.document_remove", c, file=doc.filename)
 

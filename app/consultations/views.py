@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import Department, Tag
 from app.accounts.permissions import can_manage_department, verified_required
 from app.consultations import bp, rules, services
+from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
 from app.consultations.models import (
     TARGET_GROUPS,
@@ -151,12 +152,12 @@ def show(id: int) -> ResponseReturnValue:
     return _render_show(c)
 
 
-def _uploads(form) -> list[services.Upload]:
+def _uploads(form) -> list[Upload]:
     out = []
     for f in request.files.getlist(form.attachments.name):
         if not f or not f.filename:
             continue
-        out.append(services.Upload(filename=f.filename, data=f.read(services.MAX_ATTACHMENT_BYTES + 1)))
+        out.append(Upload(f.filename, stream=f.stream))  # spooled by werkzeug; checked, then stored in chunks
     return out
 
 
@@ -225,8 +226,7 @@ def document(id: int, doc_id: int) -> ResponseReturnValue:
     doc = db.get_or_404(ConsultationDocument, doc_id)
     if doc.consultation_id != c.id:
         abort(404)
-    return send_file(services.attachment_path(doc), mimetype=doc.mime_type, as_attachment=True,
-                     download_name=doc.filename)
+    return storage().send(services.file_key(doc), mimetype=doc.mime_type, download_name=doc.filename)
 
 
 

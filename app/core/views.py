@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
+import redis
 import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from flask import current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
@@ -43,3 +47,57 @@ def healthz() -> ResponseReturnValue:
         current_app.logger.warning("health check failed: %s", exc)
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"}), 200
+
+
+def _migration_heads() -> set[str]:
+    """The head revisions of the code's migrations (read once per process: the code does not change under it)."""
+    heads = current_app.extensions.get("canyu_migration_heads")
+    if heads is None:
+        directory = current_app.extensions["migrate"].directory
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(Path(directory)))
+        heads = current_app.extensions["canyu_migration_heads"] = set(ScriptDirectory.from_config(config).get_heads())
+    return heads
+
+
+@bp.route("/readyz")
+def readyz():
+    """Ready to take traffic: the database answers and its schema is at the code's migration head (a host started
+    with new code before `flask db upgrade` is not ready). The balancer's health check is /healthz (cheap); this is
+    for deploys and operators."""
+    checks: dict[str, str] = {}
+    ready = True
+    try:
+        current = set(db.session.scalars(sa.text("SELECT version_num FROM alembic_version")))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - unreachable database or no alembic_version table: not ready either way
+        db.session.rollback()
+        current = None
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+            checks["database"] = "unreachable"
+    heads = _migration_heads()
+    if current is None:
+        checks["migrations"] = "unknown" if checks["database"] != "ok" else "missing"
+        ready = False
+    elif current == heads:
+        checks["migrations"] = "current"
+    else:
+        checks["migrations"] = "pending"
+        ready = False
+    if checks["database"] != "ok":
+        ready = False
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        try:
+            redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+            checks["redis"] = "ok"
+        except Exception:  # noqa: BLE001
+            checks["redis"] = "unreachable"
+            ready = False
+    body = {"status": "ready" if ready else "not ready", **checks,
+            "revision": sorted(current) if current else None, "head": sorted(heads)}
+    return jsonify(body), 200 if ready else 503

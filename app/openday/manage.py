@@ -5,13 +5,10 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import timedelta
 
-import filetype
 import sqlalchemy as sa
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,9 +17,10 @@ from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
 from app.core.errors import INVALID, commit_or_explain, form_status, show_error, submit
+from app.core.storage import Upload
 from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
-from app.openday import bp, services, votes
+from app.openday import bp, images, services, votes
 from app.openday.forms import (
     ActivityForm,
     CancelActivityForm,
@@ -48,8 +46,6 @@ from app.templating import url_with
 
 RS = RegistrationState
 PAGE_SIZE = 20
-IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
-IMAGE_MAX_BYTES = 10 * 1024 * 1024
 
 
 # ----------------------------------------------------------------------------------------------- staff
@@ -63,22 +59,9 @@ def _tags():
     return db.session.scalars(sa.select(Tag).where(Tag.is_active).order_by(Tag.kind, Tag.id)).all()
 
 
-def _save_image(storage) -> str | None:
+def _save_image(file) -> str | None:
     """Store an uploaded JPG/PNG (checked by content) and return its file name; None when nothing was sent."""
-    if storage is None or not getattr(storage, "filename", ""):
-        return None
-    data = storage.read(IMAGE_MAX_BYTES + 1)
-    if len(data) > IMAGE_MAX_BYTES:
-        raise OpenDayError(_("图片不能超过 10 MB。"), field="image")
-    kind = filetype.guess(data)
-    if kind is None or kind.extension not in IMAGE_TYPES:
-        raise OpenDayError(_("图片只能是 JPG 或 PNG 格式。"), field="image")
-    folder = os.path.join(current_app.config["UPLOAD_DIR"], "openday")
-    os.makedirs(folder, exist_ok=True)
-    name = f"{secrets.token_hex(12)}.{kind.extension}"
-    with open(os.path.join(folder, name), "wb") as fh:
-        fh.write(data)
-    return name
+    return images.store_image(Upload(file.filename, stream=file.stream) if file and file.filename else None)
 
 
 def _activity_fields(form: ActivityForm) -> dict:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import calendar
 import io
-import os
 from datetime import date, datetime, timedelta
 
 import segno
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -22,7 +21,7 @@ from app.accounts.permissions import can_manage_department, login_required, veri
 from app.core.errors import INVALID, commit_or_explain, submit
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
-from app.openday import bp, services, votes
+from app.openday import bp, images, services, votes
 from app.openday.forms import RatingForm, SignUpForm
 from app.openday.models import (
     Activity,
@@ -157,8 +156,7 @@ def show(activity_id: int) -> ResponseReturnValue:
 
 @bp.route("/openday/images/<name>")
 def image(name: str) -> ResponseReturnValue:
-    return send_from_directory(os.path.join(current_app.config["UPLOAD_DIR"], "openday"), name,
-                               max_age=86400)
+    return images.send_image(name)
 
 
 # --------------------------------------------------------------------------------------- sign-up, ticket
