@@ -2,14 +2,21 @@
 
 Every test runs on SQLite; with TEST_DATABASE_URL set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)
 the same tests run on PostgreSQL. Tables are created once per session and emptied after each test.
+
+``--clock=2026-12-31T15:59:30Z`` (or the environment variable ``CANYU_TEST_CLOCK``) starts every test at that
+instant, with the clock ticking (time-machine), so that the suite can be run at the instants where dates change
+(Shanghai midnight, month, quarter and year ends, holidays): a test that passes at any hour passes there too.
+Tests that travel themselves still do; only processes outside Python (the browser, PostgreSQL's ``now()``) keep
+the real clock. ``make test-clock`` runs the fast tests at each instant of ``CLOCK_INSTANTS``.
 """
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 import os
 
 import pytest
+import time_machine
 from flask import g
 import sqlalchemy as sa
 
@@ -23,6 +30,53 @@ from config import TestingConfig
 
 PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--clock", default=os.environ.get("CANYU_TEST_CLOCK", ""), metavar="INSTANT",
+                     help="start every test at this instant (ISO 8601 with an offset, e.g. 2026-12-31T15:59:30Z), "
+                          "the clock ticking; default: $CANYU_TEST_CLOCK, else the real clock")
+
+
+def clock_instant(value: str) -> datetime | None:
+    """The instant of ``--clock``: ISO 8601 with a UTC offset ("Z" or "+08:00"); a time without one is refused,
+    because the point is to know exactly which instant a failure happened at."""
+    if not value:
+        return None
+    instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"--clock needs a UTC offset (e.g. {value}Z or {value}+08:00): {value}")
+    return instant.astimezone(timezone.utc)
+
+
+def pytest_configure(config):
+    instant = clock_instant(config.getoption("--clock"))
+    config.stash[_CLOCK] = instant
+
+
+def pytest_report_header(config):
+    instant = config.stash.get(_CLOCK, None)
+    if instant is not None:
+        from app.core.timeutil import SHANGHAI
+
+        return f"clock: every test starts at {instant:%Y-%m-%d %H:%M:%S} UTC " \
+               f"({instant.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S} Shanghai), ticking"
+    return None
+
+
+_CLOCK = pytest.StashKey[datetime | None]()
+
+
+@pytest.fixture(autouse=True)
+def _clock(request):
+    """With ``--clock``, travel to that instant for the whole test, fixtures included (autouse fixtures of the
+    function scope are set up first)."""
+    instant = request.config.stash.get(_CLOCK, None)
+    if instant is None:
+        yield None
+        return
+    with time_machine.travel(instant, tick=True) as traveller:
+        yield traveller
 
 
 def postgres_database(url: str, suffix: str = "") -> str:
