@@ -16,12 +16,14 @@ from aiosmtpd.controller import Controller
 
 
 def held_socket(port: int = 0) -> socket.socket:
-    """A TCP socket bound to 127.0.0.1, not listening: on any free port (0), or again on the port of a server
-    that stopped (allowed while its old connections linger in TIME_WAIT)."""
+    """A TCP socket bound to 127.0.0.1, not listening: on any free port (0), or again on the port of a server that
+    stopped (SO_REUSEADDR while binding, as the server's past connections may linger in TIME_WAIT; then off, so that
+    nobody else can bind the port while we hold it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
     return sock
 
 
@@ -34,6 +36,9 @@ class _HeldSocketController(Controller):
         super().__init__(handler, hostname=host, port=port)
 
     def _create_server(self):
+        # As every listening server does: the accepted connections inherit SO_REUSEADDR, so that their TIME_WAIT
+        # after a stop does not keep the port from being held (and served) again.
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
 
@@ -63,17 +68,18 @@ class SmtpServer:
         return self.handler.messages
 
     def start(self) -> None:
-        if self._sock is None:  # started again after a stop: the port was released when the server closed
+        if self._sock is None:  # released
             self._sock = held_socket(self.port)
         self.controller = _HeldSocketController(self.handler, self._sock)
         self.controller.start()
 
-    def stop(self) -> None:
+    def stop(self, *, release: bool = False) -> None:
+        """Stop serving; the port is held again at once (refusing connections) unless ``release``."""
         if self.controller is not None:
             self.controller.stop()  # closes the listening socket
             self.controller = None
-            self._sock = None
-        elif self._sock is not None:
+            self._sock = None if release else held_socket(self.port)
+        if release and self._sock is not None:
             self._sock.close()
             self._sock = None
 
@@ -87,7 +93,7 @@ def smtp(app, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 5)
     server.start()
     yield server
-    server.stop()
+    server.stop(release=True)
 
 
 @pytest.fixture
@@ -99,4 +105,4 @@ def smtp_down(app, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_SUPPRESS_SEND", False)
     monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 5)
     yield server
-    server.stop()
+    server.stop(release=True)

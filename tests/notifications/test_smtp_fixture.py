@@ -26,6 +26,8 @@ def test_down_refuses_up_serves_and_restarts_on_the_same_port(smtp_down):
         client.sendmail("a@example.com", ["b@example.com"], "Subject: one\r\n\r\nbody")
     smtp_down.stop()
     assert not _connects(port)
+    with pytest.raises(OSError):
+        socket.create_server(("127.0.0.1", port)).close()
     smtp_down.start()
     assert smtp_down.port == port
     with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
