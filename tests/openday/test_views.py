@@ -270,8 +270,8 @@ def test_vote_pages(client, auth, clock, make_activity, admin, people, db):
 def test_vote_form_proposes_the_year_of_shanghai(client, auth, admin):
     """New Year's Day has begun in Shanghai while the server's clock (here New York's, 31 December) and UTC
     still show the old year: the form proposes the Shanghai year."""
-    auth.login(admin)
     with time_machine.travel(datetime(2026, 12, 31, 11, 0, 30, tzinfo=ZoneInfo("America/New_York"))):
+        auth.login(admin)
         page = client.get("/manage/openday/vote").get_data(as_text=True)
     assert re.search(r'name="year"[^>]*value="2027"', page), re.search(r'<input[^>]*name="year"[^>]*>', page)
 
