@@ -37,7 +37,7 @@ from app.consultations.models import (
     Stance,
 )
 from app.core.audit import audit
-from app.core.timeutil import utcnow
+from app.core.timeutil import local, utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 
@@ -239,7 +239,7 @@ def commenter_type_for(user: User) -> CommenterType:
 
 
 def _new_tracking_number(now: datetime) -> str:
-    year = now.year
+    year = local(now).year  # the year the commenter reads on their receipt: Shanghai's
     for _attempt in range(20):
         number = rules.random_tracking_number(year)
         if db.session.scalar(sa.select(Comment.id).where(Comment.tracking_number == number)) is None:
@@ -661,7 +661,9 @@ def export_rows(consultation_id: int, batch: int = 5000) -> Iterator[list]:
             .execution_options(yield_per=batch, stream_results=True))
     for row in db.session.execute(stmt):
         yield [
-            row[0], row[1].strftime("%Y-%m-%dT%H:%M:%SZ") if row[1] else "", row[2] or "", row[3].value if row[3] else "", row[4],
+            # created_at in Shanghai time with its offset: staff read the Shanghai day, programs the exact instant
+            row[0], local(row[1]).strftime("%Y-%m-%dT%H:%M:%S+08:00") if row[1] else "", row[2] or "",
+            row[3].value if row[3] else "", row[4],
             row[5].value if row[5] else "", row[6].value if row[6] else "", row[7].value if row[7] else "",
             row[8] or "", _enum_value(row[9]), row[10] or "", row[11] or "", row[12],
         ]
@@ -694,7 +696,8 @@ def _csv_python(consultation_id: int) -> Iterator[bytes]:
 # the value; empty strings become NULL so that both paths write an empty unquoted field.
 _COPY_SQL = """COPY (
     SELECT c.tracking_number AS tracking_number,
-           to_char(c.created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
+           to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE 'Asia/Shanghai',
+                   'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS created_at,
            NULLIF(a.label, '') AS article, lower(c.commenter_type) AS commenter_type,
            NULLIF(c.public_name, '') AS public_name, lower(c.stance) AS stance,
            lower(c.moderation_state) AS moderation_state, lower(c.rejection_reason) AS rejection_reason,
