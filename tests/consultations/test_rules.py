@@ -2,6 +2,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 import holidays
+import pytest
 
 from app.consultations import rules
 from app.consultations.models import Article, DocumentType
@@ -132,6 +133,7 @@ def test_identical_texts_group_without_comparisons():
     assert groups == [([1, 2], 1.0)]
 
 
+@pytest.mark.slow
 def test_mass_campaign_grouped_by_minhash_in_linear_work(monkeypatch):
     import random
 
