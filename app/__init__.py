@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from app import errors, i18n, security
-from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from app.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login_manager, mail, migrate
 from config import Config, ProductionConfig, config_from_env
 
 # The blueprints, listed explicitly (never discovered by walking the tree).
@@ -70,6 +70,7 @@ def create_app(test_config: dict | None = None, config_class: type[Config] | Non
         logging.basicConfig(level=logging.INFO)
 
     db.init_app(app)
+    enforce_sqlite_foreign_keys(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     login_manager.init_app(app)
     mail.init_app(app)

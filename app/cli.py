@@ -63,3 +63,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(importlib.import_module("app.hearings.cli").hearings_cli)
+    app.cli.add_command(importlib.import_module("app.openday.cli").openday_cli)

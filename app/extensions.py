@@ -26,6 +26,27 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+SQLITE_BUSY_TIMEOUT_MS = 15000
+
+
+def _sqlite_foreign_keys_on(dbapi_connection, _connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # SQLite has one writer at a time; a writer waits this long for the lock instead of the driver's 5 s, so a
+    # burst of sign-ups on a busy machine queues instead of failing with "database is locked".
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def enforce_sqlite_foreign_keys(app) -> None:
+    """SQLite enforces foreign keys (and their ON DELETE rules) only when each connection asks: ask on every new
+    connection of the app's SQLite engines. PostgreSQL always enforces them."""
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_foreign_keys_on)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 mail = Mail()

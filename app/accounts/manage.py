@@ -13,17 +13,13 @@ from app.accounts.forms import AuditFilterForm, ConfirmForm, DepartmentForm, Inv
 from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, User
 from app.accounts.permissions import admin_required, managed_department_ids, staff_required
 from app.core.audit import AuditEntry
+from app.core.errors import form_status, show_error
 from app.core.timeutil import from_local
 from app.extensions import db
 from app.i18n import current_language
 from app.templating import url_with
 
 AUDIT_PAGE_SIZE = 50
-
-
-def _field_error(form, exc: services.AccountError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = list(field.errors) + [exc.message]
 
 
 # Departments ---------------------------------------------------------------------------------------------------
@@ -51,12 +47,12 @@ def manage_department_new():
                                               name_en=form.name_en.data, kind=DepartmentKind(form.kind.data))
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "code")
+            show_error(form, exc, "code")
         else:
             db.session.commit()
             flash(_("已创建部门“%(name)s”。", name=dept.name), "success")
             return redirect(url_for("accounts.manage_staff", department_id=dept.id))
-    return render_template("accounts/manage_department_form.html", form=form, department=None)
+    return render_template("accounts/manage_department_form.html", form=form, department=None), form_status(form)
 
 
 @bp.route("/manage/accounts/departments/<int:department_id>/edit", methods=["GET", "POST"])
@@ -71,7 +67,7 @@ def manage_department_edit(department_id: int):
                                        name_en=form.name_en.data, kind=DepartmentKind(form.kind.data))
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "code")
+            show_error(form, exc, "code")
         else:
             db.session.commit()
             flash(_("部门信息已保存。"), "success")
@@ -91,7 +87,7 @@ def manage_staff(department_id: int):
             person = services.invite_staff(current_user, dept, email=form.email.data, name=form.name.data)
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "email")
+            show_error(form, exc, "email")
         else:
             db.session.commit()
             flash(_("邀请已发送到 %(email)s。", email=person.email), "success")
@@ -101,7 +97,7 @@ def manage_staff(department_id: int):
                               User.deleted_at.is_(None)).order_by(User.id)
     ).all()
     return render_template("accounts/manage_staff.html", department=dept, staff=staff, form=form,
-                           confirm_form=ConfirmForm())
+                           confirm_form=ConfirmForm()), form_status(form)
 
 
 def _staff_member(user_id: int) -> User:
@@ -145,14 +141,14 @@ def manage_tags():
                                       name_en=form.name_en.data)
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "name")
+            show_error(form, exc, "name")
         else:
             db.session.commit()
             flash(_("已添加标签“%(name)s”。", name=tag.name), "success")
             return redirect(url_for("accounts.manage_tags"))
     tags = db.session.scalars(sa.select(Tag).order_by(Tag.kind, Tag.id)).all()
     return render_template("accounts/manage_tags.html", form=form, tags=tags, confirm_form=ConfirmForm(),
-                           kinds=list(TagKind))
+                           kinds=list(TagKind)), form_status(form)
 
 
 @bp.route("/manage/accounts/tags/<int:tag_id>/edit", methods=["GET", "POST"])
@@ -165,12 +161,12 @@ def manage_tag_edit(tag_id: int):
             services.rename_tag(current_user, tag, name=form.name.data, name_en=form.name_en.data)
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "name")
+            show_error(form, exc, "name")
         else:
             db.session.commit()
             flash(_("标签已保存。"), "success")
             return redirect(url_for("accounts.manage_tags"))
-    return render_template("accounts/manage_tag_form.html", form=form, tag=tag)
+    return render_template("accounts/manage_tag_form.html", form=form, tag=tag), form_status(form)
 
 
 @bp.route("/manage/accounts/tags/<int:tag_id>/<any(activate, deactivate):verb>", methods=["POST"])

@@ -10,6 +10,7 @@ from flask_login import current_user
 from app.accounts import bp
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import login_required
+from app.core.errors import form_status
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.i18n import current_language
@@ -70,7 +71,7 @@ def subscriptions():
         db.session.commit()
         flash(_("订阅已保存。"), "success")
         return redirect(url_for("accounts.subscriptions"))
-    return render_template("notifications/subscriptions.html", form=form), (400 if form.errors else 200)
+    return render_template("notifications/subscriptions.html", form=form), form_status(form)
 
 
 @bp.route("/notifications/unsubscribe/<token>", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, Depar
 from app.accounts.tokens import LinkError, load_user_for, make_token, state_fingerprint
 from app.accounts.validators import normalise_uscc, uscc_problem
 from app.core.audit import audit
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
@@ -32,13 +33,8 @@ def _hasher() -> PasswordHasher:
     return _hashers[bool(current_app.config.get("PASSWORD_HASH_FAST"))]
 
 
-class AccountError(Exception):
-    """A rule a person broke; ``field`` names the form field the message belongs next to."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AccountError(DomainError):
+    """A rule of accounts refused an action."""
 
 
 # Passwords ----------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from app.accounts.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccoun
 from app.accounts.models import Tag
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
+from app.core.errors import form_status, show_error
 from app.core.timeutil import local, utcnow
 from app.extensions import db, limiter
 from app.i18n import LANG_COOKIE, YEAR
@@ -20,11 +21,6 @@ from app.i18n import LANG_COOKIE, YEAR
 
 def _active_tags() -> list[Tag]:
     return list(db.session.scalars(sa.select(Tag).where(Tag.is_active.is_(True)).order_by(Tag.id)))
-
-
-def _field_error(form, exc: services.AccountError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = list(field.errors) + [exc.message]
 
 
 @bp.route("/accounts/profile", methods=["GET", "POST"])
@@ -52,7 +48,7 @@ def profile():
             )
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "name")
+            show_error(form, exc, "name")
         else:
             db.session.commit()
             flash(_("个人资料已保存。"), "success")
@@ -61,7 +57,7 @@ def profile():
             response.set_cookie(LANG_COOKIE, user.locale, max_age=YEAR, samesite="Lax", httponly=True,
                                 secure=current_app.config["SESSION_COOKIE_SECURE"])
             return response
-    return render_template("accounts/profile.html", form=form)
+    return render_template("accounts/profile.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/email", methods=["GET", "POST"])
@@ -74,13 +70,13 @@ def change_email():
             new_email = services.request_email_change(current_user, form.new_email.data, form.password.data)
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "new_email")
+            show_error(form, exc, "new_email")
         else:
             db.session.commit()
             flash(_("我们已向 %(email)s 发送了确认链接。点击链接后，您的登录邮箱才会更改。", email=new_email),
                   "success")
             return redirect(url_for("accounts.profile"))
-    return render_template("accounts/change_email.html", form=form)
+    return render_template("accounts/change_email.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/email/confirm/<token>")
@@ -109,14 +105,14 @@ def change_password():
             services.change_password(current_user, form.current_password.data, form.password.data)
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "current_password")
+            show_error(form, exc, "current_password")
         else:
             db.session.commit()
             # Other sessions end (their id carries the old password's digest); this one carries on.
             login_user(current_user._get_current_object())
             flash(_("密码已修改。"), "success")
             return redirect(url_for("accounts.profile"))
-    return render_template("accounts/change_password.html", form=form)
+    return render_template("accounts/change_password.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/data")
@@ -145,10 +141,10 @@ def delete_account():
             services.delete_account(current_user, form.password.data)
         except services.AccountError as exc:
             db.session.rollback()
-            _field_error(form, exc, "password")
+            show_error(form, exc, "password")
         else:
             db.session.commit()
             logout_user()
             flash(_("您的账户已注销。您发表的内容以“已注销用户”的名义保留。"), "success")
             return redirect(url_for("core.home"))
-    return render_template("accounts/delete_account.html", form=form)
+    return render_template("accounts/delete_account.html", form=form), form_status(form)

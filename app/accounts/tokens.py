@@ -6,11 +6,13 @@ import hashlib
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from app.core.errors import DomainError
 from app.extensions import db
 
 
-class LinkError(Exception):
-    """A link that is broken, expired or already used. ``reason`` is 'invalid', 'expired' or 'used'."""
+class LinkError(DomainError):
+    """A link that is broken, expired or already used. ``reason`` is 'invalid', 'expired' or 'used' (the page
+    link_problem.html explains each)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)

@@ -13,6 +13,7 @@ from app.accounts.forms import AcceptInvitationForm, ConfirmForm, ForgotPassword
 from app.accounts.models import Role, User
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
+from app.core.errors import form_status
 from app.extensions import db, limiter, login_manager
 from app.i18n import current_language
 
@@ -58,7 +59,7 @@ def register():
             flash(_("注册成功。我们已向 %(email)s 发送了验证邮件，请点击邮件中的链接完成验证。", email=user.email),
                   "success")
             return redirect(url_for("accounts.unverified"))
-    return render_template("accounts/register.html", form=form)
+    return render_template("accounts/register.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/verify/<token>")
@@ -84,7 +85,7 @@ def unverified():
         db.session.commit()
         flash(_("验证邮件已重新发送到 %(email)s。", email=current_user.email), "success")
         return redirect(url_for("accounts.unverified"))
-    return render_template("accounts/unverified.html", form=form)
+    return render_template("accounts/unverified.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/login", methods=["GET", "POST"])
@@ -104,7 +105,7 @@ def login():
             login_user(user, remember=form.remember.data)
             flash(_("您已登录。"), "success")
             return redirect(safe_next(url_for("core.home")))
-    return render_template("accounts/login.html", form=form)
+    return render_template("accounts/login.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/logout", methods=["POST"])
@@ -139,7 +140,7 @@ def forgot_password():
         flash(_("如果该电子邮箱已注册，我们已发送一封重置密码的邮件，链接 %(hours)s 小时内有效。",
                 hours=current_app.config["RESET_LINK_HOURS"]), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/forgot_password.html", form=form)
+    return render_template("accounts/forgot_password.html", form=form), form_status(form)
 
 
 def _link_problem(exc: LinkError):
@@ -164,7 +165,7 @@ def reset_password(token: str):
             logout_user()
         flash(_("密码已重置，请用新密码登录。"), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset_password.html", form=form)
+    return render_template("accounts/reset_password.html", form=form), form_status(form)
 
 
 @bp.route("/accounts/invitation/<token>", methods=["GET", "POST"])
@@ -183,4 +184,4 @@ def accept_invitation(token: str):
         logout_user()
         flash(_("账户已启用，请用您的电子邮箱和新密码登录。"), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/accept_invitation.html", form=form, invitee=user)
+    return render_template("accounts/accept_invitation.html", form=form, invitee=user), form_status(form)

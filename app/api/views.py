@@ -117,19 +117,9 @@ def _public_consultations():
 
 
 def _state_condition(state: str):
-    from app.consultations.models import Consultation, FeedbackReport
+    from app.consultations.models import Consultation, ConsultationState
 
-    now = utcnow()
-    live = Consultation.withdrawn_at.is_(None)
-    reported = sa.exists().where(FeedbackReport.consultation_id == Consultation.id,
-                                 FeedbackReport.published_at.is_not(None))
-    return {
-        "withdrawn": Consultation.withdrawn_at.is_not(None),
-        "scheduled": sa.and_(live, Consultation.opens_at > now),
-        "open": sa.and_(live, Consultation.opens_at <= now, Consultation.closes_at > now),
-        "closed": sa.and_(live, Consultation.closes_at <= now, ~reported),
-        "feedback_published": sa.and_(live, Consultation.closes_at <= now, reported),
-    }[state]
+    return Consultation.state_clause(ConsultationState(state), utcnow())
 
 
 FILTERS = [Param("department", description="Department code."), Param("tag", description="Tag name (Chinese or English)."),

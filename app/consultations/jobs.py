@@ -9,7 +9,7 @@ from flask import current_app
 
 from app import signals
 from app.accounts.models import Role, User
-from app.consultations.models import Consultation, FeedbackReport
+from app.consultations.models import Consultation, ConsultationState
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
@@ -22,8 +22,7 @@ def remind_closing_soon() -> int:
     """Three days before closing, send ``consultation_closing_soon`` (subscriptions reacts and e-mails)."""
     now = utcnow()
     due = db.session.scalars(sa.select(Consultation).where(
-        Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
-        Consultation.closing_soon_sent_at.is_(None), Consultation.opens_at <= now, Consultation.closes_at > now,
+        Consultation.state_clause(ConsultationState.OPEN, now), Consultation.closing_soon_sent_at.is_(None),
         Consultation.closes_at <= now + CLOSING_SOON).with_for_update(skip_locked=True, of=Consultation)).all()
     for c in due:
         c.closing_soon_sent_at = now
@@ -42,10 +41,7 @@ def remind_report_due() -> int:
     """E-mail the department's staff a week before the feedback report is due, and once when it is overdue."""
     now = utcnow()
     due_days = timedelta(days=current_app.config["FEEDBACK_REPORT_DUE_DAYS"])
-    unpublished = sa.not_(Consultation.report.has(FeedbackReport.published_at.is_not(None)))
-    base = sa.select(Consultation).where(Consultation.published_at.is_not(None),
-                                         Consultation.withdrawn_at.is_(None), Consultation.closes_at <= now,
-                                         unpublished)
+    base = sa.select(Consultation).where(Consultation.state_clause(ConsultationState.CLOSED, now))
     sent = 0
     overdue = db.session.scalars(base.where(Consultation.report_overdue_reminded_at.is_(None),
                                             Consultation.closes_at <= now - due_days)

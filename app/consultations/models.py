@@ -12,21 +12,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class ConsultationError(Exception):
-    """A rule of this module refused an action; ``str(error)`` is a translated message for the user and ``field``
-    names the form field the message belongs next to (None: the whole form)."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+class ConsultationError(DomainError):
+    """A rule of consultations refused an action."""
 
 
 class DocumentType(enum.Enum):
@@ -254,9 +247,24 @@ class Consultation(db.Model):
     def state(self) -> ConsultationState:
         return self.state_at(utcnow())
 
-    @property
-    def is_public(self) -> bool:
-        return self.published_at is not None
+    @classmethod
+    def state_clause(cls, state: ConsultationState, now: datetime) -> sa.ColumnElement[bool]:
+        """SQL that holds for the consultations whose ``state_at(now)`` is ``state``: the same rule, for queries."""
+        if state is ConsultationState.WITHDRAWN:
+            return cls.withdrawn_at.is_not(None)
+        set_up = sa.and_(cls.published_at.is_not(None), cls.opens_at.is_not(None), cls.closes_at.is_not(None))
+        if state is ConsultationState.DRAFT:
+            return sa.and_(cls.withdrawn_at.is_(None), sa.not_(set_up))
+        live = sa.and_(cls.withdrawn_at.is_(None), set_up)
+        if state is ConsultationState.SCHEDULED:
+            return sa.and_(live, cls.opens_at > now)
+        if state is ConsultationState.OPEN:
+            return sa.and_(live, cls.opens_at <= now, cls.closes_at > now)
+        reported = (sa.exists().where(FeedbackReport.consultation_id == cls.id, FeedbackReport.published_at.is_not(None))
+                    .correlate_except(FeedbackReport))
+        if state is ConsultationState.FEEDBACK_PUBLISHED:
+            return sa.and_(live, cls.closes_at <= now, reported)
+        return sa.and_(live, cls.closes_at <= now, sa.not_(reported))  # CLOSED
 
     @property
     def is_open(self) -> bool:
@@ -304,10 +312,6 @@ class Article(db.Model):
     published_comment_count: Mapped[int] = mapped_column(default=0)
 
     consultation: Mapped[Consultation] = relationship(back_populates="articles")
-
-    @property
-    def display_label(self) -> str:
-        return self.label or str(_l("全文"))
 
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.label}>"
@@ -422,6 +426,27 @@ class Comment(db.Model):
     @property
     def is_published(self) -> bool:
         return self.moderation_state is ModerationState.PUBLISHED
+
+    def moderate(self, publish: bool, *, reason: RejectionReason | None, note: str, now: datetime,
+                 by_id: int | None) -> ModerationState:
+        """Publish or reject (先审查、后公开); a rejection needs its reason. Returns the state before (unchanged when
+        it already was the wanted one). The consultation's kept counts move with it in services.moderate."""
+        old = self.moderation_state
+        new = ModerationState.PUBLISHED if publish else ModerationState.REJECTED
+        if not publish and reason is None:
+            raise ConsultationError(_l("不予公开时请选择原因。"), field="reason")
+        if old is new:
+            return old
+        self.moderation_state = new
+        self.moderated_at, self.moderated_by_id = now, by_id
+        self.moderation_note = note.strip()
+        if publish:
+            self.rejection_reason = None
+            self.published_at = self.published_at or now
+        else:
+            self.rejection_reason = reason
+            self.published_at = None
+        return old
 
     def __repr__(self) -> str:
         return f"<Comment {self.tracking_number}>"

@@ -36,6 +36,7 @@ from app.consultations.models import (
     RejectionReason,
     Stance,
 )
+from app.core import exports
 from app.core.audit import audit
 from app.core.timeutil import local, utcnow
 from app.extensions import db
@@ -359,19 +360,10 @@ def moderate(actor: User, c: Consultation, comments: Iterable[Comment], *, publi
     for comment in comments:
         if comment.consultation_id != c.id:
             continue
-        old = comment.moderation_state
-        new = ModerationState.PUBLISHED if publish else ModerationState.REJECTED
+        old = comment.moderate(publish, reason=reason, note=note, now=now, by_id=actor.id)
+        new = comment.moderation_state
         if old is new:
             continue
-        comment.moderation_state = new
-        comment.moderated_at, comment.moderated_by_id = now, actor.id
-        comment.moderation_note = note.strip()
-        if publish:
-            comment.rejection_reason = None
-            comment.published_at = comment.published_at or now
-        else:
-            comment.rejection_reason = reason
-            comment.published_at = None
         delta = (1 if new is ModerationState.PUBLISHED else 0) - (1 if old is ModerationState.PUBLISHED else 0)
         published_delta += delta
         pending_delta -= 1 if old is ModerationState.PENDING else 0
@@ -676,39 +668,33 @@ def _enum_value(v) -> str:
 
 
 def _csv_python(consultation_id: int) -> Iterator[bytes]:
-    """Portable path: rows from a streamed query, written by the csv module in chunks of 500 rows."""
-    import csv
-    import io
+    """Portable path: rows from a streamed query, written by the shared CSV writer (cells neutralised)."""
+    return exports.csv_chunks(EXPORT_HEADER, export_rows(consultation_id), bom=False)
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_HEADER)
-    for i, row in enumerate(export_rows(consultation_id), start=1):
-        writer.writerow(row)
-        if i % 500 == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+
+def _text(column: str) -> str:
+    """A text column of the COPY query: neutralised against formulas, empty as NULL (see exports.sql_neutralise)."""
+    return exports.sql_neutralise(column)
 
 
 # The same columns as export_rows(), formatted by PostgreSQL. Enum columns store member names, whose lower case is
-# the value; empty strings become NULL so that both paths write an empty unquoted field.
-_COPY_SQL = """COPY (
+# the value; empty strings become NULL so that both paths write an empty unquoted field; text a person typed is
+# neutralised as exports.neutralise does.
+_COPY_SQL = f"""COPY (
     SELECT c.tracking_number AS tracking_number,
            to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE 'Asia/Shanghai',
                    'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS created_at,
-           NULLIF(a.label, '') AS article, lower(c.commenter_type) AS commenter_type,
-           NULLIF(c.public_name, '') AS public_name, lower(c.stance) AS stance,
+           {_text("a.label")} AS article, lower(c.commenter_type) AS commenter_type,
+           {_text("c.public_name")} AS public_name, lower(c.stance) AS stance,
            lower(c.moderation_state) AS moderation_state, lower(c.rejection_reason) AS rejection_reason,
            c.group_id AS group_id, lower(coalesce(d.kind, g.kind)) AS disposition,
-           NULLIF(coalesce(d.response, g.response), '') AS response,
-           NULLIF(coalesce(d.reason, g.reason), '') AS reason, NULLIF(c.text_original, '') AS text
+           {_text("coalesce(d.response, g.response)")} AS response,
+           {_text("coalesce(d.reason, g.reason)")} AS reason, {_text("c.text_original")} AS text
     FROM consultation_comment c
     LEFT OUTER JOIN consultation_article a ON a.id = c.article_id
     LEFT OUTER JOIN consultation_disposition d ON d.comment_id = c.id
     LEFT OUTER JOIN consultation_disposition g ON g.group_id = c.group_id
-    WHERE c.consultation_id = {cid} ORDER BY c.id
+    WHERE c.consultation_id = {{cid}} ORDER BY c.id
 ) TO STDOUT WITH (FORMAT csv, HEADER)"""
 
 
@@ -722,8 +708,9 @@ def _csv_copy(consultation_id: int) -> Iterator[bytes]:
 
 
 def export_csv(consultation_id: int) -> Iterator[bytes]:
-    """The CSV export of every comment of a consultation (UTF-8 with a BOM for spreadsheet programs), streamed."""
-    yield "\ufeff".encode("utf-8")
+    """The CSV export of every comment of a consultation (UTF-8 with a BOM for spreadsheet programs), streamed:
+    PostgreSQL's own COPY where there is one, else the shared CSV writer."""
+    yield exports.BOM.encode("utf-8")
     if db.session.get_bind().dialect.name == "postgresql":
         yield from _csv_copy(consultation_id)
     else:

@@ -1,55 +1,25 @@
-"""HTTP views of consultations: public pages under /consultations/, staff pages under /manage/consultations/.
+"""Public pages of consultations under /consultations/: the list, one consultation, commenting, tracking.
 
 Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    stream_with_context,
-    url_for,
-)
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import (
-    can_manage_department,
-    ensure_can_manage,
-    scope_to_managed,
-    staff_required,
-    verified_required,
-)
+from app.accounts.permissions import can_manage_department, verified_required
 from app.consultations import bp, rules, services
-from app.consultations.forms import (
-    AnswerForm,
-    CommentForm,
-    ConsultationForm,
-    ExtendForm,
-    FaqForm,
-    ModerationForm,
-    ReportForm,
-    WithdrawForm,
-    local_to_utc,
-)
+from app.consultations.forms import CommentForm
 from app.consultations.models import (
     TARGET_GROUPS,
     Comment,
-    CommentAttachment,
     CommentGroup,
     Consultation,
     ConsultationDocument,
@@ -57,53 +27,31 @@ from app.consultations.models import (
     ConsultationState,
     DispositionKind,
     DocumentType,
-    FaqItem,
-    FeedbackReport,
     ModerationState,
-    RejectionReason,
     Stance,
 )
-from app.core.timeutil import local, utcnow
+from app.core.errors import show_error
+from app.core.paging import parse_time_cursor, time_cursor
+from app.core.timeutil import utcnow
 from app.extensions import db, limiter
-from app.i18n import current_language
+from app.templating import url_with
 
 PAGE_SIZE = 20
-MANAGE_PAGE_SIZE = 50
-
-
-def _int_arg(name: str) -> int | None:
-    try:
-        value = int(request.args.get(name, ""))
-    except ValueError:
-        return None
-    return value if value > 0 else None
 
 
 def _public_or_404(id: int) -> Consultation:
     c = db.get_or_404(Consultation, id)
-    if not c.is_public and not can_manage_department(current_user, c.department_id):
+    if not c.is_published and not can_manage_department(current_user, c.department_id):
         abort(404)
     return c
-
-
-def _form_error(form, error: ConsultationError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [str(error)]
-    else:
-        flash(str(error), "error")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Public pages
 
 
-STATUS_FILTERS = {
-    "open": lambda now: sa.and_(Consultation.opens_at <= now, Consultation.closes_at > now),
-    "closed": lambda now: sa.and_(Consultation.closes_at <= now,
-                                  sa.not_(Consultation.report.has(FeedbackReport.published_at.is_not(None)))),
-    "feedback": lambda now: Consultation.report.has(FeedbackReport.published_at.is_not(None)),
-}
+STATUS_FILTERS = {"open": ConsultationState.OPEN, "closed": ConsultationState.CLOSED,
+                  "feedback": ConsultationState.FEEDBACK_PUBLISHED}
 
 
 @bp.route("/consultations/")
@@ -112,11 +60,11 @@ def index():
     stmt = sa.select(Consultation).where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None))
     status = request.args.get("status", "")
     if status in STATUS_FILTERS:
-        stmt = stmt.where(STATUS_FILTERS[status](now))
-    department_id = _int_arg("department")
+        stmt = stmt.where(Consultation.state_clause(STATUS_FILTERS[status], now))
+    department_id = request.args.get("department", type=int)
     if department_id:
         stmt = stmt.where(Consultation.department_id == department_id)
-    tag_id = _int_arg("tag")
+    tag_id = request.args.get("tag", type=int)
     if tag_id:
         stmt = stmt.where(Consultation.tags.any(Tag.id == tag_id))
     doc_type = request.args.get("type", "")
@@ -126,23 +74,17 @@ def index():
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         stmt = stmt.where(sa.or_(Consultation.title.ilike(like), Consultation.summary.ilike(like)))
-    before = _int_arg("before")
+    before = request.args.get("before", type=int)
     if before:
         stmt = stmt.where(Consultation.id < before)
     items = list(db.session.scalars(stmt.options(selectinload(Consultation.report))
                                     .order_by(Consultation.id.desc()).limit(PAGE_SIZE + 1)))
-    next_url = url_with_args(before=items[PAGE_SIZE - 1].id) if len(items) > PAGE_SIZE else None
+    next_url = url_with(before=items[PAGE_SIZE - 1].id) if len(items) > PAGE_SIZE else None
     departments = db.session.scalars(sa.select(Department).order_by(Department.id)).all()
     tags = db.session.scalars(sa.select(Tag).where(Tag.is_active.is_(True)).order_by(Tag.id)).all()
     return render_template("consultations/index.html", items=items[:PAGE_SIZE], next_url=next_url,
                            departments=departments, tags=tags, status=status, department_id=department_id,
                            tag_id=tag_id, doc_type=doc_type, q=q, document_types=list(DocumentType), now=now)
-
-
-def url_with_args(**changes) -> str:
-    args = request.args.to_dict(flat=True)
-    args.update({k: v for k, v in changes.items() if v is not None})
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def _comment_form(c: Consultation) -> CommentForm:
@@ -154,32 +96,9 @@ def _comment_form(c: Consultation) -> CommentForm:
     return form
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
 def comment_cursor(comment: Comment, attribute: str = "published_at") -> str:
-    """The keyset cursor after a comment: a time in microseconds and its id ("1764300000000000.42")."""
-    return f"{(getattr(comment, attribute) - _EPOCH) // timedelta(microseconds=1)}.{comment.id}"
-
-
-def _staff_page(stmt):
-    """A page of a staff list of comments, oldest first by keyset (created_at, id), served by the index
-    (consultation_id, moderation_state, created_at, id)."""
-    after = parse_cursor(request.args.get("after"))
-    if after:
-        stmt = stmt.where(sa.tuple_(Comment.created_at, Comment.id) > sa.tuple_(*after))
-    rows = list(db.session.scalars(stmt.order_by(Comment.created_at, Comment.id).limit(MANAGE_PAGE_SIZE + 1)))
-    next_url = (url_with_args(after=comment_cursor(rows[MANAGE_PAGE_SIZE - 1], "created_at"))
-                if len(rows) > MANAGE_PAGE_SIZE else None)
-    return rows[:MANAGE_PAGE_SIZE], next_url
-
-
-def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
-    try:
-        micros, _, ident = (value or "").partition(".")
-        return _EPOCH + timedelta(microseconds=int(micros)), int(ident)
-    except (ValueError, OverflowError):
-        return None
+    """The keyset cursor after a comment in a list ordered by ``attribute`` and id."""
+    return time_cursor(getattr(comment, attribute), comment.id)
 
 
 def _published_comments(c: Consultation, article_id: int | None, before: tuple[datetime, int] | None):
@@ -204,16 +123,16 @@ def _published_comments(c: Consultation, article_id: int | None, before: tuple[d
 
 
 def _render_show(c: Consultation, form: CommentForm | None = None, status: int = 200):
-    article_id = _int_arg("article")
+    article_id = request.args.get("article", type=int)
     articles = [a for a in c.articles if not a.is_removed]
     if article_id and not any(a.id == article_id for a in articles):
         article_id = None
-    comments, next_before = _published_comments(c, article_id, parse_cursor(request.args.get("before")))
-    next_url = url_with_args(before=next_before) + "#comments" if next_before else None
+    comments, next_before = _published_comments(c, article_id, parse_time_cursor(request.args.get("before")))
+    next_url = url_with(before=next_before) + "#comments" if next_before else None
     state = c.state
     if form is None and state is ConsultationState.OPEN:
         form = _comment_form(c)
-        chosen = _int_arg("comment_on")
+        chosen = request.args.get("comment_on", type=int)
         if chosen:
             form.article_id.data = chosen
     by_id = {a.id: a for a in c.articles}
@@ -256,7 +175,7 @@ def comment(id: int):
             db.session.commit()  # stored before the user is told the number
         except ConsultationError as error:
             db.session.rollback()
-            _form_error(form, error)
+            show_error(form, error)
         except sa.exc.IntegrityError:
             # A double click that raced past the first check: the first submit won; show its number.
             db.session.rollback()
@@ -298,201 +217,6 @@ def track(number: str):
                            answer=comment.answer if c.is_feedback_published else None)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Staff pages
-
-
-def _managed_or_404(id: int) -> Consultation:
-    c = db.get_or_404(Consultation, id)
-    ensure_can_manage(c)
-    return c
-
-
-@bp.route("/manage/consultations/")
-@staff_required
-def manage_index():
-    stmt = scope_to_managed(sa.select(Consultation), Consultation.department_id)
-    before = _int_arg("before")
-    if before:
-        stmt = stmt.where(Consultation.id < before)
-    items = list(db.session.scalars(stmt.options(selectinload(Consultation.report))
-                                    .order_by(Consultation.id.desc()).limit(MANAGE_PAGE_SIZE + 1)))
-    next_url = url_with_args(before=items[MANAGE_PAGE_SIZE - 1].id) if len(items) > MANAGE_PAGE_SIZE else None
-    return render_template("consultations/manage/index.html", items=items[:MANAGE_PAGE_SIZE], next_url=next_url,
-                           due_days=current_app.config["FEEDBACK_REPORT_DUE_DAYS"])
-
-
-def _consultation_form(obj: Consultation | None = None) -> ConsultationForm:
-    form = ConsultationForm()
-    form.tags.choices = [(t.id, t.display_name(current_language())) for t in db.session.scalars(
-        sa.select(Tag).where(Tag.is_active.is_(True)).order_by(Tag.id))]
-    if obj is not None and request.method == "GET":
-        form.title.data, form.summary.data = obj.title, obj.summary
-        form.document_type.data = obj.document_type.value
-        form.concerns_enterprises.data = obj.concerns_enterprises
-        form.draft_text.data, form.interpretation.data = obj.draft_text, obj.interpretation
-        form.contact.data = obj.contact
-        form.target_groups.data = list(obj.target_groups or [])
-        form.target_group_other.data = obj.target_group_other
-        form.tags.data = [t.id for t in obj.tags]
-        form.opens_at.data = local(obj.opens_at).replace(tzinfo=None) if obj.opens_at else None
-        form.closes_at.data = local(obj.closes_at).replace(tzinfo=None) if obj.closes_at else None
-        form.short_period_reason.data = obj.short_period_reason
-    return form
-
-
-def _data(form: ConsultationForm) -> services.ConsultationData:
-    return services.ConsultationData(
-        title=form.title.data or "", summary=form.summary.data or "",
-        document_type=DocumentType(form.document_type.data),
-        concerns_enterprises=bool(form.concerns_enterprises.data), draft_text=form.draft_text.data or "",
-        interpretation=form.interpretation.data or "", contact=form.contact.data or "",
-        opens_at=local_to_utc(form.opens_at.data), closes_at=local_to_utc(form.closes_at.data),
-        short_period_reason=form.short_period_reason.data or "", target_groups=form.target_groups.data or [],
-        target_group_other=form.target_group_other.data or "", tag_ids=form.tags.data or [])
-
-
-@bp.route("/manage/consultations/new", methods=["GET", "POST"])
-@staff_required
-def manage_new():
-    if current_user.department_id is None:
-        flash(_("您的账户没有所属部门，不能发起征询。"), "error")
-        return redirect(url_for("consultations.manage_index"))
-    form = _consultation_form()
-    if form.validate_on_submit():
-        try:
-            c = services.create_consultation(current_user, current_user.department_id, _data(form))
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("草稿已保存，共%(n)s条。", n=len(c.articles)), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
-    return render_template("consultations/manage/edit.html", form=form, c=None), (422 if form.errors else 200)
-
-
-@bp.route("/manage/consultations/<int:id>/edit", methods=["GET", "POST"])
-@staff_required
-def manage_edit(id: int):
-    c = _managed_or_404(id)
-    form = _consultation_form(c)
-    if form.validate_on_submit():
-        try:
-            services.update_consultation(current_user, c, _data(form))
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("已保存。"), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
-    c = db.session.get(Consultation, id)
-    return render_template("consultations/manage/edit.html", form=form, c=c), (422 if form.errors else 200)
-
-
-@bp.route("/manage/consultations/<int:id>")
-@staff_required
-def manage_show(id: int):
-    c = _managed_or_404(id)
-    due_at = c.report_due_at(current_app.config["FEEDBACK_REPORT_DUE_DAYS"])
-    unanswered = services.unanswered_count(c) if c.closes_at and c.state is not ConsultationState.DRAFT else None
-    return render_template("consultations/manage/show.html", c=c, state=c.state, due_at=due_at,
-                           unanswered=unanswered, is_short=services.is_period_short(c), now=utcnow())
-
-
-def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str):
-    """A one-form staff action: on a valid submit run ``fn``, commit and go back to the consultation; otherwise (or
-    when a rule refuses it) show the form again with the message next to the field."""
-    if form.validate_on_submit():
-        try:
-            fn()
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(success, "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
-    return render_template("consultations/manage/simple_form.html", c=c, form=form,
-                           heading=heading), (422 if form.errors else 200)
-
-
-def _act(c: Consultation, fn, success: str):
-    try:
-        fn()
-        db.session.commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(success, "success")
-    return redirect(url_for("consultations.manage_show", id=c.id))
-
-
-@bp.route("/manage/consultations/<int:id>/publish", methods=["POST"])
-@staff_required
-def manage_publish(id: int):
-    c = _managed_or_404(id)
-    return _act(c, lambda: services.publish(current_user, c), _("已发布。"))
-
-
-@bp.route("/manage/consultations/<int:id>/extend", methods=["GET", "POST"])
-@staff_required
-def manage_extend(id: int):
-    c = _managed_or_404(id)
-    form = ExtendForm()
-    return _simple_form_action(
-        c, form, lambda: services.extend(current_user, c, local_to_utc(form.closes_at.data), form.notice.data),
-        success=_("征询期已延长，延期公告已公开。"), heading=_("延长征询期"))
-
-
-@bp.route("/manage/consultations/<int:id>/withdraw", methods=["GET", "POST"])
-@staff_required
-def manage_withdraw(id: int):
-    c = _managed_or_404(id)
-    form = WithdrawForm()
-    return _simple_form_action(c, form, lambda: services.withdraw(current_user, c, form.reason.data),
-                               success=_("征询已撤回。"), heading=_("撤回征询"))
-
-
-@bp.route("/manage/consultations/<int:id>/moderation", methods=["GET", "POST"])
-@staff_required
-def manage_moderation(id: int):
-    c = _managed_or_404(id)
-    state_arg = request.args.get("state", "pending")
-    state = {"pending": ModerationState.PENDING, "published": ModerationState.PUBLISHED,
-             "rejected": ModerationState.REJECTED}.get(state_arg, ModerationState.PENDING)
-    stmt = sa.select(Comment).where(Comment.consultation_id == c.id, Comment.moderation_state == state)
-    comments, next_url = _staff_page(stmt.options(selectinload(Comment.attachments)))
-    form = ModerationForm()
-    form.comment_ids.choices = [(cm.id, cm.tracking_number) for cm in comments]
-    if request.method == "POST":
-        ids = [int(x) for x in request.form.getlist("comment_ids") if x.isdigit()]
-        form.comment_ids.choices = [(i, str(i)) for i in ids]
-        if not ids:
-            flash(_("请至少选择一条意见。"), "error")
-        elif form.validate():
-            try:
-                chosen = db.session.scalars(sa.select(Comment).where(Comment.id.in_(ids),
-                                                                     Comment.consultation_id == c.id)).all()
-                reason = RejectionReason(form.reason.data) if form.reason.data else None
-                n = services.moderate(current_user, c, chosen, publish=form.action.data == "publish",
-                                      reason=reason, note=form.note.data or "")
-                db.session.commit()
-            except ConsultationError as error:
-                db.session.rollback()
-                _form_error(form, error)
-                flash(str(error), "error")
-            else:
-                flash(_("已处理%(n)s条意见。", n=n), "success")
-                return redirect(url_for("consultations.manage_moderation", id=c.id, state=state_arg))
-    articles = {a.id: a for a in c.articles}
-    return render_template("consultations/manage/moderation.html", c=c, comments=comments, form=form,
-                           state=state, state_arg=state_arg, next_url=next_url, articles=articles,
-                           show_original=request.args.get("original") == "1")
-
-
 @bp.route("/consultations/<int:id>/documents/<int:doc_id>")
 def document(id: int, doc_id: int):
     c = _public_or_404(id)
@@ -501,264 +225,6 @@ def document(id: int, doc_id: int):
         abort(404)
     return send_file(services.attachment_path(doc), mimetype=doc.mime_type, as_attachment=True,
                      download_name=doc.filename)
-
-
-@bp.route("/manage/consultations/<int:id>/documents", methods=["POST"])
-@staff_required
-def manage_documents(id: int):
-    c = _managed_or_404(id)
-    try:
-        remove = request.form.get("remove", "")
-        if remove.isdigit():
-            doc = db.get_or_404(ConsultationDocument, int(remove))
-            if doc.consultation_id != c.id:
-                abort(404)
-            services.remove_document(current_user, c, doc)
-            message = _("已删除。")
-        else:
-            uploads = [services.Upload(filename=f.filename, data=f.read(services.MAX_ATTACHMENT_BYTES + 1))
-                       for f in request.files.getlist("documents") if f and f.filename]
-            services.add_documents(current_user, c, uploads)
-            message = _("文件已上传。")
-        db.session.commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(message, "success")
-    return redirect(url_for("consultations.manage_show", id=c.id))
-
-
-@bp.route("/manage/consultations/attachments/<int:att_id>")
-@staff_required
-def manage_attachment(att_id: int):
-    att = db.get_or_404(CommentAttachment, att_id)
-    ensure_can_manage(att.comment.consultation)
-    return send_file(services.attachment_path(att), mimetype=att.mime_type, as_attachment=True,
-                     download_name=att.filename)
-
-
-@bp.route("/manage/consultations/<int:id>/groups", methods=["GET", "POST"])
-@staff_required
-def manage_groups(id: int):
-    c = _managed_or_404(id)
-    if request.method == "POST":
-        action = request.form.get("action", "")
-        group = db.session.get(CommentGroup, int(request.form.get("group_id", 0) or 0))
-        try:
-            if action == "propose":
-                made = services.propose_groups(current_user, c)
-                message = _("提出了%(n)s个意见组建议。", n=len(made))
-            elif group is None:
-                abort(404)
-            elif action == "accept":
-                services.accept_group(current_user, c, group, request.form.get("title"))
-                message = _("已确认意见组。")
-            elif action == "split":
-                ids = [int(x) for x in request.form.getlist("comment_ids") if x.isdigit()]
-                services.split_group(current_user, c, group, ids or None)
-                message = _("已拆分意见组。")
-            elif action == "merge":
-                others = [db.session.get(CommentGroup, int(x)) for x in request.form.getlist("merge_ids")
-                          if x.isdigit()]
-                services.merge_groups(current_user, c, group, [o for o in others if o is not None])
-                message = _("已合并意见组。")
-            else:
-                abort(400)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(message, "success")
-        return redirect(url_for("consultations.manage_groups", id=c.id))
-    groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
-                                .options(selectinload(CommentGroup.comments), selectinload(CommentGroup.disposition))
-                                .order_by(CommentGroup.id)).all()
-    return render_template("consultations/manage/groups.html", c=c, groups=groups)
-
-
-@bp.route("/manage/consultations/<int:id>/answers")
-@staff_required
-def manage_answers(id: int):
-    c = _managed_or_404(id)
-    stmt = (sa.select(Comment).where(Comment.consultation_id == c.id,
-                                     Comment.moderation_state == ModerationState.PUBLISHED)
-            .options(selectinload(Comment.disposition), selectinload(Comment.group)
-                     .selectinload(CommentGroup.disposition)))
-    if request.args.get("show") != "all":
-        stmt = stmt.where(sa.not_(services._answered_clause()))
-    comments, next_url = _staff_page(stmt)
-    groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
-                                                              CommentGroup.is_accepted.is_(True))
-                                .options(selectinload(CommentGroup.disposition),
-                                         selectinload(CommentGroup.comments))).all()
-    return render_template("consultations/manage/answers.html", c=c, comments=comments,
-                           groups=groups, next_url=next_url, articles={a.id: a for a in c.articles},
-                           unanswered=services.unanswered_count(c))
-
-
-def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup | None):
-    target = comment or group
-    form = AnswerForm()
-    if request.method == "GET" and target.disposition is not None:
-        form.kind.data = target.disposition.kind.value
-        form.response.data, form.reason.data = target.disposition.response, target.disposition.reason
-    if form.validate_on_submit():
-        try:
-            services.answer(current_user, c, kind=DispositionKind(form.kind.data), response=form.response.data or "",
-                            reason=form.reason.data or "", comment=comment, group=group)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("答复已保存（反馈报告发布前不公开）。"), "success")
-            return redirect(url_for("consultations.manage_answers", id=c.id))
-    return render_template("consultations/manage/answer.html", c=c, comment=comment, group=group,
-                           form=form), (422 if form.errors else 200)
-
-
-@bp.route("/manage/consultations/<int:id>/comments/<int:comment_id>/answer", methods=["GET", "POST"])
-@staff_required
-def manage_answer_comment(id: int, comment_id: int):
-    c = _managed_or_404(id)
-    comment = db.get_or_404(Comment, comment_id)
-    if comment.consultation_id != c.id:
-        abort(404)
-    return _answer_view(c, comment, None)
-
-
-@bp.route("/manage/consultations/<int:id>/groups/<int:group_id>/answer", methods=["GET", "POST"])
-@staff_required
-def manage_answer_group(id: int, group_id: int):
-    c = _managed_or_404(id)
-    group = db.get_or_404(CommentGroup, group_id)
-    if group.consultation_id != c.id:
-        abort(404)
-    return _answer_view(c, None, group)
-
-
-@bp.route("/manage/consultations/<int:id>/faq", methods=["GET", "POST"])
-@bp.route("/manage/consultations/<int:id>/faq/<int:faq_id>", methods=["GET", "POST"])
-@staff_required
-def manage_faq(id: int, faq_id: int | None = None):
-    c = _managed_or_404(id)
-    item = None
-    if faq_id:
-        item = db.get_or_404(FaqItem, faq_id)
-        if item.consultation_id != c.id:
-            abort(404)
-    form = FaqForm(obj=item) if request.method == "GET" and item else FaqForm()
-    if form.validate_on_submit():
-        if request.form.get("delete") and item is not None:
-            services.delete_faq(current_user, c, item)
-            db.session.commit()
-            flash(_("已删除。"), "success")
-            return redirect(url_for("consultations.manage_faq", id=c.id))
-        try:
-            services.save_faq(current_user, c, question=form.question.data, answer_text=form.answer.data,
-                              is_published=form.is_published.data, item=item)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("已保存。"), "success")
-            return redirect(url_for("consultations.manage_faq", id=c.id))
-    return render_template("consultations/manage/faq.html", c=c, form=form, item=item), (422 if form.errors else 200)
-
-
-@bp.route("/manage/consultations/<int:id>/report", methods=["GET", "POST"])
-@staff_required
-def manage_report(id: int):
-    c = _managed_or_404(id)
-    if c.state not in (ConsultationState.CLOSED, ConsultationState.FEEDBACK_PUBLISHED):
-        flash(_("征询期结束后才能编写反馈报告。"), "info")
-        return redirect(url_for("consultations.manage_show", id=c.id))
-    form = ReportForm()
-    if request.method == "GET" and c.report is not None:
-        form.main_points.data, form.changes.data = c.report.main_points, c.report.changes
-    if form.validate_on_submit():
-        try:
-            services.save_report(current_user, c, main_points=form.main_points.data or "",
-                                 changes=form.changes.data or "", final_text=form.final_text.data or "")
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            _form_error(form, error)
-        else:
-            flash(_("报告已保存。"), "success")
-            return redirect(url_for("consultations.manage_report", id=c.id))
-    stats = c.report.statistics if c.report else services.report_statistics(c)
-    return render_template("consultations/manage/report.html", c=c, form=form, stats=stats,
-                           unanswered=services.unanswered_count(c),
-                           articles=[a for a in c.articles if not a.is_removed]), (422 if form.errors else 200)
-
-
-@bp.route("/manage/consultations/<int:id>/report/publish", methods=["POST"])
-@staff_required
-def manage_report_publish(id: int):
-    c = _managed_or_404(id)
-    try:
-        services.publish_report(current_user, c)
-        db.session.commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("consultations.manage_report", id=c.id))
-    flash(_("反馈报告已发布，已通知所有提出意见的人。"), "success")
-    return redirect(url_for("consultations.manage_show", id=c.id))
-
-
-# Exports stream: the CSV comes from a generator (PostgreSQL's COPY ... TO STDOUT passed on block by block, or
-# the csv module over a streamed query elsewhere); the XLSX uses xlsxwriter's constant_memory
-# mode (one row in memory at a time) into a temporary file that is then streamed.
-
-
-def _csv_stream(consultation_id: int):
-    return services.export_csv(consultation_id)
-
-
-@bp.route("/manage/consultations/<int:id>/export.csv")
-@staff_required
-def manage_export_csv(id: int):
-    c = _managed_or_404(id)
-    response = Response(stream_with_context(_csv_stream(c.id)), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f"attachment; filename=consultation-{c.id}-comments.csv"
-    return response
-
-
-def write_xlsx(consultation_id: int, path: str) -> None:
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
-    sheet = workbook.add_worksheet("comments")
-    sheet.write_row(0, 0, services.EXPORT_HEADER)
-    for i, row in enumerate(services.export_rows(consultation_id), start=1):
-        sheet.write_row(i, 0, row)
-    workbook.close()
-
-
-@bp.route("/manage/consultations/<int:id>/export.xlsx")
-@staff_required
-def manage_export_xlsx(id: int):
-    c = _managed_or_404(id)
-    fd, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(fd)
-    write_xlsx(c.id, path)
-
-    def chunks():
-        try:
-            with open(path, "rb") as fh:
-                while chunk := fh.read(64 * 1024):
-                    yield chunk
-        finally:
-            os.unlink(path)
-
-    response = Response(chunks(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = f"attachment; filename=consultation-{c.id}-comments.xlsx"
-    return response
 
 
 

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("hearings", __name__)
 
-from app.hearings import views  # noqa: E402,F401
+from app.hearings import manage, views  # noqa: E402,F401  (routes register on bp)

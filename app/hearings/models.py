@@ -12,18 +12,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class HearingError(Exception):
-    """A rule of this module refused an action; ``message`` is readable by the user, ``field`` names the input."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class HearingError(DomainError):
+    """A rule of hearings refused an action."""
 
 
 # The profile categories quotas may use: code -> label; values are shown with their own labels.
@@ -265,6 +261,29 @@ class Application(db.Model):
         self.state = ApplicationState.ELIGIBLE if eligible else ApplicationState.INELIGIBLE
         self.ineligible_reason = "" if eligible else reason.strip()
         self.reviewed_at = now or utcnow()
+
+    def select(self, respond_by: datetime) -> None:
+        """Drawn for a seat (or moved in from the alternates): to answer by ``respond_by``."""
+        self._require(ApplicationState.ELIGIBLE, ApplicationState.ALTERNATE)
+        self.state, self.respond_by = ApplicationState.SELECTED, respond_by
+
+    def make_alternate(self, rank: int) -> None:
+        self._require(ApplicationState.ELIGIBLE)
+        self.state, self.alternate_rank = ApplicationState.ALTERNATE, rank
+
+    def not_select(self) -> None:
+        self._require(ApplicationState.ELIGIBLE)
+        self.state = ApplicationState.NOT_SELECTED
+
+    def lapse(self, now: datetime) -> None:
+        """Selected but did not answer by the deadline: counted as declining."""
+        self._require(ApplicationState.SELECTED)
+        self.state, self.decline_reason, self.responded_at = ApplicationState.DECLINED, "no_answer", now
+
+    def mark_attended(self, attended: bool) -> None:
+        """Record (or correct) whether a confirmed observer came to the meeting."""
+        self._require(ApplicationState.CONFIRMED, ApplicationState.ATTENDED)
+        self.state = ApplicationState.ATTENDED if attended else ApplicationState.CONFIRMED
 
     def respond(self, accept: bool, now: datetime | None = None) -> None:
         now = now or utcnow()

@@ -500,16 +500,16 @@ def _apply_draw(meeting: Meeting, result: dict, now: datetime) -> None:
     respond_by = now + timedelta(days=meeting.response_days)
     for n in result["panel"]:
         app_ = by_number[n]
-        app_.state, app_.respond_by = ApplicationState.SELECTED, respond_by
+        app_.select(respond_by)
         _mail(app_.user, "selected", application=app_, meeting=meeting)
     for rank, n in enumerate(result["alternates"], start=1):
         app_ = by_number[n]
-        app_.state, app_.alternate_rank = ApplicationState.ALTERNATE, rank
+        app_.make_alternate(rank)
         _mail(app_.user, "alternate", application=app_, meeting=meeting)
     chosen = set(result["panel"]) | set(result["alternates"])
     for n, app_ in by_number.items():
         if n not in chosen:
-            app_.state = ApplicationState.NOT_SELECTED
+            app_.not_select()
             _mail(app_.user, "not_selected", application=app_, meeting=meeting)
 
 
@@ -553,8 +553,7 @@ def promote_alternate(vacated: Application, now: datetime | None = None) -> Appl
                    for q in quotas)
 
     chosen = next((a for a in alternates if fits(a)), alternates[0])
-    chosen.state = ApplicationState.SELECTED
-    chosen.respond_by = now + timedelta(days=meeting.response_days)
+    chosen.select(now + timedelta(days=meeting.response_days))
     db.session.flush()
     audit(None, "hearing.alternate_in", meeting, vacated=vacated.id, moved_in=chosen.id,
           keeps_quotas=fits(chosen))
@@ -569,8 +568,7 @@ def expire_unanswered(now: datetime | None = None) -> int:
     due = list(db.session.scalars(sa.select(Application).where(
         Application.state == ApplicationState.SELECTED, Application.respond_by <= now).with_for_update()))
     for application in due:
-        application.state, application.decline_reason = ApplicationState.DECLINED, "no_answer"
-        application.responded_at = now
+        application.lapse(now)
         db.session.flush()
         audit(None, "hearing.no_answer", application, department_id=application.meeting.department_id)
         promote_alternate(application, now)
@@ -601,10 +599,10 @@ def record_attendance(actor: User, meeting: Meeting, attended_ids: set[int], now
     count = 0
     for application in _active_panel(meeting.id):
         if application.id in attended_ids and application.state is ApplicationState.CONFIRMED:
-            application.state = ApplicationState.ATTENDED
+            application.mark_attended(True)
             count += 1
         elif application.id not in attended_ids and application.state is ApplicationState.ATTENDED:
-            application.state = ApplicationState.CONFIRMED
+            application.mark_attended(False)
     db.session.flush()
     audit(actor, "hearing.attendance", meeting, attended=sorted(attended_ids))
     return count

@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import User
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -147,8 +148,8 @@ def unsubscribe_token(user_id: int, kind: NewsKind | None = None) -> str:
     return _serializer().dumps({"u": user_id, "k": kind.value if kind else "all"})
 
 
-class UnsubscribeError(Exception):
-    pass
+class UnsubscribeError(DomainError):
+    """An unsubscribe link that is not ours or names no account."""
 
 
 def unsubscribe(token: str) -> tuple[User, NewsKind | None]:

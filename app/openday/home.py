@@ -5,14 +5,13 @@ import sqlalchemy as sa
 
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.openday.models import Activity
+from app.openday.models import Activity, ActivityState
 from app.openday.services import current_window
 
 
-def panel():
+def panel() -> dict | None:
     upcoming = db.session.scalars(
-        sa.select(Activity).where(Activity.published_at.is_not(None), Activity.cancelled_at.is_(None),
-                                  Activity.first_starts_at >= utcnow())
+        sa.select(Activity).where(Activity.state_clause(ActivityState.PUBLISHED), Activity.first_starts_at >= utcnow())
         .options(sa.orm.joinedload(Activity.department)).order_by(Activity.first_starts_at).limit(5)).all()
     window = current_window()
     if not upcoming and window is None:

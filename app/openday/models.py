@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Department, Tag, User
+from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class OpenDayError(Exception):
-    """A rule of the Open Month was broken; the message is shown to the user."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = str(message)
-        self.field = field
+class OpenDayError(DomainError):
+    """A rule of the Open Month refused an action."""
 
 
 class ActivityMode(enum.Enum):
@@ -139,6 +135,15 @@ class Activity(db.Model):
             return ActivityState.PUBLISHED
         return ActivityState.DRAFT
 
+    @classmethod
+    def state_clause(cls, state: ActivityState) -> sa.ColumnElement[bool]:
+        """SQL that holds for the activities whose ``state`` is ``state``: the same rule, for queries."""
+        if state is ActivityState.CANCELLED:
+            return cls.cancelled_at.is_not(None)
+        if state is ActivityState.PUBLISHED:
+            return sa.and_(cls.cancelled_at.is_(None), cls.published_at.is_not(None))
+        return sa.and_(cls.cancelled_at.is_(None), cls.published_at.is_(None))
+
     @property
     def is_public(self) -> bool:
         return self.published_at is not None
@@ -218,10 +223,6 @@ class ActivitySession(db.Model):
     def seats_left(self) -> int:
         return max(0, self.capacity - self.confirmed_seats - self.offered_seats)
 
-    @property
-    def is_full(self) -> bool:
-        return self.seats_left == 0
-
     def has_started(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.starts_at
 
@@ -236,6 +237,65 @@ class ActivitySession(db.Model):
     def attendance_rate(self) -> float | None:
         total = self.checked_in_count + self.no_show_count
         return round(self.checked_in_count / total, 3) if total else None
+
+    # Seats and counters move together with the registration's state, only here and only under the session's
+    # lock (services.lock_session): each method changes one registration and the counters it affects.
+
+    def take_seat(self, reg: Registration, now: datetime) -> None:
+        """Confirm ``reg``: an offered registration's held seats become confirmed; a new one needs free seats."""
+        if reg.state is RegistrationState.OFFERED:
+            self.offered_seats -= reg.seats
+        elif self.seats_left < reg.seats:
+            raise OpenDayError(_l("该场次已满。"))
+        self.confirmed_seats += reg.seats
+        reg.confirm(now)
+
+    def join_waitlist(self, reg: Registration) -> None:
+        """Put ``reg`` at the end of the waitlist (positions are never given out twice)."""
+        if not self.has_waitlist:
+            raise OpenDayError(_l("该场次已满，且不设候补。"))
+        self.waitlist_tail += 1
+        self.waitlist_count += 1
+        reg.put_on_waitlist(self.waitlist_tail)
+
+    def offer_seat(self, reg: Registration, now: datetime, expires_at: datetime) -> None:
+        """Hold free seats for a waitlisted registration until ``expires_at``."""
+        if self.seats_left < reg.seats:
+            raise OpenDayError(_l("该场次已满。"))
+        reg.offer(now, expires_at)
+        self.waitlist_count -= 1
+        self.offered_seats += reg.seats
+
+    def release_seat(self, reg: Registration, now: datetime, reason: str) -> None:
+        """Cancel ``reg`` and give back what it holds: confirmed or offered seats, or its waitlist place."""
+        held = reg.state
+        reg.cancel(now, reason)
+        if held in SEAT_STATES:
+            self.confirmed_seats -= reg.seats
+        elif held is RegistrationState.OFFERED:
+            self.offered_seats -= reg.seats
+        elif held is RegistrationState.WAITLISTED:
+            self.waitlist_count -= 1
+        self.cancelled_count += 1
+
+    def reopen(self, reg: Registration) -> None:
+        """A cancelled registration signs up again (it then takes a seat or joins the waitlist)."""
+        reg.renew()
+        self.cancelled_count -= 1
+
+    def mark_no_shows(self, regs: list[Registration], now: datetime) -> None:
+        """After the session: the confirmed who did not come are no-shows (they keep their seats in the count)."""
+        for reg in regs:
+            reg.mark_no_show()
+        self.no_show_count += len(regs)
+        self.activity.no_show_count += len(regs)
+        self.no_shows_marked_at = now
+
+    def add_rating(self, stars: int) -> None:
+        self.rating_count += 1
+        self.rating_sum += stars
+        self.activity.rating_count += 1
+        self.activity.rating_sum += stars
 
 
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
@@ -302,6 +362,45 @@ class Registration(db.Model):
     def offer_is_live(self, now: datetime | None = None) -> bool:
         return (self.state is RegistrationState.OFFERED and self.offer_expires_at is not None
                 and (now or utcnow()) < self.offer_expires_at)
+
+    # Guarded transitions of the registration's own state. The session's counters move with them through
+    # ActivitySession.take_seat / join_waitlist / offer_seat / release_seat, under the session's lock.
+
+    def _require(self, *states: RegistrationState | None) -> None:
+        if self.state not in states:
+            raise OpenDayError(_l("这个报名当前的状态（%(state)s）不允许这一操作。",
+                                  state=self.state.label if self.state else "—"))
+
+    def renew(self) -> None:
+        """A cancelled registration starts again: new ticket codes, nothing left of the old one."""
+        self._require(RegistrationState.CANCELLED)
+        self.state = None
+        self.ticket_code, self.short_code = new_ticket_code(), new_short_code()
+        self.cancelled_at, self.cancel_reason, self.offered_at, self.offer_expires_at = None, "", None, None
+        self.checked_in_at = self.reminder_sent_at = self.confirmed_at = None
+        self.waitlist_position = None
+
+    def confirm(self, now: datetime) -> None:
+        self._require(None, RegistrationState.OFFERED)
+        self.state, self.confirmed_at, self.offer_expires_at = RegistrationState.CONFIRMED, now, None
+
+    def put_on_waitlist(self, position: int) -> None:
+        self._require(None)
+        self.state, self.waitlist_position, self.confirmed_at = RegistrationState.WAITLISTED, position, None
+
+    def offer(self, now: datetime, expires_at: datetime) -> None:
+        self._require(RegistrationState.WAITLISTED)
+        self.state, self.offered_at, self.offer_expires_at = RegistrationState.OFFERED, now, expires_at
+
+    def cancel(self, now: datetime, reason: str) -> None:
+        """``reason``: self, offer_expired or activity_cancelled."""
+        self._require(RegistrationState.CONFIRMED, RegistrationState.WAITLISTED, RegistrationState.OFFERED)
+        self.state, self.cancelled_at, self.cancel_reason = RegistrationState.CANCELLED, now, reason
+        self.offer_expires_at = None
+
+    def mark_no_show(self) -> None:
+        self._require(RegistrationState.CONFIRMED)
+        self.state = RegistrationState.NO_SHOW
 
 
 class CheckIn(db.Model):
@@ -388,6 +487,3 @@ class Vote(db.Model):
     def is_active(self) -> bool:
         return self.withdrawn_at is None
 
-
-DEFAULT_OFFER_HOURS = 24
-OFFER_TIME = timedelta(hours=DEFAULT_OFFER_HOURS)

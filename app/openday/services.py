@@ -21,8 +21,19 @@ from app.core.timeutil import SHANGHAI, format_local, utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 from app.openday.models import (
-    ACTIVE_STATES, Activity, ActivitySession, ActivityState, CheckIn, CheckInResult, Eligibility, OpenDayError,
-    Rating, Registration, RegistrationState, Vote, VotingWindow, new_short_code, new_ticket_code,
+    ACTIVE_STATES,
+    Activity,
+    ActivitySession,
+    ActivityState,
+    CheckIn,
+    CheckInResult,
+    Eligibility,
+    OpenDayError,
+    Rating,
+    Registration,
+    RegistrationState,
+    Vote,
+    VotingWindow,
 )
 
 RS = RegistrationState
@@ -128,25 +139,16 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
         raise OpenDayError(_("您已报名了时间与此重叠的另一场次，不能同时报名。"))
     session = lock_session(session.id)
 
-    seats = 1 + companions
     reg = existing or Registration(session_id=session.id, activity_id=activity.id, user_id=actor.id)
     if existing is not None:
-        reg.ticket_code, reg.short_code = new_ticket_code(), new_short_code()
-        reg.cancelled_at, reg.cancel_reason, reg.offered_at, reg.offer_expires_at = None, "", None, None
-        reg.checked_in_at = reg.reminder_sent_at = None
-        session.cancelled_count -= 1
+        session.reopen(reg)
     reg.companions = companions
     reg.starts_at, reg.ends_at = session.starts_at, session.ends_at
     reg.created_at = now
-    if session.waitlist_count == 0 and session.seats_left >= seats:
-        reg.state, reg.confirmed_at, reg.waitlist_position = RS.CONFIRMED, now, None
-        session.confirmed_seats += seats
-    elif session.has_waitlist:
-        session.waitlist_tail += 1
-        session.waitlist_count += 1
-        reg.state, reg.waitlist_position, reg.confirmed_at = RS.WAITLISTED, session.waitlist_tail, None
+    if session.waitlist_count == 0 and session.seats_left >= reg.seats:
+        session.take_seat(reg, now)
     else:
-        raise OpenDayError(_("该场次已满，且不设候补。"))
+        session.join_waitlist(reg)
     if existing is None:
         db.session.add(reg)
     reg.session, reg.activity, reg.user = session, activity, actor
@@ -166,16 +168,6 @@ def waitlist_rank(reg: Registration) -> int | None:
     return ahead + 1
 
 
-def _release(session: ActivitySession, reg: Registration) -> None:
-    """Give back what ``reg`` holds on the (locked) session's counters."""
-    if reg.state in (RS.CONFIRMED, RS.CHECKED_IN, RS.NO_SHOW):
-        session.confirmed_seats -= reg.seats
-    elif reg.state is RS.OFFERED:
-        session.offered_seats -= reg.seats
-    elif reg.state is RS.WAITLISTED:
-        session.waitlist_count -= 1
-
-
 def offer_next(session: ActivitySession, now: datetime) -> list[Registration]:
     """Offer free seats of the (locked) session to the waitlist in order, each with a time limit."""
     offered = []
@@ -189,9 +181,7 @@ def offer_next(session: ActivitySession, now: datetime) -> list[Registration]:
             .order_by(Registration.waitlist_position).limit(1))
         if candidate is None:
             break
-        candidate.state, candidate.offered_at, candidate.offer_expires_at = RS.OFFERED, now, expires
-        session.waitlist_count -= 1
-        session.offered_seats += candidate.seats
+        session.offer_seat(candidate, now, expires)
         db.session.flush()
         _mail(candidate, "offered", expires_at=expires)
         signals.registration_changed.send(candidate)
@@ -207,10 +197,7 @@ def cancel_registration(actor: User, reg: Registration, now: datetime | None = N
         raise OpenDayError(_("这个报名不能再取消。"))
     if session.has_started(now):
         raise OpenDayError(_("场次已开始，不能再取消报名。"))
-    _release(session, reg)
-    reg.state, reg.cancelled_at, reg.cancel_reason = RS.CANCELLED, now, reason
-    reg.offer_expires_at = None
-    session.cancelled_count += 1
+    session.release_seat(reg, now, reason)
     db.session.flush()
     signals.registration_changed.send(reg)
     offer_next(session, now)
@@ -226,9 +213,7 @@ def accept_offer(actor: User, reg: Registration, now: datetime | None = None) ->
         raise OpenDayError(_("没有待接受的名额。"))
     if not reg.offer_is_live(now):
         raise OpenDayError(_("接受名额的期限已过，名额已让给下一位候补者。"))
-    session.offered_seats -= reg.seats
-    session.confirmed_seats += reg.seats
-    reg.state, reg.confirmed_at, reg.offer_expires_at = RS.CONFIRMED, now, None
+    session.take_seat(reg, now)
     db.session.flush()
     _mail(reg, "confirmed")
     signals.registration_changed.send(reg)
@@ -243,9 +228,7 @@ def expire_offer(reg_id: int, now: datetime) -> bool:
     reg = _fresh(reg)
     if reg.state is not RS.OFFERED or reg.offer_expires_at is None or reg.offer_expires_at > now:
         return False
-    session.offered_seats -= reg.seats
-    reg.state, reg.cancelled_at, reg.cancel_reason = RS.CANCELLED, now, "offer_expired"
-    session.cancelled_count += 1
+    session.release_seat(reg, now, "offer_expired")
     db.session.flush()
     _mail(reg, "offer_expired")
     signals.registration_changed.send(reg)
@@ -328,11 +311,7 @@ def mark_no_shows(actor: User, session: ActivitySession, now: datetime | None = 
         raise OpenDayError(_("场次结束后才能标记未到场。"))
     regs = db.session.scalars(sa.select(Registration).where(Registration.session_id == session.id,
                                                             Registration.state == RS.CONFIRMED)).all()
-    for reg in regs:
-        reg.state = RS.NO_SHOW
-    session.no_show_count += len(regs)
-    session.activity.no_show_count += len(regs)
-    session.no_shows_marked_at = now
+    session.mark_no_shows(list(regs), now)
     audit(actor, "openday.mark_no_shows", session, department_id=session.activity.department_id, count=len(regs))
     db.session.flush()
     return len(regs)
@@ -357,11 +336,7 @@ def rate(actor: User, reg: Registration, stars: int, comment: str = "", now: dat
     rating = Rating(registration_id=reg.id, session_id=session.id, activity_id=reg.activity_id, user_id=actor.id,
                     stars=stars, comment=comment, created_at=now)
     db.session.add(rating)
-    session.rating_count += 1
-    session.rating_sum += stars
-    activity = session.activity
-    activity.rating_count += 1
-    activity.rating_sum += stars
+    session.add_rating(stars)
     db.session.flush()
     return rating
 
@@ -437,9 +412,7 @@ def cancel_activity(actor: User, activity: Activity, reason: str, now: datetime 
     for s in activity.sessions:
         session = lock_session(s.id)
         for reg in _participants([session.id]):
-            _release(session, reg)
-            reg.state, reg.cancelled_at, reg.cancel_reason = RS.CANCELLED, now, "activity_cancelled"
-            session.cancelled_count += 1
+            session.release_seat(reg, now, "activity_cancelled")
             _mail(reg, "activity_cancelled", reason=reason)
             told += 1
     audit(actor, "openday.cancel", activity, reason=reason, told=told)

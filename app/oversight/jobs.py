@@ -13,15 +13,14 @@ CLOSING_SOON = timedelta(days=3)
 
 def announce_closing_soon() -> int:
     """Tell subscribers about consultations that close within three days. Returns how many were announced."""
-    from app.consultations.models import Consultation
+    from app.consultations.models import Consultation, ConsultationState
     from app.notifications.subscriptions import NewsEvent, NewsKind, notify_news
     from app.oversight.receivers import _department_district
 
     now = utcnow()
     announced = sa.select(NewsEvent.key).where(NewsEvent.kind == NewsKind.CLOSING_SOON)
     due = db.session.scalars(
-        sa.select(Consultation).where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
-                                      Consultation.opens_at <= now, Consultation.closes_at > now,
+        sa.select(Consultation).where(Consultation.state_clause(ConsultationState.OPEN, now),
                                       Consultation.closes_at <= now + CLOSING_SOON,
                                       (sa.literal("closing:") + sa.cast(Consultation.id, sa.String)).not_in(announced))
         .order_by(Consultation.closes_at)).all()

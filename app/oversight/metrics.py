@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import Department
+from app.core.errors import DomainError
 from app.core.timeutil import SHANGHAI, from_local
 from app.extensions import db
 
@@ -24,13 +25,12 @@ def _due_days() -> int:
 # Lists behind the dashboard figures (each a list of dicts; the dashboard shows their lengths)
 
 def open_consultations(now: datetime) -> list[dict]:
-    from app.consultations.models import Consultation
+    from app.consultations.models import Consultation, ConsultationState
 
     rows = db.session.execute(
         sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
         .join(Department, Department.id == Consultation.department_id)
-        .where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
-               Consultation.opens_at <= now, Consultation.closes_at > now)
+        .where(Consultation.state_clause(ConsultationState.OPEN, now))
         .order_by(Consultation.closes_at)).all()
     return [{"id": r.id, "title": r.title, "department": r.name, "closes_at": r.closes_at,
              "days_left": max(0, (r.closes_at - now).days), "link": f"/consultations/{r.id}"} for r in rows]
@@ -74,14 +74,12 @@ def pending_comments(now: datetime) -> list[dict]:
 
 def reports_due(now: datetime) -> list[dict]:
     """Closed consultations whose feedback report is not published, with their due date."""
-    from app.consultations.models import Consultation, FeedbackReport
+    from app.consultations.models import Consultation, ConsultationState
 
     rows = db.session.execute(
         sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
         .join(Department, Department.id == Consultation.department_id)
-        .outerjoin(FeedbackReport, FeedbackReport.consultation_id == Consultation.id)
-        .where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
-               Consultation.closes_at <= now, FeedbackReport.published_at.is_(None))
+        .where(Consultation.state_clause(ConsultationState.CLOSED, now))
         .order_by(Consultation.closes_at)).all()
     days = _due_days()
     return [{"id": r.id, "title": r.title, "department": r.name, "due_at": r.closes_at + timedelta(days=days),
@@ -104,7 +102,7 @@ def follow_ups_due(now: datetime) -> list[dict]:
 
 
 def open_month(now: datetime) -> dict:
-    from app.openday.models import Activity, ActivitySession
+    from app.openday.models import Activity, ActivitySession, ActivityState
 
     row = db.session.execute(
         sa.select(sa.func.count(sa.distinct(Activity.id)), sa.func.coalesce(sa.func.sum(ActivitySession.confirmed_seats), 0),
@@ -113,7 +111,7 @@ def open_month(now: datetime) -> dict:
                   sa.func.coalesce(sa.func.sum(ActivitySession.rating_count), 0),
                   sa.func.coalesce(sa.func.sum(ActivitySession.rating_sum), 0))
         .join(ActivitySession, ActivitySession.activity_id == Activity.id)
-        .where(Activity.published_at.is_not(None), Activity.cancelled_at.is_(None))).one()
+        .where(Activity.state_clause(ActivityState.PUBLISHED))).one()
     activities, seats, checked_in, no_show, ratings, rating_sum = row
     attended_base = checked_in + no_show
     return {"activities": activities, "signups": int(seats), "checked_in": int(checked_in),
@@ -193,8 +191,8 @@ class Period:
         return from_local(self.end)
 
 
-class PeriodError(ValueError):
-    pass
+class PeriodError(DomainError, ValueError):
+    """A period key that is neither a year, a quarter (2026-Q4) nor a month (2026-11)."""
 
 
 def parse_period(key: str) -> Period:

@@ -30,7 +30,7 @@ class Invitation(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(index=True)  # no foreign key: consultations own their table
+    consultation_id: Mapped[int] = mapped_column(sa.ForeignKey("consultation.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     target_group: Mapped[str] = mapped_column(sa.String(80))  # "enterprises", "associations", "grassroots", "named:<x>"
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

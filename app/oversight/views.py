@@ -2,13 +2,11 @@
 SVG charts and CSV / XLSX downloads, and the printable periodic report. Admin only."""
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, abort, render_template, request
+from flask import abort, render_template, request
 from flask_babel import gettext as _
 
 from app.accounts.permissions import admin_required
+from app.core import exports
 from app.core.timeutil import local, utcnow
 from app.oversight import bp, charts, metrics
 
@@ -50,39 +48,24 @@ def manage_compliance():
     return render_template("oversight/compliance.html", rows=rows, period=period, charts=chart_list)
 
 
+def _compliance_download(fmt: str):
+    """Compliance per department as CSV or XLSX (figures, no personal data: not audited)."""
+    period = _period()
+    rows = ([row[c] for c in metrics.COMPLIANCE_COLUMNS] for row in metrics.compliance_rows(period))
+    return exports.download(fmt, f"compliance-{period.key}", metrics.COMPLIANCE_COLUMNS, rows,
+                            sheet_name=period.key)
+
+
 @bp.route("/manage/oversight/compliance.csv")
 @admin_required
 def manage_compliance_csv():
-    period = _period()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(metrics.COMPLIANCE_COLUMNS)
-    for row in metrics.compliance_rows(period):
-        writer.writerow(["" if row[c] is None else row[c] for c in metrics.COMPLIANCE_COLUMNS])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=compliance-{period.key}.csv"})
+    return _compliance_download("csv")
 
 
 @bp.route("/manage/oversight/compliance.xlsx")
 @admin_required
 def manage_compliance_xlsx():
-    import xlsxwriter
-
-    period = _period()
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = book.add_worksheet(period.key)
-    bold = book.add_format({"bold": True})
-    for col, name in enumerate(metrics.COMPLIANCE_COLUMNS):
-        sheet.write(0, col, name, bold)
-    for r, row in enumerate(metrics.compliance_rows(period), start=1):
-        for col, name in enumerate(metrics.COMPLIANCE_COLUMNS):
-            if row[name] is not None:
-                sheet.write(r, col, row[name])
-    book.close()
-    return Response(buffer.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=compliance-{period.key}.xlsx"})
+    return _compliance_download("xlsx")
 
 
 @bp.route("/manage/oversight/report")

@@ -77,7 +77,7 @@ def test_department_bad_input(client, db, auth, admin, make_department):
         (dict(kind="planet"), "kind", "Not a valid choice"),
     ]:
         response = client.post("/manage/accounts/departments/new", data=dept_form(**changes))
-        assert response.status_code == 200, changes
+        assert response.status_code == 422, changes
         assert f'id="{field}-error"' in response.get_data(as_text=True), changes
         if not message.startswith("Not"):
             assert message in errors_of(response), changes
@@ -118,7 +118,7 @@ def test_tag_bad_input(client, db, auth, admin, make_tag):
     other = make_tag("青年")
     auth.login(admin)
     response = client.post("/manage/accounts/tags", data={"kind": "group", "name": "老年人"})
-    assert response.status_code == 200 and "已有同名标签" in errors_of(response)
+    assert response.status_code == 422 and "已有同名标签" in errors_of(response)
     response = client.post("/manage/accounts/tags", data={"kind": "group", "name": ""})
     assert "请填写名称" in errors_of(response)
     response = client.post(f"/manage/accounts/tags/{other.id}/edit", data={"name": "老年人"})
@@ -183,7 +183,7 @@ def test_invitation_bad_input(client, db, auth, admin, department, make_user, ou
         ({"name": "", "email": "a@example.com"}, "请填写姓名"),
     ]:
         response = client.post(f"/manage/accounts/departments/{department.id}/staff", data=data)
-        assert response.status_code == 200 and message in errors_of(response), data
+        assert response.status_code == 422 and message in errors_of(response), data
     assert outbox.count() == 0 and audit_actions(db) == []
     assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.STAFF)) == 0
 
@@ -194,7 +194,7 @@ def test_accepting_with_a_weak_password_changes_nothing(client, db, auth, admin,
     auth.logout()
     link = outbox.link("new.staff@example.com")
     response = client.post(link, data={"name": "钱七", "password": "short1", "password_again": "short1"})
-    assert response.status_code == 200 and "密码至少需要 10 个字符" in errors_of(response)
+    assert response.status_code == 422 and "密码至少需要 10 个字符" in errors_of(response)
     response = client.post(link, data={"name": "", "password": "staff-pass-123", "password_again": "staff-pass-123"})
     assert "请填写姓名" in errors_of(response)
     person = db.session.scalar(sa.select(User).where(User.email == "new.staff@example.com"))

@@ -33,7 +33,7 @@ def test_the_address_changes_only_when_the_link_to_the_new_address_is_followed(c
     again = client.get(link)
     assert again.status_code == 400 and "链接已使用过" in again.get_data(as_text=True)
     auth.logout()
-    assert auth.login(old).status_code == 200
+    assert auth.login(old).status_code == 422
     assert auth.login("new.address@example.com").status_code == 302
 
 
@@ -57,7 +57,7 @@ def test_a_duplicate_address_is_refused(client, db, auth, resident, make_user, o
     other = make_user(email="taken@example.com")
     auth.login(resident)
     response = ask_change(client, "TAKEN@example.com")
-    assert response.status_code == 200 and "该电子邮箱已被其他账户使用" in errors_of(response)
+    assert response.status_code == 422 and "该电子邮箱已被其他账户使用" in errors_of(response)
     assert outbox.count() == 0
     db.session.refresh(resident)
     assert resident.email != other.email
@@ -82,7 +82,7 @@ def test_bad_input_for_a_new_address(client, db, auth, resident, outbox):
         ({"new_email": "x@example.com", "password": ""}, "请输入密码"),
     ]:
         response = client.post("/accounts/email", data=data)
-        assert response.status_code == 200 and message in errors_of(response), data
+        assert response.status_code == 422 and message in errors_of(response), data
     assert outbox.count() == 0
 
 
@@ -99,14 +99,14 @@ def test_change_password_needs_the_current_one(client, db, auth, resident):
         ({"current_password": PASSWORD, "password": PASSWORD, "password_again": PASSWORD}, "新密码不能与当前密码相同"),
     ]:
         response = client.post("/accounts/password", data=data)
-        assert response.status_code == 200 and message in errors_of(response), data
+        assert response.status_code == 422 and message in errors_of(response), data
     db.session.refresh(resident)
     assert resident.password_hash == before
     response = client.post("/accounts/password", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
                                                        "password_again": NEW_PASSWORD})
     assert response.status_code == 302
     auth.logout()
-    assert auth.login(resident, PASSWORD).status_code == 200
+    assert auth.login(resident, PASSWORD).status_code == 422
     assert auth.login(resident, NEW_PASSWORD).status_code == 302
 
 

@@ -42,7 +42,7 @@ def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(client, resi
 
 def test_a_wrong_password_shows_a_message_next_to_the_password(client, db, resident):
     response = login(client, resident.email, "wrong-password-1")
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "电子邮箱或密码不正确" in errors_of(response)
     assert client.get("/accounts/profile").status_code == 302
     keys = set(db.session.scalars(sa.select(LoginFailure.key)))
@@ -65,7 +65,7 @@ def test_after_five_failures_the_sixth_attempt_waits_even_with_the_right_passwor
         for _ in range(5):
             assert "电子邮箱或密码不正确" in errors_of(login(client, resident.email, "wrong-password-1"))
         response = login(client, resident.email)  # the right password, too early
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert f"请在 {base} 秒后再试" in errors_of(response)
         assert client.get("/accounts/profile").status_code == 302
         traveller.shift(timedelta(seconds=base - 1))

@@ -123,7 +123,7 @@ def test_enterprise_bad_input_is_shown_next_to_the_field_and_nothing_is_written(
                 uscc="91310104MA1FR0K2X" + uscc_check_char("91310104MA1FR0K2X"))
     data.update(changes)
     response = client.post("/accounts/register", data=data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert field_message in errors_of(response)
     assert user_count(db) == 0 and outbox.count() == 0
 
@@ -141,7 +141,7 @@ def test_enterprise_bad_input_is_shown_next_to_the_field_and_nothing_is_written(
 ])
 def test_bad_registration_input(client, db, outbox, changes, message):
     response = client.post("/accounts/register", data=form(**changes))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in errors_of(response)
     assert user_count(db) == 0 and outbox.count() == 0
 
@@ -157,7 +157,7 @@ def test_a_duplicate_email_is_refused_whatever_its_case(client, db, outbox, make
     make_user(email="li.si@example.com")
     before = outbox.count()
     response = client.post("/accounts/register", data=form(email="LI.SI@example.com"))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "该电子邮箱已注册" in errors_of(response)
     assert user_count(db) == 1 and outbox.count() == before
 

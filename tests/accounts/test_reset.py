@@ -36,7 +36,7 @@ def test_known_and_unknown_addresses_get_the_same_answer(client, resident, outbo
 
 def test_a_bad_address_is_reported_next_to_the_field(client, outbox):
     response = ask(client, "not-an-address")
-    assert response.status_code == 200 and "电子邮箱格式不正确" in errors_of(response)
+    assert response.status_code == 422 and "电子邮箱格式不正确" in errors_of(response)
     assert outbox.count() == 0
 
 
@@ -48,7 +48,7 @@ def test_the_link_sets_a_new_password_once(client, db, resident, outbox, auth):
     assert client.get(link).status_code == 200
     response = client.post(link, data={"password": NEW, "password_again": NEW})
     assert response.status_code == 302 and response.location.endswith("/accounts/login")
-    assert auth.login(resident, PASSWORD).status_code == 200  # the old password no longer works
+    assert auth.login(resident, PASSWORD).status_code == 422  # the old password no longer works
     assert auth.login(resident, NEW).status_code == 302
     auth.logout()
     again = client.get(link)

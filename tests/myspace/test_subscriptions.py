@@ -47,14 +47,14 @@ def test_subscription_page_saves_topics_and_deliveries(client, auth, resident, m
 def test_bad_choice_is_refused_next_to_the_field_and_nothing_written(client, auth, resident, db):
     auth.login(resident)
     response = client.post("/me/subscriptions", data={"districts": ["atlantis"], "delivery_new_consultation": "x"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="districts-error"' in html and 'id="delivery_new_consultation-error"' in html
     assert "请只在列出的选项中选择。" in html and "请选择一种通知方式。" in html
     english = client.post("/me/subscriptions?lang=en", data={"tags": ["99999"]}).get_data(as_text=True)
     assert "Please choose only among the options listed." in english
     garbled = client.post("/me/subscriptions?lang=zh", data={"tags": ["abc"], "departments": ["x"]})
-    assert garbled.status_code == 400 and "请只在列出的选项中选择。" in garbled.get_data(as_text=True)
+    assert garbled.status_code == 422 and "请只在列出的选项中选择。" in garbled.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(subs.Subscription.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(subs.Subscription.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(subs.DeliveryPreference.id))) == 0

@@ -165,7 +165,7 @@ def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
     assert "请先添加至少一个场次" in page
     resp = client.post(f"/manage/openday/{activity.id}/sessions",
                        data={"day": "2026-08-10", "start": "10:00", "end": "09:00", "capacity": "2"})
-    assert resp.status_code == 400 and "结束时间必须晚于开始时间" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "结束时间必须晚于开始时间" in resp.get_data(as_text=True)
     assert count(db, ActivitySession) == 0
     client.post(f"/manage/openday/{activity.id}/sessions",
                 data={"day": "2026-08-10", "start": "10:00", "end": "11:30", "capacity": "2", "has_waitlist": "y"})
@@ -175,7 +175,7 @@ def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
     bad = dict(data, address="", signup_closes_at="2026-06-01T09:00")
     resp = client.post(f"/manage/openday/{activity.id}/edit", data=bad)
     body = resp.get_data(as_text=True)
-    assert resp.status_code == 400 and "线下活动请填写地址" in body and "报名截止时间必须晚于报名开始时间" in body
+    assert resp.status_code == 422 and "线下活动请填写地址" in body and "报名截止时间必须晚于报名开始时间" in body
     db.session.refresh(activity)
     assert activity.address == "浦东新区某路 1 号"
 
@@ -187,7 +187,7 @@ def test_staff_image_upload_checked_by_content(client, auth, clock, staff, db):
             "eligibility": "everyone", "max_companions": "0",
             "image": (io.BytesIO(b"not really a png"), "photo.png")}
     resp = client.post("/manage/openday/new", data=data, content_type="multipart/form-data")
-    assert resp.status_code == 400 and "JPG 或 PNG" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "JPG 或 PNG" in resp.get_data(as_text=True)
     assert count(db, Activity) == 0
 
 
@@ -210,7 +210,7 @@ def test_participants_export_and_message(client, auth, clock, make_activity, sta
     before = count(db, OutboxEmail)
     resp = client.post(f"/manage/openday/sessions/{session.id}/message",
                        data={"recipients": ["waitlisted"], "subject": "", "body": "x"})
-    assert resp.status_code == 400 and "请填写标题" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "请填写标题" in resp.get_data(as_text=True)
     assert count(db, OutboxEmail) == before
     client.post(f"/manage/openday/sessions/{session.id}/message",
                 data={"recipients": ["waitlisted"], "subject": "停车提示", "body": "请乘坐地铁。"})
@@ -239,7 +239,7 @@ def test_vote_pages(client, auth, clock, make_activity, admin, people, db):
     auth.login(admin)
     resp = client.post("/manage/openday/vote", data={"year": "2026", "opens_at": "2026-07-01T09:00",
                                                      "closes_at": "2026-06-01T09:00"})
-    assert resp.status_code == 400 and "投票截止时间必须晚于开始时间" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "投票截止时间必须晚于开始时间" in resp.get_data(as_text=True)
     assert count(db, VotingWindow) == 0
     client.post("/manage/openday/vote", data={"year": "2026", "opens_at": "2026-07-01T09:00",
                                               "closes_at": "2026-09-10T18:00"})
