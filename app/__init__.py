@@ -1,6 +1,7 @@
 """The application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -46,8 +47,6 @@ MODELS = [
 
 
 def _import(path: str):
-    import importlib
-
     module, _, attr = path.partition(":")
     mod = importlib.import_module(module)
     return getattr(mod, attr) if attr else mod
@@ -89,7 +88,7 @@ def create_app(test_config: dict | None = None, config_class: type[Config] | Non
     security.init_app(app)
     errors.init_app(app)
 
-    from app import cli, templating
+    from app import cli, templating  # here, not at the top: both import models, which need the app package first
 
     templating.init_app(app)
     cli.init_app(app)

@@ -7,6 +7,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.accounts.demo import DEMO_ACCOUNTS
+from app.accounts.services import create_admin
 from app.extensions import db
 from app.i18n import compile_catalogs
 from app.scheduler import scheduler_cli
@@ -37,7 +39,6 @@ def demo_data_command() -> None:
         added = loader()
         db.session.commit()
         click.echo(f"{module}: {added or 'nothing new'}")
-    from app.accounts.demo import DEMO_ACCOUNTS
 
     click.echo("\nDemo accounts (password for all: %s):" % DEMO_ACCOUNTS[0][2])
     for email, role, _password, note in DEMO_ACCOUNTS:
@@ -50,7 +51,6 @@ def demo_data_command() -> None:
 @click.password_option()
 def create_admin_command(email: str, name: str, password: str) -> None:
     """Create an oversight admin account."""
-    from app.accounts.services import create_admin
 
     create_admin(email=email, name=name, password=password)
     db.session.commit()

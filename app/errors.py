@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -22,7 +23,7 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
-def render_error(code: int, detail: str | None = None):
+def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
     title, message = _messages().get(code, (_("出错了"), ""))
     if request.path.startswith("/api/"):
         return jsonify({"error": {"status": code, "title": title, "message": detail or message}}), code
@@ -31,11 +32,11 @@ def render_error(code: int, detail: str | None = None):
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(error):
+    def csrf_error(error) -> ResponseReturnValue:
         return render_error(400, _("表单已过期或缺少安全令牌，请返回上一页，刷新后重新提交。"))
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         response = render_error(error.code or 500)
         if error.code == 429:
             body, code = response
@@ -43,7 +44,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def unexpected_error(error: Exception):
+    def unexpected_error(error: Exception) -> ResponseReturnValue:
         if isinstance(error, HTTPException):
             return http_error(error)
         if app.testing and not app.config.get("TEST_ERROR_PAGES"):

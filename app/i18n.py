@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -76,7 +76,7 @@ def current_view() -> str:
 
 def init_app(app: Flask) -> None:
     @app.after_request
-    def remember_preferences(response):
+    def remember_preferences(response) -> Response:
         secure = app.config["SESSION_COOKIE_SECURE"]
         lang = request.args.get("lang")
         if lang in app.config["LANGUAGES"] and request.cookies.get(LANG_COOKIE) != lang:
@@ -88,5 +88,5 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.context_processor
-    def language_context():
+    def language_context() -> dict:
         return {"current_language": current_language(), "current_view": current_view()}

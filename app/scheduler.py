@@ -39,7 +39,6 @@ JOBS: list[tuple[str, int]] = [
     ("app.openday.jobs.expire_offers", 60),
     ("app.openday.jobs.send_reminders", 300),
     ("app.notifications.digest.send_weekly_digests", 3600),
-    ("app.oversight.jobs.announce_closing_soon", 900),
     ("app.oversight.jobs.send_invitations", 60),
 ]
 

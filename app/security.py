@@ -1,7 +1,7 @@
 """Response headers every page carries."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -20,7 +20,7 @@ CSP = "; ".join([
 
 def init_app(app: Flask) -> None:
     @app.after_request
-    def security_headers(response):
+    def security_headers(response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -213,9 +213,9 @@ def measure_pages(app, ids: dict) -> None:
 def export_child(url: str, cid: int, mode: str) -> None:
     """Run in a fresh process: stream the CSV export of one consultation and report time and memory."""
     app = make_app(url)
-    from app.consultations import services
+    from app.consultations import exports
 
-    stream = services._csv_python if mode == "python" else services.export_csv
+    stream = exports._csv_python if mode == "python" else exports.export_csv
     with app.test_request_context():
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         if mode == "trace":

@@ -4,4 +4,3 @@ from flask import Blueprint
 bp = Blueprint("accounts", __name__)
 
 from app.accounts import manage, settings, views  # noqa: E402,F401
-from app.accounts import myspace  # noqa: E402,F401

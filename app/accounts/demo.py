@@ -75,6 +75,11 @@ def user(email: str) -> User:
     return db.session.scalar(sa.select(User).where(User.email == email))
 
 
+def give_demo_password(person: User) -> None:
+    """Demo accounts of other modules sign in with the same password as these."""
+    set_password(person, DEMO_PASSWORD)
+
+
 def load() -> str:
     added = []
     for code, name, name_en, kind in DEPARTMENTS:

@@ -19,7 +19,7 @@ def _choices(table: dict[str, tuple[str, str]], blank: bool = True, blank_label=
     return ([("", blank_label or _l("请选择"))] if blank else []) + choices
 
 
-def district_choices(blank: bool = True):
+def district_choices(blank: bool = True) -> list[tuple[str, str]]:
     return _choices(DISTRICTS, blank)
 
 
@@ -30,7 +30,7 @@ class ChoiceField(SelectField):
         super().__init__(*args, **kwargs)
         self.invalid_message = invalid_message
 
-    def pre_validate(self, form):
+    def pre_validate(self, form) -> None:
         if self.data and self.data not in {str(v) for v, _label in (self.choices or [])}:
             raise ValidationError(self.invalid_message or _l("请从列表中选择。"))
 
@@ -41,7 +41,7 @@ class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
-    def pre_validate(self, form):
+    def pre_validate(self, form) -> None:
         values = {str(v) for v, _label in (self.choices or [])}
         for item in self.data or []:
             if str(item) not in values:
@@ -77,7 +77,7 @@ class StrongPassword:
             raise ValidationError(PASSWORD_MESSAGES[problem])
 
 
-def validate_uscc(form, field):
+def validate_uscc(form, field) -> None:
     problem = uscc_problem(field.data or "")
     if problem:
         raise ValidationError(USCC_MESSAGES[problem])
@@ -182,7 +182,7 @@ class ProfileForm(FlaskForm):
     locale = RadioField(_l("界面和邮件语言"), choices=[("zh", "中文"), ("en", "English")], default="zh",
                         validators=[DataRequired(_l("请选择界面语言。"))])
 
-    def validate_locale(self, field):
+    def validate_locale(self, field) -> None:
         if field.data not in ("zh", "en"):
             raise ValidationError(_l("请选择界面语言。"))
     submit = SubmitField(_l("保存"))
@@ -284,6 +284,6 @@ class AuditFilterForm(FlaskForm):
     date_to = DateField(_l("截止日期"), validators=[Optional()])
     submit = SubmitField(_l("筛选"))
 
-    def validate_date_to(self, field):
+    def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError(_l("截止日期不能早于起始日期。"))

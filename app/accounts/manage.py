@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -26,7 +27,7 @@ AUDIT_PAGE_SIZE = 50
 
 @bp.route("/manage/accounts/departments")
 @admin_required
-def manage_departments():
+def manage_departments() -> ResponseReturnValue:
     departments = db.session.scalars(sa.select(Department).order_by(Department.kind, Department.id)).all()
     # One grouped query for the staff counts of every department (not one per row).
     counts = dict(db.session.execute(
@@ -39,7 +40,7 @@ def manage_departments():
 
 @bp.route("/manage/accounts/departments/new", methods=["GET", "POST"])
 @admin_required
-def manage_department_new():
+def manage_department_new() -> ResponseReturnValue:
     form = DepartmentForm()
     if form.validate_on_submit():
         try:
@@ -57,7 +58,7 @@ def manage_department_new():
 
 @bp.route("/manage/accounts/departments/<int:department_id>/edit", methods=["GET", "POST"])
 @admin_required
-def manage_department_edit(department_id: int):
+def manage_department_edit(department_id: int) -> ResponseReturnValue:
     dept = db.get_or_404(Department, department_id)
     form = DepartmentForm(data={"code": dept.code, "name": dept.name, "name_en": dept.name_en,
                                 "kind": dept.kind.value} if request.method == "GET" else None)
@@ -79,7 +80,7 @@ def manage_department_edit(department_id: int):
 
 @bp.route("/manage/accounts/departments/<int:department_id>/staff", methods=["GET", "POST"])
 @admin_required
-def manage_staff(department_id: int):
+def manage_staff(department_id: int) -> ResponseReturnValue:
     dept = db.get_or_404(Department, department_id)
     form = InviteStaffForm()
     if form.validate_on_submit():
@@ -109,7 +110,7 @@ def _staff_member(user_id: int) -> User:
 
 @bp.route("/manage/accounts/staff/<int:user_id>/deactivate", methods=["POST"])
 @admin_required
-def manage_staff_deactivate(user_id: int):
+def manage_staff_deactivate(user_id: int) -> ResponseReturnValue:
     person = _staff_member(user_id)
     if ConfirmForm().validate_on_submit():
         services.deactivate_staff(current_user, person)
@@ -120,7 +121,7 @@ def manage_staff_deactivate(user_id: int):
 
 @bp.route("/manage/accounts/staff/<int:user_id>/reactivate", methods=["POST"])
 @admin_required
-def manage_staff_reactivate(user_id: int):
+def manage_staff_reactivate(user_id: int) -> ResponseReturnValue:
     person = _staff_member(user_id)
     if ConfirmForm().validate_on_submit():
         services.reactivate_staff(current_user, person)
@@ -133,7 +134,7 @@ def manage_staff_reactivate(user_id: int):
 
 @bp.route("/manage/accounts/tags", methods=["GET", "POST"])
 @admin_required
-def manage_tags():
+def manage_tags() -> ResponseReturnValue:
     form = TagForm()
     if form.validate_on_submit():
         try:
@@ -153,7 +154,7 @@ def manage_tags():
 
 @bp.route("/manage/accounts/tags/<int:tag_id>/edit", methods=["GET", "POST"])
 @admin_required
-def manage_tag_edit(tag_id: int):
+def manage_tag_edit(tag_id: int) -> ResponseReturnValue:
     tag = db.get_or_404(Tag, tag_id)
     form = TagRenameForm(data={"name": tag.name, "name_en": tag.name_en} if request.method == "GET" else None)
     if form.validate_on_submit():
@@ -171,7 +172,7 @@ def manage_tag_edit(tag_id: int):
 
 @bp.route("/manage/accounts/tags/<int:tag_id>/<any(activate, deactivate):verb>", methods=["POST"])
 @admin_required
-def manage_tag_toggle(tag_id: int, verb: str):
+def manage_tag_toggle(tag_id: int, verb: str) -> ResponseReturnValue:
     tag = db.get_or_404(Tag, tag_id)
     if ConfirmForm().validate_on_submit():
         services.set_tag_active(current_user, tag, verb == "activate")
@@ -184,7 +185,7 @@ def manage_tag_toggle(tag_id: int, verb: str):
 # Audit log -----------------------------------------------------------------------------------------------------
 
 def audit_query(user, *, actor: str | None = None, action: str | None = None, object_type: str | None = None,
-                department_id: int | None = None, date_from=None, date_to=None, before_id: int | None = None):
+                department_id: int | None = None, date_from=None, date_to=None, before_id: int | None = None) -> sa.Select:
     """The audit entries ``user`` may see, filtered, newest first (keyset: ``id < before_id``)."""
     stmt = sa.select(AuditEntry).order_by(AuditEntry.id.desc())
     ids = managed_department_ids(user)
@@ -231,7 +232,7 @@ def _escape_like(text: str) -> str:
 
 @bp.route("/manage/audit")
 @staff_required
-def manage_audit():
+def manage_audit() -> ResponseReturnValue:
     form = AuditFilterForm(formdata=request.args)
     ids = managed_department_ids(current_user)
     dept_stmt = sa.select(Department).order_by(Department.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -47,7 +48,7 @@ def managed_department_ids(user) -> list[int] | None:
     return []
 
 
-def scope_to_managed(stmt, department_column, user=None):
+def scope_to_managed(stmt, department_column, user=None) -> sa.Select:
     """Restrict a select() to the rows of the departments the user manages."""
     ids = managed_department_ids(user or current_user)
     if ids is None:

@@ -5,6 +5,7 @@ import json
 
 import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -25,7 +26,7 @@ def _active_tags() -> list[Tag]:
 
 @bp.route("/accounts/profile", methods=["GET", "POST"])
 @login_required
-def profile():
+def profile() -> ResponseReturnValue:
     user = current_user
     tags = _active_tags()
     if request.method == "GET":
@@ -63,7 +64,7 @@ def profile():
 @bp.route("/accounts/email", methods=["GET", "POST"])
 @login_required
 @limiter.limit("10 per hour", methods=["POST"])
-def change_email():
+def change_email() -> ResponseReturnValue:
     form = ChangeEmailForm()
     if form.validate_on_submit():
         try:
@@ -80,7 +81,7 @@ def change_email():
 
 
 @bp.route("/accounts/email/confirm/<token>")
-def confirm_email_change(token: str):
+def confirm_email_change(token: str) -> ResponseReturnValue:
     try:
         user = services.confirm_email_change(token)
     except LinkError as exc:
@@ -98,7 +99,7 @@ def confirm_email_change(token: str):
 
 @bp.route("/accounts/password", methods=["GET", "POST"])
 @login_required
-def change_password():
+def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm(known_email=current_user.email)
     if form.validate_on_submit():
         try:
@@ -117,13 +118,13 @@ def change_password():
 
 @bp.route("/accounts/data")
 @login_required
-def my_data():
+def my_data() -> ResponseReturnValue:
     return render_template("accounts/my_data.html", delete_form=DeleteAccountForm())
 
 
 @bp.route("/accounts/data.json")
 @login_required
-def download_my_data():
+def download_my_data() -> ResponseReturnValue:
     data = services.export_user_data(current_user)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     filename = f"canyu-my-data-{local(utcnow()):%Y%m%d}.json"  # the day in Shanghai
@@ -134,7 +135,7 @@ def download_my_data():
 
 @bp.route("/accounts/delete", methods=["GET", "POST"])
 @login_required
-def delete_account():
+def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:

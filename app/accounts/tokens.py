@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from app.accounts.models import User
 from app.core.errors import DomainError
 from app.extensions import db
 
@@ -41,9 +43,8 @@ def read_token(purpose: str, token: str, max_age_hours: int) -> dict:
         raise LinkError("invalid") from exc
 
 
-def load_user_for(purpose: str, token: str, max_age_hours: int, fingerprint_of):
+def load_user_for(purpose: str, token: str, max_age_hours: int, fingerprint_of) -> Any:
     """The user a link is for, when the link is valid and the state it was made for has not changed."""
-    from app.accounts.models import User
 
     data = read_token(purpose, token, max_age_hours)
     user = db.session.get(User, data.get("u"))

@@ -3,15 +3,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services
-from app.accounts.forms import AcceptInvitationForm, ConfirmForm, ForgotPasswordForm, LoginForm, RegisterForm, \
-    ResendVerificationForm, ResetPasswordForm
+from app.accounts.forms import (
+    AcceptInvitationForm,
+    ConfirmForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResendVerificationForm,
+    ResetPasswordForm,
+)
 from app.accounts.models import Role, User
-from app.accounts.permissions import login_required
+from app.accounts.permissions import is_staff_or_admin, login_required
 from app.accounts.tokens import LinkError
 from app.core.errors import form_status
 from app.extensions import db, limiter, login_manager
@@ -39,7 +47,7 @@ def safe_next(default: str) -> str:
 
 @bp.route("/accounts/register", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
-def register():
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = RegisterForm()
@@ -63,7 +71,7 @@ def register():
 
 
 @bp.route("/accounts/verify/<token>")
-def verify(token: str):
+def verify(token: str) -> ResponseReturnValue:
     try:
         services.verify_email(token)
     except LinkError as exc:
@@ -76,7 +84,7 @@ def verify(token: str):
 @bp.route("/accounts/unverified", methods=["GET", "POST"])
 @login_required
 @limiter.limit("5 per hour", methods=["POST"])
-def unverified():
+def unverified() -> ResponseReturnValue:
     if current_user.is_verified:
         return redirect(url_for("core.home"))
     form = ResendVerificationForm()
@@ -90,7 +98,7 @@ def unverified():
 
 @bp.route("/accounts/login", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = LoginForm()
@@ -109,7 +117,7 @@ def login():
 
 
 @bp.route("/accounts/logout", methods=["POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         logout_user()
@@ -119,19 +127,16 @@ def logout():
 
 @bp.route("/manage/")
 @login_required
-def manage_home():
-    from app.accounts.permissions import is_staff_or_admin
+def manage_home() -> ResponseReturnValue:
 
     if not is_staff_or_admin(current_user):
-        from flask import abort
-
         abort(403)
     return render_template("accounts/manage_home.html")
 
 
 @bp.route("/accounts/forgot-password", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
-def forgot_password():
+def forgot_password() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
@@ -149,7 +154,7 @@ def _link_problem(exc: LinkError):
 
 
 @bp.route("/accounts/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):
+def reset_password(token: str) -> ResponseReturnValue:
     try:
         user = services.check_reset_token(token)
     except LinkError as exc:
@@ -169,7 +174,7 @@ def reset_password(token: str):
 
 
 @bp.route("/accounts/invitation/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str):
+def accept_invitation(token: str) -> ResponseReturnValue:
     try:
         user = services.check_invitation(token)
     except LinkError as exc:

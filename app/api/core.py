@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
@@ -34,7 +35,7 @@ class Param:
     description: str = ""
     enum: tuple[str, ...] | None = None
 
-    def parse(self, raw: str):
+    def parse(self, raw: str) -> Any:
         if self.kind == "integer":
             try:
                 return int(raw)
@@ -72,7 +73,7 @@ def page_schema(item: dict) -> dict:
                            "next_cursor": {"type": ["string", "null"]}}}
 
 
-def endpoint(rule: str, summary: str, schema: dict, params: list[Param] | None = None, paginated: bool = False):
+def endpoint(rule: str, summary: str, schema: dict, params: list[Param] | None = None, paginated: bool = False) -> Callable[[Callable], Callable]:
     """Declare a read-only JSON endpoint: route, documented parameters and response schema in one place."""
 
     def decorate(view: Callable):
@@ -180,12 +181,12 @@ def error_response(status: int, message: str, **details) -> Response:
 
 
 @bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
+def _api_error(exc: ApiError) -> ResponseReturnValue:
     return error_response(exc.status, exc.message, **exc.details)
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if not request.path.startswith("/api/"):
         return exc
     if exc.code == 429:
@@ -200,7 +201,7 @@ def _http_error(exc: HTTPException):
 
 
 @bp.errorhandler(Exception)
-def _unexpected(exc: Exception):  # never an HTML 500 from the API
+def _unexpected(exc: Exception) -> ResponseReturnValue:  # never an HTML 500 from the API
     if isinstance(exc, HTTPException):
         return _http_error(exc)
     current_app.logger.exception("API error")

@@ -7,9 +7,14 @@ from xml.sax.saxutils import escape
 
 import sqlalchemy as sa
 from flask import Response, current_app, request
+from flask.typing import ResponseReturnValue
+from icalendar import Calendar, Event
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
+from app.consultations.models import Consultation, FeedbackReport
 from app.extensions import db
+from app.openday.models import Activity
 
 FEED_SIZE = 50
 
@@ -37,8 +42,7 @@ def _conditional(response: Response) -> Response:
 
 
 @bp.route("/api/v1/feeds/consultations.atom")
-def feed_consultations():
-    from app.consultations.models import Consultation
+def feed_consultations() -> ResponseReturnValue:
 
     rows = db.session.scalars(sa.select(Consultation).where(Consultation.published_at.is_not(None))
                               .order_by(Consultation.published_at.desc(), Consultation.id.desc()).limit(FEED_SIZE))
@@ -48,10 +52,7 @@ def feed_consultations():
 
 
 @bp.route("/api/v1/feeds/feedback-reports.atom")
-def feed_reports():
-    from sqlalchemy.orm import joinedload
-
-    from app.consultations.models import FeedbackReport
+def feed_reports() -> ResponseReturnValue:
 
     rows = db.session.scalars(sa.select(FeedbackReport).where(FeedbackReport.published_at.is_not(None))
                               .options(joinedload(FeedbackReport.consultation))
@@ -62,8 +63,7 @@ def feed_reports():
 
 
 @bp.route("/api/v1/feeds/activities.atom")
-def feed_activities():
-    from app.openday.models import Activity
+def feed_activities() -> ResponseReturnValue:
 
     rows = db.session.scalars(sa.select(Activity).where(Activity.published_at.is_not(None))
                               .order_by(Activity.published_at.desc(), Activity.id.desc()).limit(FEED_SIZE))
@@ -73,11 +73,7 @@ def feed_activities():
 
 
 @bp.route("/api/v1/feeds/openday.ics")
-def feed_openday_ics():
-    from icalendar import Calendar, Event
-    from sqlalchemy.orm import selectinload
-
-    from app.openday.models import Activity
+def feed_openday_ics() -> ResponseReturnValue:
 
     base = current_app.config["BASE_URL"].rstrip("/")
     cal = Calendar()

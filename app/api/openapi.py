@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
+from flask.typing import ResponseReturnValue
 
 from app.api import bp
 from app.api.core import ENDPOINTS, json_response
@@ -55,5 +56,5 @@ def document() -> dict:
 
 
 @bp.route("/api/v1/openapi.json")
-def openapi_document():
+def openapi_document() -> ResponseReturnValue:
     return json_response(document())

@@ -7,12 +7,26 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
-from app.core.timeutil import from_local, utcnow
+from app.api.core import ENDPOINTS, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.consultations.models import (
+    Comment,
+    CommentGroup,
+    Consultation,
+    ConsultationState,
+    FeedbackReport,
+    ModerationState,
+    consultation_tag,
+)
+from app.core.timeutil import from_local, local, utcnow
 from app.extensions import db
+from app.hearings.models import LotteryRun, LotteryStatus, Meeting
+from app.openday.models import Activity, Vote, VotingWindow, activity_tag
+from app.oversight import metrics
 
 S = {"type": "string"}
 SN = {"type": ["string", "null"]}
@@ -68,8 +82,7 @@ def _tag_id(name: str) -> int:
 
 @endpoint("/api/v1/", "The API's entry points.", obj({"name": S, "version": S, "openapi": S,
                                                        "endpoints": {"type": "array", "items": S}}))
-def index(args):
-    from app.api.core import ENDPOINTS
+def index(args) -> dict:
 
     return {"name": "Canyu open data API", "version": "v1", "openapi": url_for("api.openapi_document"),
             "endpoints": [e.rule for e in ENDPOINTS]}
@@ -106,9 +119,6 @@ def _consultation(c, detail: bool = False) -> dict:
 
 
 def _public_consultations():
-    from app.consultations.models import Consultation
-
-    from sqlalchemy.orm import joinedload, selectinload
 
     now = utcnow()
     return (sa.select(Consultation).where(Consultation.published_at.is_not(None), Consultation.published_at <= now)
@@ -117,7 +127,6 @@ def _public_consultations():
 
 
 def _state_condition(state: str):
-    from app.consultations.models import Consultation, ConsultationState
 
     return Consultation.state_clause(ConsultationState(state), utcnow())
 
@@ -129,8 +138,7 @@ FILTERS = [Param("department", description="Department code."), Param("tag", des
 
 @endpoint("/api/v1/consultations", "Published consultations, newest first.", CONSULTATION,
           FILTERS + [Param("state", enum=CONSULTATION_STATES, description="Current state.")], paginated=True)
-def consultations(args):
-    from app.consultations.models import Consultation, consultation_tag
+def consultations(args) -> dict:
 
     stmt = _public_consultations()
     if "department" in args:
@@ -154,8 +162,7 @@ def consultations(args):
 
 
 @endpoint("/api/v1/consultations/<int:consultation_id>", "One consultation with its articles.", CONSULTATION_DETAIL)
-def consultation(args, consultation_id: int):
-    from app.consultations.models import Consultation
+def consultation(args, consultation_id: int) -> dict:
 
     c = db.session.scalar(_public_consultations().where(Consultation.id == consultation_id))
     if c is None:
@@ -173,9 +180,6 @@ COMMENT = obj({"tracking_number": S, "consultation_id": I, "article_id": IN, "pu
 
 
 def _comment_rows(stmt, limit):
-    from sqlalchemy.orm import contains_eager, joinedload
-
-    from app.consultations.models import Comment, CommentGroup, Consultation
 
     return db.session.scalars(
         stmt.join(Consultation, Consultation.id == Comment.consultation_id)
@@ -198,8 +202,7 @@ def _comment(c) -> dict:
           [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
            Param("tag", description="Tag name of the consultation (Chinese or English).")] + DATE_PARAMS,
           paginated=True)
-def comments(args):
-    from app.consultations.models import Comment, Consultation, ModerationState
+def comments(args) -> dict:
 
     stmt = sa.select(Comment).where(Comment.moderation_state == ModerationState.PUBLISHED)
     if "consultation" in args:
@@ -207,8 +210,6 @@ def comments(args):
     if "department" in args:
         stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
     if "tag" in args:
-        from app.consultations.models import consultation_tag
-
         stmt = stmt.where(Comment.consultation_id.in_(sa.select(consultation_tag.c.consultation_id)
                                                       .where(consultation_tag.c.tag_id == _tag_id(args["tag"]))))
     stmt = _dates(stmt, Comment.published_at, args)
@@ -228,10 +229,7 @@ REPORT = obj({"consultation_id": I, "consultation_title": S, "department": DEPAR
 
 @endpoint("/api/v1/feedback-reports", "Published feedback reports (意见采纳情况反馈), newest first.", REPORT,
           [Param("department", description="Department code.")] + DATE_PARAMS, paginated=True)
-def feedback_reports(args):
-    from sqlalchemy.orm import joinedload
-
-    from app.consultations.models import Consultation, FeedbackReport
+def feedback_reports(args) -> dict:
 
     stmt = (sa.select(FeedbackReport).join(Consultation, Consultation.id == FeedbackReport.consultation_id)
             .where(FeedbackReport.published_at.is_not(None))
@@ -246,7 +244,7 @@ def feedback_reports(args):
     rows = db.session.scalars(stmt.order_by(FeedbackReport.published_at.desc(), FeedbackReport.id.desc())
                               .limit(args["limit"] + 1)).all()
 
-    def render(r):
+    def render(r) -> dict:
         c = r.consultation
         return {"consultation_id": c.id, "consultation_title": c.title, "department": _dept(c.department),
                 "closes_at": iso(c.closes_at), "published_at": iso(r.published_at),
@@ -287,8 +285,6 @@ def _meeting(m, detail: bool = False) -> dict:
             "applications_close_at": iso(m.closes_at), "application_count": m.application_count,
             "url": f"/hearings/{m.id}"}
     if detail:
-        from app.hearings.models import LotteryRun, LotteryStatus
-
         pool, draw = m.pool, m.draw
         run = draw.lottery_run if draw is not None and draw.lottery_run is not None else db.session.scalar(
             sa.select(LotteryRun).where(LotteryRun.meeting_id == m.id, LotteryRun.status == LotteryStatus.SUCCEEDED)
@@ -309,10 +305,7 @@ def _meeting(m, detail: bool = False) -> dict:
 
 @endpoint("/api/v1/meetings", "Announced decision meetings, latest meeting first (dates filter the meeting day).",
           MEETING, [Param("department", description="Department code.")] + DATE_PARAMS, paginated=True)
-def meetings(args):
-    from app.hearings.models import Meeting
-
-    from sqlalchemy.orm import joinedload
+def meetings(args) -> dict:
 
     stmt = (sa.select(Meeting).where(Meeting.published_at.is_not(None))
             .options(joinedload(Meeting.department), joinedload(Meeting.pool), joinedload(Meeting.draw)))
@@ -327,8 +320,7 @@ def meetings(args):
 
 
 @endpoint("/api/v1/meetings/<int:meeting_id>", "One meeting with its public selection record.", MEETING_DETAIL)
-def meeting(args, meeting_id: int):
-    from app.hearings.models import Meeting
+def meeting(args, meeting_id: int) -> dict:
 
     m = db.session.scalar(sa.select(Meeting).where(Meeting.id == meeting_id, Meeting.published_at.is_not(None)))
     if m is None:
@@ -361,10 +353,7 @@ def _activity(a) -> dict:
 @endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
           [Param("department", description="Department code."), Param("district", description="District code."),
            Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True)
-def activities(args):
-    from sqlalchemy.orm import selectinload
-
-    from app.openday.models import Activity, activity_tag
+def activities(args) -> dict:
 
     stmt = (sa.select(Activity).where(Activity.published_at.is_not(None))
             .options(selectinload(Activity.sessions), selectinload(Activity.tags), selectinload(Activity.department)))
@@ -383,8 +372,7 @@ def activities(args):
 
 
 @endpoint("/api/v1/activities/<int:activity_id>", "One Open Month activity.", ACTIVITY)
-def activity(args, activity_id: int):
-    from app.openday.models import Activity
+def activity(args, activity_id: int) -> dict:
 
     a = db.session.scalar(sa.select(Activity).where(Activity.id == activity_id, Activity.published_at.is_not(None)))
     if a is None:
@@ -397,8 +385,7 @@ VOTE_RESULTS = obj({"year": I, "opens_at": DT, "closes_at": DT,
 
 
 @endpoint("/api/v1/votes/<int:year>", "Results of the popular vote of one year, once public.", VOTE_RESULTS)
-def vote_results(args, year: int):
-    from app.openday.models import Activity, Vote, VotingWindow
+def vote_results(args, year: int) -> dict:
 
     window = db.session.scalar(sa.select(VotingWindow).where(VotingWindow.year == year))
     if window is None or not window.results_visible():
@@ -422,9 +409,7 @@ COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
 
 @endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",
           COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.")])
-def compliance(args):
-    from app.core.timeutil import local
-    from app.oversight import metrics
+def compliance(args) -> dict:
 
     key = args.get("period") or metrics.quarter_of(local(utcnow()).date())
     try:
@@ -436,7 +421,7 @@ def compliance(args):
 
 
 @bp.route("/api/v1/<path:anything>")
-def not_found(anything: str):
+def not_found(anything: str) -> ResponseReturnValue:
     raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
 
 

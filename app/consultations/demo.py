@@ -11,7 +11,7 @@ from flask import current_app
 
 from app.accounts import demo as accounts_demo
 from app.accounts.models import mask_name
-from app.consultations import rules, services
+from app.consultations import reports, rules, services
 from app.consultations.models import (
     Article,
     Comment,
@@ -158,10 +158,10 @@ def _load() -> str:
                 continue
             db.session.flush()
             services.answer(economy, c, comment=comment, kind=kind, response=response, reason=reason)
-        services.save_report(economy, c, main_points="共收到企业和市民意见3条，主要集中在订阅标签和政策更新时限。",
+        reports.save_report(economy, c, main_points="共收到企业和市民意见3条，主要集中在订阅标签和政策更新时限。",
                              changes="第四条增加“所在区”标签和行业协会、商会渠道；第五条更新时限由五个工作日缩短为三个工作日。",
                              final_text=CLOSED_FINAL)
-        services.publish_report(economy, c)
+        reports.publish_report(economy, c)
         added.append("closed consultation with its feedback report")
     db.session.flush()
     return ", ".join(added)

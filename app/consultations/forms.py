@@ -20,13 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.consultations.models import (
-    DISPOSITION_LABELS,
-    DOCUMENT_TYPE_LABELS,
-    REJECTION_LABELS,
-    STANCE_LABELS,
-    TARGET_GROUPS,
-)
+from app.consultations.models import TARGET_GROUPS, DispositionKind, DocumentType, RejectionReason, Stance
 from app.consultations.services import MAX_COMMENT_LENGTH
 from app.core.timeutil import SHANGHAI
 
@@ -46,7 +40,7 @@ def local_to_utc(value: datetime | None) -> datetime | None:
 class ConsultationForm(FlaskForm):
     title = StringField(_l("标题"), validators=[DataRequired(_l("请填写标题。")), Length(max=200)])
     summary = TextAreaField(_l("简介"), validators=[Length(max=2000)])
-    document_type = SelectField(_l("文件类型"), choices=[(k.value, v) for k, v in DOCUMENT_TYPE_LABELS.items()])
+    document_type = SelectField(_l("文件类型"), choices=[(k.value, k.lazy_label) for k in DocumentType])
     concerns_enterprises = BooleanField(_l("涉及企业切身利益"),
                                         description=_l("涉企规范性文件征询期不少于30日。"))
     draft_text = TextAreaField(_l("草案全文"), validators=[DataRequired(_l("请粘贴草案全文。"))],
@@ -68,7 +62,7 @@ class ConsultationForm(FlaskForm):
 class CommentForm(FlaskForm):
     idempotency_key = HiddenField()
     article_id = SelectField(_l("针对"), coerce=int, choices=[])
-    stance = RadioField(_l("态度（可选）"), choices=[("", _l("不选择"))] + [(k.value, v) for k, v in STANCE_LABELS.items()],
+    stance = RadioField(_l("态度（可选）"), choices=[("", _l("不选择"))] + [(k.value, k.lazy_label) for k in Stance],
                         default="", validators=[Optional()])
     text = TextAreaField(_l("意见内容"), validators=[
         DataRequired(_l("请填写意见内容。")),
@@ -83,14 +77,14 @@ class CommentForm(FlaskForm):
 class ModerationForm(FlaskForm):
     comment_ids = MultiCheckboxField(_l("选择意见"), coerce=int, choices=[])
     action = SelectField(_l("操作"), choices=[("publish", _l("公开")), ("reject", _l("不予公开"))])
-    reason = SelectField(_l("不予公开的原因"), choices=[("", "—")] + [(k.value, v) for k, v in REJECTION_LABELS.items()],
+    reason = SelectField(_l("不予公开的原因"), choices=[("", "—")] + [(k.value, k.lazy_label) for k in RejectionReason],
                          validators=[Optional()])
     note = TextAreaField(_l("说明（可选）"), validators=[Length(max=1000)])
     submit = SubmitField(_l("执行"))
 
 
 class AnswerForm(FlaskForm):
-    kind = SelectField(_l("处理结果"), choices=[(k.value, v) for k, v in DISPOSITION_LABELS.items()])
+    kind = SelectField(_l("处理结果"), choices=[(k.value, k.lazy_label) for k in DispositionKind])
     response = TextAreaField(_l("答复"), validators=[Length(max=5000)])
     reason = TextAreaField(_l("未采纳理由"), validators=[Length(max=5000)], description=_l("未采纳时必填。"))
     submit = SubmitField(_l("保存答复"))
@@ -121,7 +115,3 @@ class ExtendForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     reason = TextAreaField(_l("撤回原因"), validators=[DataRequired(_l("请填写撤回原因。")), Length(max=2000)])
     submit = SubmitField(_l("撤回"))
-
-
-class GroupTitleForm(FlaskForm):
-    title = StringField(_l("意见组名称"), validators=[Length(max=200)])

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Tag
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
-from app.consultations import bp, services
+from app.consultations import bp, groups, reports, services
+from app.consultations.exports import EXPORT_HEADER, export_csv, export_rows
 from app.consultations.forms import (
     AnswerForm,
     ConsultationForm,
@@ -39,7 +41,7 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error
+from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.paging import parse_time_cursor
 from app.core.timeutil import local, utcnow
 from app.extensions import db
@@ -66,6 +68,14 @@ def _staff_page(stmt):
 # Staff pages
 
 
+def _part_of(c: Consultation, model, ident: int):
+    """A row of ``model`` that belongs to the consultation, else 404."""
+    row = db.get_or_404(model, ident)
+    if row.consultation_id != c.id:
+        abort(404)
+    return row
+
+
 def _managed_or_404(id: int) -> Consultation:
     c = db.get_or_404(Consultation, id)
     ensure_can_manage(c)
@@ -74,7 +84,7 @@ def _managed_or_404(id: int) -> Consultation:
 
 @bp.route("/manage/consultations/")
 @staff_required
-def manage_index():
+def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Consultation), Consultation.department_id)
     before = request.args.get("before", type=int)
     if before:
@@ -118,49 +128,35 @@ def _data(form: ConsultationForm) -> services.ConsultationData:
 
 @bp.route("/manage/consultations/new", methods=["GET", "POST"])
 @staff_required
-def manage_new():
+def manage_new() -> ResponseReturnValue:
     if current_user.department_id is None:
         flash(_("您的账户没有所属部门，不能发起征询。"), "error")
         return redirect(url_for("consultations.manage_index"))
     form = _consultation_form()
-    if form.validate_on_submit():
-        try:
-            c = services.create_consultation(current_user, current_user.department_id, _data(form))
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("草稿已保存，共%(n)s条。", n=len(c.articles)), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
+    c = submit(form, lambda: services.create_consultation(current_user, current_user.department_id, _data(form)))
+    if c is not None:
+        flash(_("草稿已保存，共%(n)s条。", n=len(c.articles)), "success")
+        return redirect(url_for("consultations.manage_show", id=c.id))
     return render_template("consultations/manage/edit.html", form=form, c=None), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit(id: int):
+def manage_edit(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = _consultation_form(c)
-    if form.validate_on_submit():
-        try:
-            services.update_consultation(current_user, c, _data(form))
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("已保存。"), "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
+    if submit(form, lambda: services.update_consultation(current_user, c, _data(form)), _("已保存。")):
+        return redirect(url_for("consultations.manage_show", id=c.id))
     c = db.session.get(Consultation, id)
     return render_template("consultations/manage/edit.html", form=form, c=c), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>")
 @staff_required
-def manage_show(id: int):
+def manage_show(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     due_at = c.report_due_at(current_app.config["FEEDBACK_REPORT_DUE_DAYS"])
-    unanswered = services.unanswered_count(c) if c.closes_at and c.state is not ConsultationState.DRAFT else None
+    unanswered = reports.unanswered_count(c) if c.closes_at and c.state is not ConsultationState.DRAFT else None
     return render_template("consultations/manage/show.html", c=c, state=c.state, due_at=due_at,
                            unanswered=unanswered, is_short=services.is_period_short(c), now=utcnow())
 
@@ -168,23 +164,15 @@ def manage_show(id: int):
 def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str):
     """A one-form staff action: on a valid submit run ``fn``, commit and go back to the consultation; otherwise (or
     when a rule refuses it) show the form again with the message next to the field."""
-    if form.validate_on_submit():
-        try:
-            fn()
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(success, "success")
-            return redirect(url_for("consultations.manage_show", id=c.id))
+    if submit(form, fn, success):
+        return redirect(url_for("consultations.manage_show", id=c.id))
     return render_template("consultations/manage/simple_form.html", c=c, form=form,
                            heading=heading), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/publish", methods=["POST"])
 @staff_required
-def manage_publish(id: int):
+def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
     return redirect(url_for("consultations.manage_show", id=c.id))
@@ -192,7 +180,7 @@ def manage_publish(id: int):
 
 @bp.route("/manage/consultations/<int:id>/extend", methods=["GET", "POST"])
 @staff_required
-def manage_extend(id: int):
+def manage_extend(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = ExtendForm()
     return _simple_form_action(
@@ -202,7 +190,7 @@ def manage_extend(id: int):
 
 @bp.route("/manage/consultations/<int:id>/withdraw", methods=["GET", "POST"])
 @staff_required
-def manage_withdraw(id: int):
+def manage_withdraw(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     form = WithdrawForm()
     return _simple_form_action(c, form, lambda: services.withdraw(current_user, c, form.reason.data),
@@ -211,7 +199,7 @@ def manage_withdraw(id: int):
 
 @bp.route("/manage/consultations/<int:id>/moderation", methods=["GET", "POST"])
 @staff_required
-def manage_moderation(id: int):
+def manage_moderation(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     state_arg = request.args.get("state", "pending")
     state = {"pending": ModerationState.PENDING, "published": ModerationState.PUBLISHED,
@@ -248,14 +236,12 @@ def manage_moderation(id: int):
 
 @bp.route("/manage/consultations/<int:id>/documents", methods=["POST"])
 @staff_required
-def manage_documents(id: int):
+def manage_documents(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     try:
         remove = request.form.get("remove", "")
         if remove.isdigit():
-            doc = db.get_or_404(ConsultationDocument, int(remove))
-            if doc.consultation_id != c.id:
-                abort(404)
+            doc = _part_of(c, ConsultationDocument, int(remove))
             services.remove_document(current_user, c, doc)
             message = _("已删除。")
         else:
@@ -274,7 +260,7 @@ def manage_documents(id: int):
 
 @bp.route("/manage/consultations/attachments/<int:att_id>")
 @staff_required
-def manage_attachment(att_id: int):
+def manage_attachment(att_id: int) -> ResponseReturnValue:
     att = db.get_or_404(CommentAttachment, att_id)
     ensure_can_manage(att.comment.consultation)
     return send_file(services.attachment_path(att), mimetype=att.mime_type, as_attachment=True,
@@ -283,28 +269,28 @@ def manage_attachment(att_id: int):
 
 @bp.route("/manage/consultations/<int:id>/groups", methods=["GET", "POST"])
 @staff_required
-def manage_groups(id: int):
+def manage_groups(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     if request.method == "POST":
         action = request.form.get("action", "")
         group = db.session.get(CommentGroup, int(request.form.get("group_id", 0) or 0))
         try:
             if action == "propose":
-                made = services.propose_groups(current_user, c)
+                made = groups.propose_groups(current_user, c)
                 message = _("提出了%(n)s个意见组建议。", n=len(made))
             elif group is None:
                 abort(404)
             elif action == "accept":
-                services.accept_group(current_user, c, group, request.form.get("title"))
+                groups.accept_group(current_user, c, group, request.form.get("title"))
                 message = _("已确认意见组。")
             elif action == "split":
                 ids = [int(x) for x in request.form.getlist("comment_ids") if x.isdigit()]
-                services.split_group(current_user, c, group, ids or None)
+                groups.split_group(current_user, c, group, ids or None)
                 message = _("已拆分意见组。")
             elif action == "merge":
                 others = [db.session.get(CommentGroup, int(x)) for x in request.form.getlist("merge_ids")
                           if x.isdigit()]
-                services.merge_groups(current_user, c, group, [o for o in others if o is not None])
+                groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
                 message = _("已合并意见组。")
             else:
                 abort(400)
@@ -315,30 +301,30 @@ def manage_groups(id: int):
         else:
             flash(message, "success")
         return redirect(url_for("consultations.manage_groups", id=c.id))
-    groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
+    all_groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
                                 .options(selectinload(CommentGroup.comments), selectinload(CommentGroup.disposition))
                                 .order_by(CommentGroup.id)).all()
-    return render_template("consultations/manage/groups.html", c=c, groups=groups)
+    return render_template("consultations/manage/groups.html", c=c, groups=all_groups)
 
 
 @bp.route("/manage/consultations/<int:id>/answers")
 @staff_required
-def manage_answers(id: int):
+def manage_answers(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     stmt = (sa.select(Comment).where(Comment.consultation_id == c.id,
                                      Comment.moderation_state == ModerationState.PUBLISHED)
             .options(selectinload(Comment.disposition), selectinload(Comment.group)
                      .selectinload(CommentGroup.disposition)))
     if request.args.get("show") != "all":
-        stmt = stmt.where(sa.not_(services._answered_clause()))
+        stmt = stmt.where(sa.not_(reports.answered_clause()))
     comments, next_url = _staff_page(stmt)
-    groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
+    accepted = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
                                                               CommentGroup.is_accepted.is_(True))
                                 .options(selectinload(CommentGroup.disposition),
                                          selectinload(CommentGroup.comments))).all()
     return render_template("consultations/manage/answers.html", c=c, comments=comments,
-                           groups=groups, next_url=next_url, articles={a.id: a for a in c.articles},
-                           unanswered=services.unanswered_count(c))
+                           groups=accepted, next_url=next_url, articles={a.id: a for a in c.articles},
+                           unanswered=reports.unanswered_count(c))
 
 
 def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup | None):
@@ -347,51 +333,36 @@ def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup |
     if request.method == "GET" and target.disposition is not None:
         form.kind.data = target.disposition.kind.value
         form.response.data, form.reason.data = target.disposition.response, target.disposition.reason
-    if form.validate_on_submit():
-        try:
-            services.answer(current_user, c, kind=DispositionKind(form.kind.data), response=form.response.data or "",
-                            reason=form.reason.data or "", comment=comment, group=group)
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("答复已保存（反馈报告发布前不公开）。"), "success")
-            return redirect(url_for("consultations.manage_answers", id=c.id))
+    if submit(form, lambda: services.answer(
+            current_user, c, kind=DispositionKind(form.kind.data), response=form.response.data or "",
+            reason=form.reason.data or "", comment=comment, group=group), _("答复已保存（反馈报告发布前不公开）。")):
+        return redirect(url_for("consultations.manage_answers", id=c.id))
     return render_template("consultations/manage/answer.html", c=c, comment=comment, group=group,
                            form=form), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/comments/<int:comment_id>/answer", methods=["GET", "POST"])
 @staff_required
-def manage_answer_comment(id: int, comment_id: int):
+def manage_answer_comment(id: int, comment_id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    comment = db.get_or_404(Comment, comment_id)
-    if comment.consultation_id != c.id:
-        abort(404)
-    return _answer_view(c, comment, None)
+    return _answer_view(c, _part_of(c, Comment, comment_id), None)
 
 
 @bp.route("/manage/consultations/<int:id>/groups/<int:group_id>/answer", methods=["GET", "POST"])
 @staff_required
-def manage_answer_group(id: int, group_id: int):
+def manage_answer_group(id: int, group_id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    group = db.get_or_404(CommentGroup, group_id)
-    if group.consultation_id != c.id:
-        abort(404)
-    return _answer_view(c, None, group)
+    return _answer_view(c, None, _part_of(c, CommentGroup, group_id))
 
 
 @bp.route("/manage/consultations/<int:id>/faq", methods=["GET", "POST"])
 @bp.route("/manage/consultations/<int:id>/faq/<int:faq_id>", methods=["GET", "POST"])
 @staff_required
-def manage_faq(id: int, faq_id: int | None = None):
+def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
     c = _managed_or_404(id)
     item = None
     if faq_id:
-        item = db.get_or_404(FaqItem, faq_id)
-        if item.consultation_id != c.id:
-            abort(404)
+        item = _part_of(c, FaqItem, faq_id)
     form = FaqForm(obj=item) if request.method == "GET" and item else FaqForm()
     if form.validate_on_submit():
         if request.form.get("delete") and item is not None:
@@ -414,7 +385,7 @@ def manage_faq(id: int, faq_id: int | None = None):
 
 @bp.route("/manage/consultations/<int:id>/report", methods=["GET", "POST"])
 @staff_required
-def manage_report(id: int):
+def manage_report(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     if c.state not in (ConsultationState.CLOSED, ConsultationState.FEEDBACK_PUBLISHED):
         flash(_("征询期结束后才能编写反馈报告。"), "info")
@@ -422,29 +393,22 @@ def manage_report(id: int):
     form = ReportForm()
     if request.method == "GET" and c.report is not None:
         form.main_points.data, form.changes.data = c.report.main_points, c.report.changes
-    if form.validate_on_submit():
-        try:
-            services.save_report(current_user, c, main_points=form.main_points.data or "",
-                                 changes=form.changes.data or "", final_text=form.final_text.data or "")
-            db.session.commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            flash(_("报告已保存。"), "success")
-            return redirect(url_for("consultations.manage_report", id=c.id))
-    stats = c.report.statistics if c.report else services.report_statistics(c)
+    if submit(form, lambda: reports.save_report(current_user, c, main_points=form.main_points.data or "",
+                                                changes=form.changes.data or "", final_text=form.final_text.data or ""),
+              _("报告已保存。")):
+        return redirect(url_for("consultations.manage_report", id=c.id))
+    stats = c.report.statistics if c.report else reports.report_statistics(c)
     return render_template("consultations/manage/report.html", c=c, form=form, stats=stats,
-                           unanswered=services.unanswered_count(c),
+                           unanswered=reports.unanswered_count(c),
                            articles=[a for a in c.articles if not a.is_removed]), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/report/publish", methods=["POST"])
 @staff_required
-def manage_report_publish(id: int):
+def manage_report_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     try:
-        services.publish_report(current_user, c)
+        reports.publish_report(current_user, c)
         db.session.commit()
     except ConsultationError as error:
         db.session.rollback()
@@ -461,18 +425,18 @@ def manage_report_publish(id: int):
 def _export(c: Consultation, fmt: str):
     exports.audit_export(current_user, "consultation.export", c, fmt)
     db.session.commit()
-    chunks = services.export_csv(c.id) if fmt == "csv" else None
-    return exports.download(fmt, f"consultation-{c.id}-comments", services.EXPORT_HEADER,
-                            services.export_rows(c.id), sheet_name="comments", chunks=chunks)
+    chunks = export_csv(c.id) if fmt == "csv" else None
+    return exports.download(fmt, f"consultation-{c.id}-comments", EXPORT_HEADER,
+                            export_rows(c.id), sheet_name="comments", chunks=chunks)
 
 
 @bp.route("/manage/consultations/<int:id>/export.csv")
 @staff_required
-def manage_export_csv(id: int):
+def manage_export_csv(id: int) -> ResponseReturnValue:
     return _export(_managed_or_404(id), "csv")
 
 
 @bp.route("/manage/consultations/<int:id>/export.xlsx")
 @staff_required
-def manage_export_xlsx(id: int):
+def manage_export_xlsx(id: int) -> ResponseReturnValue:
     return _export(_managed_or_404(id), "xlsx")

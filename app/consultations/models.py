@@ -5,15 +5,15 @@ job having run. Other modules (my space, the API, oversight) read these models; 
 """
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.enums import DispositionKind, LabelledEnum
 from app.core.errors import DomainError
-from app.core.timeutil import utcnow
+from app.core.timeutil import local, utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
@@ -22,137 +22,47 @@ class ConsultationError(DomainError):
     """A rule of consultations refused an action."""
 
 
-class DocumentType(enum.Enum):
-    MAJOR_DECISION = "major_decision"  # 重大行政决策
-    GOVERNMENT_RULE = "government_rule"  # 规章
-    NORMATIVE_DOCUMENT = "normative_document"  # 规范性文件
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return str(DOCUMENT_TYPE_LABELS[self])
+class DocumentType(LabelledEnum):
+    MAJOR_DECISION = "major_decision", _l("重大行政决策")
+    GOVERNMENT_RULE = "government_rule", _l("规章")
+    NORMATIVE_DOCUMENT = "normative_document", _l("规范性文件")
+    OTHER = "other", _l("其他")
 
 
-DOCUMENT_TYPE_LABELS = {
-    DocumentType.MAJOR_DECISION: _l("重大行政决策"),
-    DocumentType.GOVERNMENT_RULE: _l("规章"),
-    DocumentType.NORMATIVE_DOCUMENT: _l("规范性文件"),
-    DocumentType.OTHER: _l("其他"),
-}
+class ConsultationState(LabelledEnum):
+    DRAFT = "draft", _l("草稿"), "muted"
+    SCHEDULED = "scheduled", _l("即将开始"), "info"
+    OPEN = "open", _l("征询中"), "ok"
+    CLOSED = "closed", _l("已结束"), "muted"
+    WITHDRAWN = "withdrawn", _l("已撤回"), "error"
+    FEEDBACK_PUBLISHED = "feedback_published", _l("已反馈"), "ok"
 
 
-class ConsultationState(enum.Enum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    OPEN = "open"
-    CLOSED = "closed"
-    WITHDRAWN = "withdrawn"
-    FEEDBACK_PUBLISHED = "feedback_published"
-
-    @property
-    def label(self) -> str:
-        return str(STATE_LABELS[self])
+class ModerationState(LabelledEnum):
+    PENDING = "pending", _l("待审查"), "warn"
+    PUBLISHED = "published", _l("已公开"), "ok"
+    REJECTED = "rejected", _l("未公开"), "muted"
 
 
-STATE_LABELS = {
-    ConsultationState.DRAFT: _l("草稿"),
-    ConsultationState.SCHEDULED: _l("即将开始"),
-    ConsultationState.OPEN: _l("征询中"),
-    ConsultationState.CLOSED: _l("已结束"),
-    ConsultationState.WITHDRAWN: _l("已撤回"),
-    ConsultationState.FEEDBACK_PUBLISHED: _l("已反馈"),
-}
+class RejectionReason(LabelledEnum):
+    SPAM = "spam", _l("垃圾信息或广告")
+    ABUSIVE = "abusive", _l("含有辱骂、攻击性内容")
+    OFF_TOPIC = "off_topic", _l("与本次征询内容无关")
+    PERSONAL_INFORMATION = "personal_information", _l("含有他人个人信息")
+    DUPLICATE = "duplicate", _l("重复提交")
 
 
-class ModerationState(enum.Enum):
-    PENDING = "pending"
-    PUBLISHED = "published"
-    REJECTED = "rejected"
-
-    @property
-    def label(self) -> str:
-        return str(MODERATION_LABELS[self])
+class Stance(LabelledEnum):
+    SUPPORT = "support", _l("支持")
+    OPPOSE = "oppose", _l("反对")
+    SUGGEST_CHANGE = "suggest_change", _l("建议修改")
 
 
-MODERATION_LABELS = {
-    ModerationState.PENDING: _l("待审查"),
-    ModerationState.PUBLISHED: _l("已公开"),
-    ModerationState.REJECTED: _l("未公开"),
-}
+class CommenterType(LabelledEnum):
+    RESIDENT = "resident", _l("居民")
+    ENTERPRISE = "enterprise", _l("企业")
+    ORGANISATION = "organisation", _l("行业协会、商会等组织")  # industry associations, chambers of commerce
 
-
-class RejectionReason(enum.Enum):
-    SPAM = "spam"
-    ABUSIVE = "abusive"
-    OFF_TOPIC = "off_topic"
-    PERSONAL_INFORMATION = "personal_information"
-    DUPLICATE = "duplicate"
-
-    @property
-    def label(self) -> str:
-        return str(REJECTION_LABELS[self])
-
-
-REJECTION_LABELS = {
-    RejectionReason.SPAM: _l("垃圾信息或广告"),
-    RejectionReason.ABUSIVE: _l("含有辱骂、攻击性内容"),
-    RejectionReason.OFF_TOPIC: _l("与本次征询内容无关"),
-    RejectionReason.PERSONAL_INFORMATION: _l("含有他人个人信息"),
-    RejectionReason.DUPLICATE: _l("重复提交"),
-}
-
-
-class Stance(enum.Enum):
-    SUPPORT = "support"
-    OPPOSE = "oppose"
-    SUGGEST_CHANGE = "suggest_change"
-
-    @property
-    def label(self) -> str:
-        return str(STANCE_LABELS[self])
-
-
-STANCE_LABELS = {
-    Stance.SUPPORT: _l("支持"),
-    Stance.OPPOSE: _l("反对"),
-    Stance.SUGGEST_CHANGE: _l("建议修改"),
-}
-
-
-class CommenterType(enum.Enum):
-    RESIDENT = "resident"
-    ENTERPRISE = "enterprise"
-    ORGANISATION = "organisation"  # industry associations, chambers of commerce
-
-    @property
-    def label(self) -> str:
-        return str(COMMENTER_TYPE_LABELS[self])
-
-
-COMMENTER_TYPE_LABELS = {
-    CommenterType.RESIDENT: _l("居民"),
-    CommenterType.ENTERPRISE: _l("企业"),
-    CommenterType.ORGANISATION: _l("行业协会、商会等组织"),
-}
-
-
-class DispositionKind(enum.Enum):
-    ADOPTED = "adopted"
-    PARTLY_ADOPTED = "partly_adopted"
-    NOT_ADOPTED = "not_adopted"
-    NOT_APPLICABLE = "not_applicable"
-
-    @property
-    def label(self) -> str:
-        return str(DISPOSITION_LABELS[self])
-
-
-DISPOSITION_LABELS = {
-    DispositionKind.ADOPTED: _l("采纳"),
-    DispositionKind.PARTLY_ADOPTED: _l("部分采纳"),
-    DispositionKind.NOT_ADOPTED: _l("未采纳"),
-    DispositionKind.NOT_APPLICABLE: _l("不适用"),
-}
 
 # Target groups a consultation addresses (a named group is free text beside these).
 TARGET_GROUPS = {
@@ -528,8 +438,6 @@ class FeedbackReport(db.Model):
 
 def local_date_span(opens_at: datetime, closes_at: datetime) -> tuple[date, date]:
     """The first and last Shanghai calendar day of a period (closing at midnight ends on the day before)."""
-    from app.core.timeutil import local
-
     first = local(opens_at).date()
     last = local(closes_at - timedelta(microseconds=1)).date()
     return first, last

@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import filetype
 import sqlalchemy as sa
@@ -31,12 +31,10 @@ from app.consultations.models import (
     DocumentType,
     Extension,
     FaqItem,
-    FeedbackReport,
     ModerationState,
     RejectionReason,
     Stance,
 )
-from app.core import exports
 from app.core.audit import audit
 from app.core.timeutil import local, utcnow
 from app.extensions import db
@@ -388,74 +386,6 @@ def moderate(actor: User, c: Consultation, comments: Iterable[Comment], *, publi
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Grouping near-duplicates
-
-
-def propose_groups(actor: User, c: Consultation, threshold: float = rules.SIMILARITY_THRESHOLD) -> list[CommentGroup]:
-    """Propose groups among published comments that are not in a group yet. Proposals wait for staff to accept."""
-    rows = db.session.execute(sa.select(Comment.id, Comment.text_public).where(
-        Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED,
-        Comment.group_id.is_(None))).all()
-    created = []
-    for ids, similarity in rules.propose_groups([(r.id, r.text_public) for r in rows], threshold):
-        first = db.session.get(Comment, ids[0])
-        group = CommentGroup(consultation_id=c.id, title=first.text_public[:60], similarity=similarity)
-        db.session.add(group)
-        db.session.flush()
-        db.session.execute(sa.update(Comment).where(Comment.id.in_(ids)).values(group_id=group.id))
-        created.append(group)
-    db.session.flush()
-    db.session.expire_all()
-    if created:
-        audit(actor, "consultation.groups_proposed", c, groups=len(created))
-    return created
-
-
-def _own_group(c: Consultation, group: CommentGroup) -> None:
-    if group.consultation_id != c.id:
-        raise ConsultationError(_("该意见组不属于本次征询。"))
-
-
-def accept_group(actor: User, c: Consultation, group: CommentGroup, title: str | None = None) -> None:
-    _own_group(c, group)
-    group.is_accepted = True
-    if title:
-        group.title = title.strip()[:200]
-    db.session.flush()
-    audit(actor, "consultation.group_accept", c, group=group.id)
-
-
-def split_group(actor: User, c: Consultation, group: CommentGroup, comment_ids: list[int] | None = None) -> None:
-    """Take some comments out of a group (or, without ids, dissolve it). A group left with one comment goes."""
-    _own_group(c, group)
-    members = list(group.comments)
-    leaving = [m for m in members if comment_ids is None or m.id in comment_ids]
-    for m in leaving:
-        m.group = None
-    if len(members) - len(leaving) < 2:
-        for m in list(group.comments):
-            m.group = None
-        db.session.flush()
-        db.session.delete(group)
-    db.session.flush()
-    audit(actor, "consultation.group_split", c, group=group.id, comments=[m.id for m in leaving])
-
-
-def merge_groups(actor: User, c: Consultation, target: CommentGroup, others: list[CommentGroup]) -> None:
-    _own_group(c, target)
-    for other in others:
-        _own_group(c, other)
-        if other.id == target.id:
-            continue
-        for m in list(other.comments):
-            m.group = target
-        db.session.flush()
-        db.session.delete(other)
-    db.session.flush()
-    audit(actor, "consultation.group_merge", c, group=target.id, merged=[o.id for o in others])
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Answers (dispositions)
 
 
@@ -491,20 +421,6 @@ def answer(actor: User, c: Consultation, *, kind: DispositionKind, response: str
     return disp
 
 
-def _answered_clause():
-    """SQL: a comment has an answer, its own or its accepted group's."""
-    own = sa.exists().where(Disposition.comment_id == Comment.id)
-    via_group = sa.exists().where(Disposition.group_id == Comment.group_id, CommentGroup.id == Comment.group_id,
-                                  CommentGroup.is_accepted.is_(True))
-    return sa.or_(own, via_group)
-
-
-def unanswered_count(c: Consultation) -> int:
-    return db.session.scalar(sa.select(sa.func.count(Comment.id)).where(
-        Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED,
-        sa.not_(_answered_clause())))
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # FAQ
 
@@ -529,189 +445,3 @@ def delete_faq(actor: User, c: Consultation, item: FaqItem) -> None:
     c.faq_items.remove(item)
     db.session.flush()
     audit(actor, "consultation.faq_delete", c, faq=item.id)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Feedback report
-
-
-def report_statistics(c: Consultation) -> dict:
-    """Counts of published comments by disposition, by article and by commenter type (one query each)."""
-    own = sa.orm.aliased(Disposition)
-    grp = sa.orm.aliased(Disposition)
-    grp_ok = sa.orm.aliased(CommentGroup)
-    kind = sa.func.coalesce(own.kind, sa.case((grp_ok.is_accepted.is_(True), grp.kind)))
-    by_kind_rows = db.session.execute(
-        sa.select(kind, sa.func.count(Comment.id))
-        .select_from(Comment)
-        .outerjoin(own, own.comment_id == Comment.id)
-        .outerjoin(grp_ok, grp_ok.id == Comment.group_id)
-        .outerjoin(grp, grp.group_id == Comment.group_id)
-        .where(Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED)
-        .group_by(kind)).all()
-    by_kind = {k.value: 0 for k in DispositionKind}
-    by_kind["unanswered"] = 0
-    for k, n in by_kind_rows:
-        key = (k.value if isinstance(k, DispositionKind) else (DispositionKind(k).value if k else "unanswered"))
-        by_kind[key] += n
-    by_type = {t.value: 0 for t in CommenterType}
-    for t, n in db.session.execute(sa.select(Comment.commenter_type, sa.func.count(Comment.id)).where(
-            Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED)
-            .group_by(Comment.commenter_type)):
-        by_type[t.value] = n
-    by_article = {}
-    for article_id, n in db.session.execute(sa.select(Comment.article_id, sa.func.count(Comment.id)).where(
-            Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED)
-            .group_by(Comment.article_id)):
-        by_article[str(article_id or 0)] = n
-    total = db.session.scalar(sa.select(sa.func.count(Comment.id)).where(Comment.consultation_id == c.id))
-    return {"total_received": total, "published": sum(by_type.values()), "by_disposition": by_kind,
-            "by_commenter_type": by_type, "by_article": by_article}
-
-
-def get_or_create_report(actor: User, c: Consultation) -> FeedbackReport:
-    if c.report is None:
-        if c.state not in (ConsultationState.CLOSED, ConsultationState.FEEDBACK_PUBLISHED):
-            raise ConsultationError(_("征询期结束后才能编写反馈报告。"))
-        c.report = FeedbackReport(statistics=report_statistics(c), generated_at=utcnow())
-        db.session.flush()
-        audit(actor, "consultation.report_create", c)
-    return c.report
-
-
-def save_report(actor: User, c: Consultation, *, main_points: str, changes: str, final_text: str = "") -> None:
-    report = get_or_create_report(actor, c)
-    if report.is_published:
-        raise ConsultationError(_("反馈报告已发布，不能再修改。"))
-    report.main_points, report.changes = main_points.strip(), changes.strip()
-    if final_text.strip():
-        by_label = {a.label: a for a in c.articles if a.label}
-        for p in rules.split_articles(final_text):
-            if p.label in by_label:
-                by_label[p.label].final_body = p.body
-    report.statistics = report_statistics(c)
-    report.generated_at = utcnow()
-    db.session.flush()
-    audit(actor, "consultation.report_save", c)
-
-
-def publish_report(actor: User, c: Consultation) -> FeedbackReport:
-    """Publish the report once every published comment has an answer; every commenter is e-mailed their answer."""
-    report = get_or_create_report(actor, c)
-    if report.is_published:
-        raise ConsultationError(_("反馈报告已经发布。"))
-    if c.state is not ConsultationState.CLOSED:
-        raise ConsultationError(_("征询期结束后才能发布反馈报告。"))
-    missing = unanswered_count(c)
-    if missing:
-        raise ConsultationError(_("还有%(n)s条已公开的意见没有答复，不能发布反馈报告。", n=missing))
-    if not report.main_points.strip():
-        raise ConsultationError(_("请先填写意见的主要内容。"), field="main_points")
-    now = utcnow()
-    report.statistics = report_statistics(c)
-    report.published_at, report.published_by_id = now, actor.id
-    db.session.flush()
-    # E-mail everyone who commented, with the answer to each comment (batched, no query per row).
-    stmt = (sa.select(Comment).where(Comment.consultation_id == c.id, Comment.answer_notified_at.is_(None))
-            .options(sa.orm.joinedload(Comment.user), sa.orm.joinedload(Comment.disposition),
-                     sa.orm.joinedload(Comment.group).joinedload(CommentGroup.disposition))
-            .order_by(Comment.id))
-    for comment in db.session.scalars(stmt).unique():
-        if comment.user is not None and comment.user.email:
-            queue_email(comment.user.email, "consultations/emails/feedback_published", user=comment.user,
-                        comment=comment, consultation=c, answer=comment.answer)
-        comment.answer_notified_at = now
-    db.session.flush()
-    audit(actor, "consultation.report_publish", c)
-    signals.feedback_report_published.send(report, actor=actor)
-    return report
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Export
-
-
-EXPORT_HEADER = ["tracking_number", "created_at", "article", "commenter_type", "public_name", "stance",
-                 "moderation_state", "rejection_reason", "group_id", "disposition", "response", "reason", "text"]
-
-
-def export_rows(consultation_id: int, batch: int = 5000) -> Iterator[list]:
-    """Every comment of a consultation as plain rows, streamed in batches (server-side cursor on PostgreSQL)."""
-    own = sa.orm.aliased(Disposition)
-    grp = sa.orm.aliased(Disposition)
-    stmt = (sa.select(Comment.tracking_number, Comment.created_at, Article.label, Comment.commenter_type,
-                      Comment.public_name, Comment.stance, Comment.moderation_state, Comment.rejection_reason,
-                      Comment.group_id, sa.func.coalesce(own.kind, grp.kind),
-                      sa.func.coalesce(own.response, grp.response), sa.func.coalesce(own.reason, grp.reason),
-                      Comment.text_original)
-            .select_from(Comment)
-            .outerjoin(Article, Article.id == Comment.article_id)
-            .outerjoin(own, own.comment_id == Comment.id)
-            .outerjoin(grp, grp.group_id == Comment.group_id)
-            .where(Comment.consultation_id == consultation_id)
-            .order_by(Comment.id)
-            .execution_options(yield_per=batch, stream_results=True))
-    for row in db.session.execute(stmt):
-        yield [
-            # created_at in Shanghai time with its offset: staff read the Shanghai day, programs the exact instant
-            row[0], local(row[1]).strftime("%Y-%m-%dT%H:%M:%S+08:00") if row[1] else "", row[2] or "",
-            row[3].value if row[3] else "", row[4],
-            row[5].value if row[5] else "", row[6].value if row[6] else "", row[7].value if row[7] else "",
-            row[8] or "", _enum_value(row[9]), row[10] or "", row[11] or "", row[12],
-        ]
-
-
-def _enum_value(v) -> str:
-    if v is None:
-        return ""
-    return v.value if hasattr(v, "value") else str(v)
-
-
-def _csv_python(consultation_id: int) -> Iterator[bytes]:
-    """Portable path: rows from a streamed query, written by the shared CSV writer (cells neutralised)."""
-    return exports.csv_chunks(EXPORT_HEADER, export_rows(consultation_id), bom=False)
-
-
-def _text(column: str) -> str:
-    """A text column of the COPY query: neutralised against formulas, empty as NULL (see exports.sql_neutralise)."""
-    return exports.sql_neutralise(column)
-
-
-# The same columns as export_rows(), formatted by PostgreSQL. Enum columns store member names, whose lower case is
-# the value; empty strings become NULL so that both paths write an empty unquoted field; text a person typed is
-# neutralised as exports.neutralise does.
-_COPY_SQL = f"""COPY (
-    SELECT c.tracking_number AS tracking_number,
-           to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE 'Asia/Shanghai',
-                   'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS created_at,
-           {_text("a.label")} AS article, lower(c.commenter_type) AS commenter_type,
-           {_text("c.public_name")} AS public_name, lower(c.stance) AS stance,
-           lower(c.moderation_state) AS moderation_state, lower(c.rejection_reason) AS rejection_reason,
-           c.group_id AS group_id, lower(coalesce(d.kind, g.kind)) AS disposition,
-           {_text("coalesce(d.response, g.response)")} AS response,
-           {_text("coalesce(d.reason, g.reason)")} AS reason, {_text("c.text_original")} AS text
-    FROM consultation_comment c
-    LEFT OUTER JOIN consultation_article a ON a.id = c.article_id
-    LEFT OUTER JOIN consultation_disposition d ON d.comment_id = c.id
-    LEFT OUTER JOIN consultation_disposition g ON g.group_id = c.group_id
-    WHERE c.consultation_id = {{cid}} ORDER BY c.id
-) TO STDOUT WITH (FORMAT csv, HEADER)"""
-
-
-def _csv_copy(consultation_id: int) -> Iterator[bytes]:
-    """PostgreSQL path: the database formats the CSV (COPY ... TO STDOUT) and the blocks are passed on as they
-    arrive, so memory stays flat and the export runs at the speed of COPY itself."""
-    raw = db.session.connection().connection.dbapi_connection
-    with raw.cursor() as cursor, cursor.copy(_COPY_SQL.format(cid=int(consultation_id))) as copy:
-        for block in copy:
-            yield bytes(block)
-
-
-def export_csv(consultation_id: int) -> Iterator[bytes]:
-    """The CSV export of every comment of a consultation (UTF-8 with a BOM for spreadsheet programs), streamed:
-    PostgreSQL's own COPY where there is one, else the shared CSV writer."""
-    yield exports.BOM.encode("utf-8")
-    if db.session.get_bind().dialect.name == "postgresql":
-        yield from _csv_copy(consultation_id)
-    else:
-        yield from _csv_python(consultation_id)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -21,6 +22,7 @@ from app.consultations.models import (
     TARGET_GROUPS,
     Comment,
     CommentGroup,
+    CommenterType,
     Consultation,
     ConsultationDocument,
     ConsultationError,
@@ -55,7 +57,7 @@ STATUS_FILTERS = {"open": ConsultationState.OPEN, "closed": ConsultationState.CL
 
 
 @bp.route("/consultations/")
-def index():
+def index() -> ResponseReturnValue:
     now = utcnow()
     stmt = sa.select(Consultation).where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None))
     status = request.args.get("status", "")
@@ -144,7 +146,7 @@ def _render_show(c: Consultation, form: CommentForm | None = None, status: int =
 
 
 @bp.route("/consultations/<int:id>")
-def show(id: int):
+def show(id: int) -> ResponseReturnValue:
     c = _public_or_404(id)
     return _render_show(c)
 
@@ -161,7 +163,7 @@ def _uploads(form) -> list[services.Upload]:
 @bp.route("/consultations/<int:id>/comments", methods=["POST"])
 @limiter.limit("20 per minute; 200 per day", methods=["POST"])
 @verified_required
-def comment(id: int):
+def comment(id: int) -> ResponseReturnValue:
     c = _public_or_404(id)
     form = _comment_form(c)
     if form.validate_on_submit():
@@ -191,7 +193,7 @@ def comment(id: int):
 
 
 @bp.route("/consultations/track", methods=["GET"])
-def track_lookup():
+def track_lookup() -> ResponseReturnValue:
     number = request.args.get("number", "").strip().upper()
     if number:
         if not rules.is_valid_tracking_number(number):
@@ -202,7 +204,7 @@ def track_lookup():
 
 
 @bp.route("/consultations/track/<number>")
-def track(number: str):
+def track(number: str) -> ResponseReturnValue:
     number = number.strip().upper()
     if not rules.is_valid_tracking_number(number):
         abort(404)
@@ -218,7 +220,7 @@ def track(number: str):
 
 
 @bp.route("/consultations/<int:id>/documents/<int:doc_id>")
-def document(id: int, doc_id: int):
+def document(id: int, doc_id: int) -> ResponseReturnValue:
     c = _public_or_404(id)
     doc = db.get_or_404(ConsultationDocument, doc_id)
     if doc.consultation_id != c.id:
@@ -230,6 +232,11 @@ def document(id: int, doc_id: int):
 
 @bp.context_processor
 def _choices():
-    from app.consultations.models import CommenterType
 
     return {"disposition_kinds": list(DispositionKind), "commenter_types": list(CommenterType)}
+
+
+@bp.record_once
+def _enums_for_templates(state) -> None:
+    """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
+    state.app.jinja_env.globals.update(ConsultationState=ConsultationState, ModerationState=ModerationState)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 TONES = ("ok", "warn", "error", "muted", "info")
 
 
@@ -32,6 +34,11 @@ class LabelledEnum(enum.Enum):
         return str(self._label)
 
     @property
+    def lazy_label(self) -> Any:
+        """The label as a lazy string, translated when shown (for form labels built at import time)."""
+        return self._label
+
+    @property
     def msgid(self) -> str:
         """The label as written in the code (Chinese), whatever the current language."""
         return getattr(self._label, "_args", [str(self._label)])[0]
@@ -45,3 +52,12 @@ class LabelledEnum(enum.Enum):
     def labels(cls) -> dict:
         """Every member with its label in the current language."""
         return {m: m.label for m in cls}
+
+
+class DispositionKind(LabelledEnum):
+    """What became of a comment or an observer's suggestion (意见采纳情况): shared by consultations and hearings."""
+
+    ADOPTED = "adopted", _l("采纳"), "ok"
+    PARTLY_ADOPTED = "partly_adopted", _l("部分采纳"), "ok"
+    NOT_ADOPTED = "not_adopted", _l("未采纳"), "muted"
+    NOT_APPLICABLE = "not_applicable", _l("不适用"), "muted"

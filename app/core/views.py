@@ -5,6 +5,7 @@ import importlib
 
 import sqlalchemy as sa
 from flask import current_app, jsonify, render_template
+from flask.typing import ResponseReturnValue
 
 from app.core import bp
 from app.extensions import db
@@ -24,7 +25,7 @@ def _panel(path: str):
 
 
 @bp.route("/")
-def home():
+def home() -> ResponseReturnValue:
     panels = []
     for path, template in HOME_PANELS:
         data = _panel(path)
@@ -34,7 +35,7 @@ def home():
 
 
 @bp.route("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database is "unhealthy"

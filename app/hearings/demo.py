@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
 from app.accounts.models import Role, User
-from app.accounts.services import set_password
 from app.core.timeutil import local, utcnow
 from app.extensions import db
 from app.hearings import services
@@ -50,7 +49,7 @@ def _demo_people(n: int) -> list[User]:
             if enterprise:
                 person.organisation_name = "上海汇养健康服务有限公司"
                 person.uscc = "91310000MA1FL8XQ37"
-            set_password(person, accounts_demo.DEMO_PASSWORD)
+            accounts_demo.give_demo_password(person)
             db.session.add(person)
         people.append(person)
     db.session.flush()

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS
 from app.core.timeutil import SHANGHAI
-from app.hearings.models import ACCOUNT_TYPES, CATEGORIES, DISPOSITION_LABELS, OBSERVER_HISTORY
+from app.hearings.models import ACCOUNT_TYPES, CATEGORIES, OBSERVER_HISTORY, Disposition
 
 CATEGORY_VALUES = {"district": DISTRICTS, "age_band": AGE_BANDS, "gender": GENDERS, "account_type": ACCOUNT_TYPES,
                    "observer_history": OBSERVER_HISTORY}
@@ -100,10 +100,10 @@ class MeetingForm(FlaskForm):
     response_days = IntegerField(_l("被选中者确认期限（天）"), default=3,
                                  validators=[InputRequired(), NumberRange(1, 30, _l("须为1至30天。"))])
 
-    def validate_quotas(self, field):
+    def validate_quotas(self, field) -> None:
         self.parsed_quotas = parse_quotas(field.data)
 
-    def validate_topics(self, field):
+    def validate_topics(self, field) -> None:
         if not parse_topics(field.data):
             raise ValidationError(_l("请至少填写一个议题。"))
 
@@ -123,7 +123,7 @@ class ApplicationForm(FlaskForm):
         _l("如被选中，同意公开我的姓名（隐去名字，如“张**”）"),
         validators=[DataRequired(_l("列席代表名单须公开（姓名隐去），请勾选同意。"))])
 
-    def validate_conflict_details(self, field):
+    def validate_conflict_details(self, field) -> None:
         if self.has_conflict.data and not (field.data or "").strip():
             raise ValidationError(_l("请说明利益关系。"))
 
@@ -133,7 +133,7 @@ class ReviewForm(FlaskForm):
                           validators=[InputRequired(_l("请选择审查结果。"))])
     reason = TextAreaField(_l("不符合条件的理由"), validators=[Length(max=1000)])
 
-    def validate_reason(self, field):
+    def validate_reason(self, field) -> None:
         if self.decision.data == "ineligible" and not (field.data or "").strip():
             raise ValidationError(_l("请说明不符合条件的理由。"))
 
@@ -170,13 +170,13 @@ class SuggestionForm(FlaskForm):
 
 
 class AnswerForm(FlaskForm):
-    disposition = RadioField(_l("处理结果"), choices=[(k.value, v) for k, v in DISPOSITION_LABELS.items()],
+    disposition = RadioField(_l("处理结果"), choices=[(k.value, k.lazy_label) for k in Disposition],
                              validators=[InputRequired(_l("请选择处理结果。"))])
     answer = TextAreaField(_l("答复（未采纳须说明理由）"), validators=[DataRequired(_l("请填写答复。"))])
     follow_up = TextAreaField(_l("督办事项（承诺办理的事项）"), validators=[Length(max=1000)])
     due_on = DateField(_l("督办完成期限"), validators=[Optional()])
 
-    def validate_due_on(self, field):
+    def validate_due_on(self, field) -> None:
         if (self.follow_up.data or "").strip() and not field.data:
             raise ValidationError(_l("督办事项需要完成期限。"))
 

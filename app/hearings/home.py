@@ -8,7 +8,7 @@ from app.extensions import db
 from app.hearings.models import Meeting
 
 
-def panel():
+def panel() -> dict:
     meetings = db.session.scalars(sa.select(Meeting).where(
         Meeting.published_at.is_not(None), Meeting.starts_at >= utcnow())
         .order_by(Meeting.starts_at).limit(4)).all()

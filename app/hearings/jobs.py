@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import force_locale
 
 from app.extensions import db
@@ -12,7 +13,6 @@ from app.hearings.models import LotteryRun, LotteryStatus
 def run_queued_lotteries() -> int:
     """Compute queued lottery runs one by one. A run is claimed by moving it from queued to running in one
     UPDATE, so two schedulers never compute the same run."""
-    from flask import current_app
 
     done = 0
     with force_locale("zh"):

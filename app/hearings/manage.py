@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error
-from app.core.timeutil import format_local, utcnow
+from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import bp, services, topics
 from app.hearings.forms import (
@@ -46,7 +47,7 @@ from app.hearings.models import (
 
 @bp.route("/manage/hearings/")
 @staff_required
-def manage_index():
+def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Meeting), Meeting.department_id).options(selectinload(Meeting.department))
     meetings = db.session.scalars(stmt.order_by(Meeting.starts_at.desc()).limit(200)).all()
     return render_template("hearings/manage/index.html", meetings=meetings)
@@ -62,34 +63,27 @@ def _meeting_fields(form: MeetingForm) -> dict:
 
 @bp.route("/manage/hearings/new", methods=["GET", "POST"])
 @staff_required
-def manage_new():
+def manage_new() -> ResponseReturnValue:
     form = MeetingForm()
     if current_user.department_id is None:
         flash(_("管理员请以部门工作人员身份创建会议。"), "warning")
         return redirect(url_for("hearings.manage_index"))
-    if form.validate_on_submit():
-        try:
-            meeting = services.create_meeting(current_user, current_user.department_id,
-                                              topics=parse_topics(form.topics.data),
-                                              quotas=getattr(form, "parsed_quotas", []), **_meeting_fields(form))
-            db.session.commit()
-            flash(_("会议已保存为草稿。公告前请检查遴选办法、名额和配额。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=meeting.id))
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    meeting = submit(form, lambda: services.create_meeting(
+        current_user, current_user.department_id, topics=parse_topics(form.topics.data),
+        quotas=getattr(form, "parsed_quotas", []), **_meeting_fields(form)),
+        _("会议已保存为草稿。公告前请检查遴选办法、名额和配额。"))
+    if meeting is not None:
+        return redirect(url_for("hearings.manage_meeting", id=meeting.id))
     return render_template("hearings/manage/form.html", form=form, meeting=None), form_status(form)
 
 
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit(id: int):
+def manage_edit(id: int) -> ResponseReturnValue:
     meeting = db.get_or_404(Meeting, id)
     ensure_can_manage(meeting)
     form = MeetingForm(obj=meeting)
     if request.method == "GET":
-        from app.core.timeutil import local
-
         form.topics.data = format_topics(meeting.topics)
         form.quotas.data = format_quotas(meeting.quotas)
         for name in ("starts_at", "opens_at", "closes_at"):
@@ -149,7 +143,7 @@ def _managed(id: int) -> Meeting:
 
 @bp.route("/manage/hearings/<int:id>")
 @staff_required
-def manage_meeting(id: int):
+def manage_meeting(id: int) -> ResponseReturnValue:
     return _render_manage(_managed(id))
 
 
@@ -170,7 +164,7 @@ def _export_rows(meeting: Meeting):
 
 @bp.route("/manage/hearings/<int:id>/applications.<fmt>")
 @staff_required
-def manage_export(id: int, fmt: str):
+def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     """The meeting's applications with the applicants' details (personal data: audited)."""
     meeting = _managed(id)
     if fmt not in exports.FORMATS:
@@ -183,7 +177,7 @@ def manage_export(id: int, fmt: str):
 
 @bp.route("/manage/hearings/<int:id>/lottery-status")
 @staff_required
-def manage_lottery_status(id: int):
+def manage_lottery_status(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     run = services.latest_run(meeting)
     if run is None:
@@ -194,7 +188,7 @@ def manage_lottery_status(id: int):
 
 @bp.route("/manage/hearings/<int:id>/publish", methods=["POST"])
 @staff_required
-def manage_publish(id: int):
+def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
     return redirect(url_for("hearings.manage_meeting", id=id))
@@ -202,7 +196,7 @@ def manage_publish(id: int):
 
 @bp.route("/manage/hearings/<int:id>/applications/<int:app_id>/review", methods=["POST"])
 @staff_required
-def manage_review(id: int, app_id: int):
+def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     application = db.get_or_404(Application, app_id)
     if application.meeting_id != meeting.id:
@@ -226,7 +220,7 @@ def manage_review(id: int, app_id: int):
 
 @bp.route("/manage/hearings/<int:id>/freeze", methods=["POST"])
 @staff_required
-def manage_freeze(id: int):
+def manage_freeze(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     commit_or_explain(lambda: services.freeze_pool(current_user, meeting), _("候选池已冻结并公开。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#pool")
@@ -234,7 +228,7 @@ def manage_freeze(id: int):
 
 @bp.route("/manage/hearings/<int:id>/lottery", methods=["POST"])
 @staff_required
-def manage_lottery(id: int):
+def manage_lottery(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     run = commit_or_explain(lambda: services.request_lottery(current_user, meeting), "")
     if run is not None:
@@ -247,7 +241,7 @@ def manage_lottery(id: int):
 
 @bp.route("/manage/hearings/<int:id>/announce-draw", methods=["POST"])
 @staff_required
-def manage_announce_draw(id: int):
+def manage_announce_draw(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = AnnounceDrawForm(prefix="announce")
     if form.validate_on_submit():
@@ -265,7 +259,7 @@ def manage_announce_draw(id: int):
 
 @bp.route("/manage/hearings/<int:id>/draw", methods=["POST"])
 @staff_required
-def manage_draw(id: int):
+def manage_draw(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     draw = meeting.draw
     if draw is None:
@@ -293,27 +287,22 @@ def manage_draw(id: int):
 
 @bp.route("/manage/hearings/<int:id>/materials", methods=["POST"])
 @staff_required
-def manage_materials(id: int):
+def manage_materials(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = MaterialsForm(prefix="materials")
-    if form.validate_on_submit():
-        try:
-            late = services.send_materials(current_user, meeting, form.materials.data)
-            db.session.commit()
-            if late:
-                flash(_("材料已发送，但距会议不足7天：规定材料应至少在会前7天送达列席代表。"), "warning")
-            else:
-                flash(_("材料已发送给确认列席的代表。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#materials")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    late = submit(form, lambda: services.send_materials(current_user, meeting, form.materials.data))
+    if late is not None:
+        if late:
+            flash(_("材料已发送，但距会议不足7天：规定材料应至少在会前7天送达列席代表。"), "warning")
+        else:
+            flash(_("材料已发送给确认列席的代表。"), "success")
+        return redirect(url_for("hearings.manage_meeting", id=id) + "#materials")
     return _render_manage(meeting, 422, materials_form=form)
 
 
 @bp.route("/manage/hearings/<int:id>/attendance", methods=["POST"])
 @staff_required
-def manage_attendance(id: int):
+def manage_attendance(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     ids = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
     commit_or_explain(lambda: services.record_attendance(current_user, meeting, ids), _("出席情况已保存。"))
@@ -322,29 +311,22 @@ def manage_attendance(id: int):
 
 @bp.route("/manage/hearings/<int:id>/suggestions/<int:sid>/answer", methods=["POST"])
 @staff_required
-def manage_answer(id: int, sid: int):
+def manage_answer(id: int, sid: int) -> ResponseReturnValue:
     meeting = _managed(id)
     suggestion = db.get_or_404(Suggestion, sid)
     if suggestion.meeting_id != meeting.id:
         abort(404)
     form = AnswerForm(prefix=f"s{sid}")
-    if form.validate_on_submit():
-        try:
-            services.answer_suggestion(current_user, suggestion, disposition=Disposition(form.disposition.data),
-                                       answer=form.answer.data, follow_up=form.follow_up.data or "",
-                                       due_on=form.due_on.data)
-            db.session.commit()
-            flash(_("答复已保存。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + f"#s{sid}")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    if submit(form, lambda: services.answer_suggestion(
+            current_user, suggestion, disposition=Disposition(form.disposition.data), answer=form.answer.data,
+            follow_up=form.follow_up.data or "", due_on=form.due_on.data), _("答复已保存。")):
+        return redirect(url_for("hearings.manage_meeting", id=id) + f"#s{sid}")
     return _render_manage(meeting, 422, failed_answer=(sid, form))
 
 
 @bp.route("/manage/hearings/<int:id>/record", methods=["POST"])
 @staff_required
-def manage_record(id: int):
+def manage_record(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = RecordForm(prefix="record")
     if form.validate_on_submit():

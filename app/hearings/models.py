@@ -5,17 +5,18 @@ would break a rule raise HearingError with a readable message.
 """
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.enums import DispositionKind, LabelledEnum
 from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
+from app.i18n import current_language
 
 
 class HearingError(DomainError):
@@ -34,27 +35,15 @@ ACCOUNT_TYPES = {"resident": (_l("居民"), None), "enterprise": (_l("企业代�
 OBSERVER_HISTORY = {"first_time": (_l("首次列席"), None), "returning": (_l("曾列席"), None)}
 
 
-class MeetingPhase(enum.Enum):
-    DRAFT = "draft"  # not published
-    ANNOUNCED = "announced"  # published, window not open yet
-    OPEN = "open"  # applications open
-    REVIEW = "review"  # window closed, pool not frozen
-    SELECTION = "selection"  # pool frozen, draw not done
-    SELECTED = "selected"  # drawn, meeting ahead
-    HELD = "held"  # meeting time passed, record not published
-    RECORD_PUBLISHED = "record_published"
-
-
-PHASE_LABELS = {
-    MeetingPhase.DRAFT: _l("草稿"),
-    MeetingPhase.ANNOUNCED: _l("已公告，尚未开始报名"),
-    MeetingPhase.OPEN: _l("报名中"),
-    MeetingPhase.REVIEW: _l("报名已截止，资格审查中"),
-    MeetingPhase.SELECTION: _l("遴选中"),
-    MeetingPhase.SELECTED: _l("已遴选，待开会"),
-    MeetingPhase.HELD: _l("会议已召开"),
-    MeetingPhase.RECORD_PUBLISHED: _l("会议记录已公开"),
-}
+class MeetingPhase(LabelledEnum):
+    DRAFT = "draft", _l("草稿"), "muted"  # not published
+    ANNOUNCED = "announced", _l("已公告，尚未开始报名"), "info"  # published, window not open yet
+    OPEN = "open", _l("报名中"), "ok"  # applications open
+    REVIEW = "review", _l("报名已截止，资格审查中"), "info"  # window closed, pool not frozen
+    SELECTION = "selection", _l("遴选中"), "info"  # pool frozen, draw not done
+    SELECTED = "selected", _l("已遴选，待开会"), "info"  # drawn, meeting ahead
+    HELD = "held", _l("会议已召开"), "muted"  # meeting time passed, record not published
+    RECORD_PUBLISHED = "record_published", _l("会议记录已公开"), "ok"
 
 
 class Meeting(db.Model):
@@ -112,8 +101,8 @@ class Meeting(db.Model):
         return self.phase()
 
     @property
-    def phase_label(self):
-        return PHASE_LABELS[self.phase()]
+    def phase_label(self) -> str:
+        return self.phase().label
 
     def is_open(self, now: datetime | None = None) -> bool:
         return self.phase(now) is MeetingPhase.OPEN
@@ -176,31 +165,17 @@ class Quota(db.Model):
         return {"category": self.category, "value": self.value, "min": self.minimum, "max": self.maximum}
 
 
-class ApplicationState(enum.Enum):
-    SUBMITTED = "submitted"
-    WITHDRAWN = "withdrawn"
-    ELIGIBLE = "eligible"
-    INELIGIBLE = "ineligible"
-    SELECTED = "selected"
-    ALTERNATE = "alternate"
-    NOT_SELECTED = "not_selected"
-    CONFIRMED = "confirmed"
-    DECLINED = "declined"
-    ATTENDED = "attended"
-
-
-APPLICATION_STATE_LABELS = {
-    ApplicationState.SUBMITTED: _l("已提交，待审查"),
-    ApplicationState.WITHDRAWN: _l("已撤回"),
-    ApplicationState.ELIGIBLE: _l("符合条件，待遴选"),
-    ApplicationState.INELIGIBLE: _l("不符合条件"),
-    ApplicationState.SELECTED: _l("已选中，待确认"),
-    ApplicationState.ALTERNATE: _l("候补"),
-    ApplicationState.NOT_SELECTED: _l("未选中"),
-    ApplicationState.CONFIRMED: _l("已确认列席"),
-    ApplicationState.DECLINED: _l("已放弃"),
-    ApplicationState.ATTENDED: _l("已列席"),
-}
+class ApplicationState(LabelledEnum):
+    SUBMITTED = "submitted", _l("已提交，待审查"), "info"
+    WITHDRAWN = "withdrawn", _l("已撤回"), "muted"
+    ELIGIBLE = "eligible", _l("符合条件，待遴选"), "info"
+    INELIGIBLE = "ineligible", _l("不符合条件"), "error"
+    SELECTED = "selected", _l("已选中，待确认"), "warn"
+    ALTERNATE = "alternate", _l("候补"), "info"
+    NOT_SELECTED = "not_selected", _l("未选中"), "muted"
+    CONFIRMED = "confirmed", _l("已确认列席"), "ok"
+    DECLINED = "declined", _l("已放弃"), "muted"
+    ATTENDED = "attended", _l("已列席"), "ok"
 
 
 class Application(db.Model):
@@ -234,8 +209,8 @@ class Application(db.Model):
     pool_entry: Mapped[PoolEntry | None] = relationship(back_populates="application", uselist=False)
 
     @property
-    def state_label(self):
-        return APPLICATION_STATE_LABELS[self.state]
+    def state_label(self) -> str:
+        return self.state.label
 
     @property
     def is_observer(self) -> bool:
@@ -327,23 +302,13 @@ class PoolEntry(db.Model):
     application: Mapped[Application] = relationship(back_populates="pool_entry")
 
 
-class LotteryStatus(enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    INFEASIBLE = "infeasible"
-    TIMED_OUT = "timed_out"
-    FAILED = "failed"
-
-
-LOTTERY_STATUS_LABELS = {
-    LotteryStatus.QUEUED: _l("排队中"),
-    LotteryStatus.RUNNING: _l("计算中"),
-    LotteryStatus.SUCCEEDED: _l("已完成"),
-    LotteryStatus.INFEASIBLE: _l("配额无法满足"),
-    LotteryStatus.TIMED_OUT: _l("超时"),
-    LotteryStatus.FAILED: _l("失败"),
-}
+class LotteryStatus(LabelledEnum):
+    QUEUED = "queued", _l("排队中"), "info"
+    RUNNING = "running", _l("计算中"), "info"
+    SUCCEEDED = "succeeded", _l("已完成"), "ok"
+    INFEASIBLE = "infeasible", _l("配额无法满足"), "error"
+    TIMED_OUT = "timed_out", _l("超时"), "error"
+    FAILED = "failed", _l("失败"), "error"
 
 
 class LotteryRun(db.Model):
@@ -374,8 +339,8 @@ class LotteryRun(db.Model):
     meeting: Mapped[Meeting] = relationship()
 
     @property
-    def status_label(self):
-        return LOTTERY_STATUS_LABELS[self.status]
+    def status_label(self) -> str:
+        return self.status.label
 
     @property
     def is_active(self) -> bool:
@@ -384,7 +349,6 @@ class LotteryRun(db.Model):
     @property
     def localized_message(self) -> str:
         """The outcome in the reader's language (runs from before English was kept show the Chinese)."""
-        from app.i18n import current_language
 
         return (self.message_en or self.message) if current_language() == "en" else self.message
 
@@ -413,19 +377,8 @@ class Draw(db.Model):
     lottery_run: Mapped[LotteryRun | None] = relationship()
 
 
-class Disposition(enum.Enum):
-    ADOPTED = "adopted"
-    PARTLY_ADOPTED = "partly_adopted"
-    NOT_ADOPTED = "not_adopted"
-    NOT_APPLICABLE = "not_applicable"
-
-
-DISPOSITION_LABELS = {
-    Disposition.ADOPTED: _l("采纳"),
-    Disposition.PARTLY_ADOPTED: _l("部分采纳"),
-    Disposition.NOT_ADOPTED: _l("未采纳"),
-    Disposition.NOT_APPLICABLE: _l("不适用"),
-}
+# What became of an observer's suggestion: the same kinds as a comment's answer.
+Disposition = DispositionKind
 
 
 class Suggestion(db.Model):
@@ -450,8 +403,8 @@ class Suggestion(db.Model):
                                                       cascade="all, delete-orphan")
 
     @property
-    def disposition_label(self):
-        return DISPOSITION_LABELS[self.disposition] if self.disposition else ""
+    def disposition_label(self) -> str:
+        return self.disposition.label if self.disposition else ""
 
 
 class FollowUp(db.Model):

@@ -5,17 +5,18 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import can_manage_department
-from app.accounts.permissions import verified_required
-from app.core.errors import show_error
+from app.accounts.permissions import can_manage_department, verified_required
+from app.core.errors import show_error, submit
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import bp, services
@@ -25,6 +26,7 @@ from app.hearings.models import (
     Application,
     ApplicationState,
     HearingError,
+    LotteryStatus,
     Meeting,
     MeetingPhase,
     Suggestion,
@@ -59,7 +61,7 @@ def hearing_category(code: str) -> str:
 
 
 @bp.route("/hearings/")
-def index():
+def index() -> ResponseReturnValue:
     """Published meetings, the soonest first; keyset pagination on (starts_at, id)."""
     stmt = (sa.select(Meeting).where(Meeting.published_at.is_not(None))
             .options(selectinload(Meeting.department)).order_by(Meeting.starts_at.desc(), Meeting.id.desc()))
@@ -67,8 +69,6 @@ def index():
     if after:
         try:
             ts, mid = after.split("_")
-            from datetime import datetime, timezone
-
             cursor_at = datetime.fromtimestamp(int(ts), timezone.utc)
             stmt = stmt.where(sa.or_(Meeting.starts_at < cursor_at,
                                      sa.and_(Meeting.starts_at == cursor_at, Meeting.id < int(mid))))
@@ -101,7 +101,7 @@ def _observers(meeting: Meeting) -> list[Application]:
 
 
 @bp.route("/hearings/<int:id>", methods=["GET", "POST"])
-def show(id: int):
+def show(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     form = ApplicationForm()
@@ -111,19 +111,12 @@ def show(id: int):
         if not current_user.is_verified:
             flash(_("请先验证您的电子邮箱地址，然后再试。"), "warning")
             return redirect(url_for("accounts.unverified"))
-        if form.validate_on_submit():
-            try:
-                services.apply(current_user, meeting, statement=form.statement.data,
-                               lives_or_works_in_city=form.lives_or_works_in_city.data,
-                               has_conflict=form.has_conflict.data, conflict_details=form.conflict_details.data,
-                               consents_to_publication=form.consents_to_publication.data,
-                               confirms_categories=form.confirms_categories.data)
-                db.session.commit()
-                flash(_("报名成功。审查结果会通过电子邮件通知您。"), "success")
-                return redirect(url_for("hearings.my_application", id=meeting.id))
-            except HearingError as exc:
-                db.session.rollback()
-                show_error(form, exc)
+        if submit(form, lambda: services.apply(
+                current_user, meeting, statement=form.statement.data,
+                lives_or_works_in_city=form.lives_or_works_in_city.data, has_conflict=form.has_conflict.data,
+                conflict_details=form.conflict_details.data, consents_to_publication=form.consents_to_publication.data,
+                confirms_categories=form.confirms_categories.data), _("报名成功。审查结果会通过电子邮件通知您。")):
+            return redirect(url_for("hearings.my_application", id=meeting.id))
     profile = None
     if current_user.is_authenticated and mine is None:
         profile = _category_rows(services.profile_categories(current_user, meeting))
@@ -140,7 +133,7 @@ def show(id: int):
 
 
 @bp.route("/hearings/<int:id>/selection")
-def selection(id: int):
+def selection(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     pool, draw = meeting.pool, meeting.draw
     run = services.published_run(meeting)
@@ -160,7 +153,7 @@ def _download(content: str, name: str) -> Response:
 
 
 @bp.route("/hearings/<int:id>/pool.json")
-def pool_file(id: int):
+def pool_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     if meeting.pool is None:
         abort(404)
@@ -168,7 +161,7 @@ def pool_file(id: int):
 
 
 @bp.route("/hearings/<int:id>/panels.json")
-def panels_file(id: int):
+def panels_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     run = services.published_run(meeting)
     if run is None:
@@ -177,7 +170,7 @@ def panels_file(id: int):
 
 
 @bp.route("/hearings/<int:id>/draw.json")
-def draw_file(id: int):
+def draw_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
@@ -188,7 +181,7 @@ VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_hearin
 
 
 @bp.route("/hearings/verify_hearing_draw.py")
-def verify_script():
+def verify_script() -> ResponseReturnValue:
     """The standalone checker (Python standard library only) that recomputes a draw from the published files."""
     return Response(VERIFY_SCRIPT.read_bytes(), mimetype="text/x-python",
                     headers={"Content-Disposition": 'attachment; filename="verify_hearing_draw.py"'})
@@ -196,7 +189,7 @@ def verify_script():
 
 @bp.route("/hearings/<int:id>/my-application", methods=["GET"])
 @verified_required
-def my_application(id: int):
+def my_application(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     if mine is None:
@@ -217,7 +210,7 @@ def _render_mine(meeting, mine, form, status=200):
 
 @bp.route("/hearings/<int:id>/my-application/<action>", methods=["POST"])
 @verified_required
-def my_application_action(id: int, action: str):
+def my_application_action(id: int, action: str) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     if mine is None:
@@ -247,3 +240,10 @@ def my_application_action(id: int, action: str):
             return _render_mine(meeting, mine, form, 422)
         flash(str(exc.message), "error")
     return redirect(url_for("hearings.my_application", id=id))
+
+
+@bp.record_once
+def _enums_for_templates(state) -> None:
+    """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
+    state.app.jinja_env.globals.update(ApplicationState=ApplicationState, LotteryStatus=LotteryStatus,
+                                       MeetingPhase=MeetingPhase)

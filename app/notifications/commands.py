@@ -5,6 +5,7 @@ import click
 
 from app.extensions import db
 from app.notifications import bp
+from app.notifications.jobs import send_pending_email
 from app.notifications.services import queue_email
 
 
@@ -18,6 +19,4 @@ def send_test_command(address: str, locale: str, send_now: bool) -> None:
     db.session.commit()
     click.echo(f"Queued test mail {email.id} to {address}.")
     if send_now:
-        from app.notifications.jobs import send_pending_email
-
         click.echo(f"Outbox run: {send_pending_email()}")

@@ -15,6 +15,8 @@ from app.accounts.models import User
 from app.core.timeutil import SHANGHAI, utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
+from app.notifications.services import queue_email
+from app.notifications.tokens import unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,6 @@ def send_time_reached(now: datetime) -> bool:
 
 def send_weekly_digests(now: datetime | None = None) -> int:
     """Queue this week's digest for everyone with pending items who has not had one this week. Returns how many."""
-    from app.notifications.services import queue_email
-    from app.notifications.subscriptions import unsubscribe_url
-
     now = now or utcnow()
     if not send_time_reached(now):
         return 0

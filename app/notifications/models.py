@@ -1,22 +1,23 @@
 """The mail outbox: every e-mail is a row first, written in the transaction that causes it."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.enums import LabelledEnum
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
 
-class OutboxState(enum.Enum):
-    PENDING = "pending"  # waiting for its next attempt
-    SENDING = "sending"  # claimed by the sender; back to pending if the sender died (lease expired)
-    SENT = "sent"
-    FAILED = "failed"  # gave up after the maximum number of attempts
+class OutboxState(LabelledEnum):
+    PENDING = "pending", _l("等待发送"), "info"  # waiting for its next attempt
+    SENDING = "sending", _l("正在发送"), "info"  # claimed by the sender; back to pending if the sender died
+    SENT = "sent", _l("已发送"), "ok"
+    FAILED = "failed", _l("发送失败"), "error"  # gave up after the maximum number of attempts
 
 
 class OutboxEmail(db.Model):

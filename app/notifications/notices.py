@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.timeutil import utcnow
@@ -28,6 +29,25 @@ class Notice(db.Model):
         return self.read_at is None
 
 
+def news_text(kind, title: str) -> str:
+    """The one-line text of a notice about news (``kind`` a NewsKind), in the current language."""
+    return _("%(kind)s：%(title)s", kind=kind.label, title=title)
+
+
+def change_text(what: str, **values) -> str:
+    """The text of a notice about one's own contribution, in the current language."""
+    texts = {
+        "comment_moderated": lambda: _("您的意见 %(number)s 状态更新：%(state)s", **values),
+        "comment_answered": lambda: _("“%(title)s”的意见采纳情况反馈已发布，请查看对您意见的答复", **values),
+        "application": lambda: _("您对“%(title)s”的列席申请状态更新：%(state)s", **values),
+        "registration": lambda: _("您报名的活动“%(title)s”状态更新：%(state)s", **values),
+        "invitation": lambda: _("邀请您对“%(title)s”提出意见", **values),
+        "record": lambda: _("您列席的“%(title)s”会议记录和决定已公开", **values),
+        "cancelled": lambda: _("您报名的活动“%(title)s”已取消", **values),
+    }
+    return texts[what]()
+
+
 def add_notice(user_id: int, kind: str, text: str, link: str = "") -> Notice:
     notice = Notice(user_id=user_id, kind=kind, text=text[:500], link=link[:500])
     db.session.add(notice)
@@ -38,11 +58,6 @@ def recent_notices(user_id: int, limit: int = 30) -> list[Notice]:
     return list(db.session.scalars(
         sa.select(Notice).where(Notice.user_id == user_id).order_by(Notice.created_at.desc(), Notice.id.desc())
         .limit(limit)))
-
-
-def unread_count(user_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Notice.id)).where(Notice.user_id == user_id, Notice.read_at.is_(None))) or 0
 
 
 def mark_all_read(user_id: int, now: datetime | None = None) -> int:

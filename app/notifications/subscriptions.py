@@ -7,36 +7,42 @@ It is idempotent per (kind, key), so a signal sent twice or a job run twice noti
 """
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import force_locale
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import User
-from app.core.errors import DomainError
+from app.core.enums import LabelledEnum
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
-from app.notifications.notices import add_notice
+from app.notifications.digest import DigestItem
+from app.notifications.notices import add_notice, news_text
+from app.notifications.services import queue_email
+from app.notifications.tokens import (  # noqa: F401  (unsubscribe_token is part of this module's interface)
+    UnsubscribeError,
+    read_unsubscribe_token,
+    unsubscribe_token,
+    unsubscribe_url,
+)
 
 
-class NewsKind(enum.Enum):
-    NEW_CONSULTATION = "new_consultation"
-    CLOSING_SOON = "closing_soon"
-    FEEDBACK_REPORT = "feedback_report"
-    NEW_MEETING = "new_meeting"
-    NEW_ACTIVITY = "new_activity"
+class NewsKind(LabelledEnum):
+    NEW_CONSULTATION = "new_consultation", _l("新的征询意见")
+    CLOSING_SOON = "closing_soon", _l("征询即将截止")
+    FEEDBACK_REPORT = "feedback_report", _l("意见采纳情况反馈发布")
+    NEW_MEETING = "new_meeting", _l("新的决策会议")
+    NEW_ACTIVITY = "new_activity", _l("新的开放活动")
 
 
-class Delivery(enum.Enum):
-    NOW = "now"
-    DIGEST = "digest"
-    NONE = "none"
+class Delivery(LabelledEnum):
+    NOW = "now", _l("立即发送邮件")
+    DIGEST = "digest", _l("每周摘要")
+    NONE = "none", _l("不通知")
 
 
 DEFAULT_DELIVERY = Delivery.DIGEST
@@ -140,26 +146,14 @@ def update_subscriptions(actor: User, *, department_ids: Iterable[int] = (), tag
 # ----------------------------------------------------------------------------------------------------------------
 # One-click unsubscribe
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="canyu-unsubscribe")
-
-
-def unsubscribe_token(user_id: int, kind: NewsKind | None = None) -> str:
-    return _serializer().dumps({"u": user_id, "k": kind.value if kind else "all"})
-
-
-class UnsubscribeError(DomainError):
-    """An unsubscribe link that is not ours or names no account."""
-
-
 def unsubscribe(token: str) -> tuple[User, NewsKind | None]:
     """Stop e-mail for one kind of news (or all kinds) for the person the signed token names."""
+    user_id, value = read_unsubscribe_token(token)
     try:
-        data = _serializer().loads(token)
-        user = db.session.get(User, int(data["u"]))
-        kind = None if data["k"] == "all" else NewsKind(data["k"])
-    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        kind = None if value == "all" else NewsKind(value)
+    except ValueError as exc:
         raise UnsubscribeError("invalid") from exc
+    user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         raise UnsubscribeError("invalid")
     for k in ([kind] if kind else list(NewsKind)):
@@ -201,10 +195,6 @@ def notify_news(kind: NewsKind, key: str, *, title: str, link: str, department_i
 
     ``title`` is the object's own title (not translated); ``link`` a path on this site; ``when`` an optional date.
     """
-    from app.notifications.digest import DigestItem
-    from app.notifications.services import queue_email
-    from app.oversight.labels import news_text
-
     if db.session.scalar(sa.select(NewsEvent.id).where(NewsEvent.kind == kind, NewsEvent.key == key)):
         return 0
     event = NewsEvent(kind=kind, key=key)
@@ -214,7 +204,7 @@ def notify_news(kind: NewsKind, key: str, *, title: str, link: str, department_i
         if delivery is Delivery.NONE:
             continue
         with force_locale(user.locale or "zh"):
-            text = news_text(kind.value, title)
+            text = news_text(kind, title)
         add_notice(user.id, kind.value, text, link)
         if delivery is Delivery.NOW:
             queue_email(user.email, "oversight/emails/news", user=user, kind=kind, title=title, link=link, text=text,
@@ -227,6 +217,4 @@ def notify_news(kind: NewsKind, key: str, *, title: str, link: str, department_i
     return told
 
 
-def unsubscribe_url(user_id: int, kind: NewsKind | None = None) -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    return f"{base}/notifications/unsubscribe/{unsubscribe_token(user_id, kind)}"
+

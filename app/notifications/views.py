@@ -3,26 +3,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
+from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import staff_required
 from app.extensions import db
 from app.notifications import bp
-from app.notifications.models import OutboxEmail, OutboxState
+from app.notifications.models import OutboxEmail
 
 PAGE_SIZE = 50
 
-STATE_LABELS = {
-    OutboxState.PENDING: _l("等待发送"),
-    OutboxState.SENDING: _l("正在发送"),
-    OutboxState.SENT: _l("已发送"),
-    OutboxState.FAILED: _l("发送失败"),
-}
-
-
 @bp.route("/manage/mail")
 @staff_required
-def manage_mail():
+def manage_mail() -> ResponseReturnValue:
     """Recent mail (development only: MAIL_SHOW_IN_APP), newest first, filterable by recipient."""
     if not current_app.config["MAIL_SHOW_IN_APP"]:
         abort(404)
@@ -38,5 +30,4 @@ def manage_mail():
     if len(emails) > PAGE_SIZE:  # keyset: the next page starts below the last id shown
         emails = emails[:PAGE_SIZE]
         next_url = url_for("notifications.manage_mail", to=recipient or None, before=emails[-1].id)
-    return render_template("notifications/manage_mail.html", emails=emails, recipient=recipient,
-                           state_labels=STATE_LABELS, next_url=next_url)
+    return render_template("notifications/manage_mail.html", emails=emails, recipient=recipient, next_url=next_url)

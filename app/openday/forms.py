@@ -7,14 +7,22 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
-    BooleanField, DateField, DateTimeLocalField, IntegerField, RadioField, SelectField, SelectMultipleField,
-    StringField, TextAreaField, TimeField,
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
 )
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import district_choices
-from app.core.timeutil import local_today
+from app.core.timeutil import from_local, local_today
 from app.openday.models import ActivityMode, Eligibility, RegistrationState
 
 
@@ -62,15 +70,15 @@ class ActivityForm(FlaskForm):
         else:
             del self.department_id
 
-    def validate_address(self, field):
+    def validate_address(self, field) -> None:
         if self.mode.data in ("offline", "both") and not (field.data or "").strip():
             raise ValidationError(_l("线下活动请填写地址。"))
 
-    def validate_online_url(self, field):
+    def validate_online_url(self, field) -> None:
         if self.mode.data in ("online", "both") and not (field.data or "").strip():
             raise ValidationError(_l("线上活动请填写参加链接。"))
 
-    def validate_signup_closes_at(self, field):
+    def validate_signup_closes_at(self, field) -> None:
         if field.data and self.signup_opens_at.data and field.data <= self.signup_opens_at.data:
             raise ValidationError(_l("报名截止时间必须晚于报名开始时间。"))
 
@@ -83,7 +91,7 @@ class SessionForm(FlaskForm):
                                                   NumberRange(min=1, max=10000, message=_l("名额须在 1 到 10000 之间。"))])
     has_waitlist = BooleanField(_l("名额满后开放候补"), default=True)
 
-    def validate_end(self, field):
+    def validate_end(self, field) -> None:
         if field.data and self.start.data and field.data <= self.start.data:
             raise ValidationError(_l("结束时间必须晚于开始时间。"))
 
@@ -133,12 +141,11 @@ class VotingWindowForm(FlaskForm):
                                    validators=[InputRequired(_l("请填写投票截止时间。"))])
     live_ranking = BooleanField(_l("投票期间公开实时排名"))
 
-    def validate_closes_at(self, field):
+    def validate_closes_at(self, field) -> None:
         if field.data and self.opens_at.data and field.data <= self.opens_at.data:
             raise ValidationError(_l("投票截止时间必须晚于开始时间。"))
 
 
-def local_to_utc(value: datetime):
-    from app.core.timeutil import from_local
+def local_to_utc(value: datetime) -> datetime | None:
 
     return from_local(value.date(), value.time())

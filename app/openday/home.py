@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.openday.models import Activity, ActivityState
-from app.openday.services import current_window
+from app.openday.votes import current_window
 
 
 def panel() -> dict | None:

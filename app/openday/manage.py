@@ -12,16 +12,17 @@ from datetime import timedelta
 import filetype
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
-from app.core.errors import INVALID, commit_or_explain, form_status, show_error
+from app.core.errors import INVALID, commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
-from app.openday import bp, services
+from app.openday import bp, services, votes
 from app.openday.forms import (
     ActivityForm,
     CancelActivityForm,
@@ -43,6 +44,7 @@ from app.openday.models import (
     RegistrationState,
     Vote,
 )
+from app.templating import url_with
 
 RS = RegistrationState
 PAGE_SIZE = 20
@@ -91,7 +93,7 @@ def _activity_fields(form: ActivityForm) -> dict:
 
 @bp.route("/manage/openday/")
 @staff_required
-def manage_index():
+def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Activity), Activity.department_id)
     before = request.args.get("before", type=int)
     if before:
@@ -100,7 +102,6 @@ def manage_index():
                                            sa.orm.selectinload(Activity.sessions))
                               .order_by(Activity.id.desc()).limit(PAGE_SIZE + 1)).all()
     activities = rows[:PAGE_SIZE]
-    from app.templating import url_with
 
     next_url = url_with(before=activities[-1].id) if len(rows) > PAGE_SIZE else None
     return render_template("openday/manage_index.html", activities=activities, next_url=next_url)
@@ -108,7 +109,7 @@ def manage_index():
 
 @bp.route("/manage/openday/new", methods=["GET", "POST"])
 @staff_required
-def manage_new():
+def manage_new() -> ResponseReturnValue:
     departments = _managed_departments() if current_user.is_admin else None
     form = ActivityForm(tags=_tags(), departments=departments)
     if request.method == "GET":
@@ -152,7 +153,7 @@ def _managed_session(session_id: int) -> ActivitySession:
 
 @bp.route("/manage/openday/<int:activity_id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit(activity_id: int):
+def manage_edit(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = ActivityForm(obj=activity, tags=_tags())
     if request.method == "GET":
@@ -180,7 +181,7 @@ def manage_edit(activity_id: int):
 
 @bp.route("/manage/openday/<int:activity_id>")
 @staff_required
-def manage_show(activity_id: int):
+def manage_show(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     return render_template("openday/manage_show.html", activity=activity, session_form=SessionForm(),
                            cancel_form=CancelActivityForm(), now=utcnow())
@@ -188,7 +189,7 @@ def manage_show(activity_id: int):
 
 @bp.route("/manage/openday/<int:activity_id>/publish", methods=["POST"])
 @staff_required
-def manage_publish(activity_id: int):
+def manage_publish(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     commit_or_explain(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
     return redirect(url_for("openday.manage_show", activity_id=activity.id))
@@ -196,19 +197,13 @@ def manage_publish(activity_id: int):
 
 @bp.route("/manage/openday/<int:activity_id>/cancel", methods=["POST"])
 @staff_required
-def manage_cancel(activity_id: int):
+def manage_cancel(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = CancelActivityForm()
-    if form.validate_on_submit():
-        try:
-            told = services.cancel_activity(current_user, activity, form.reason.data)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")
-            return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    told = submit(form, lambda: services.cancel_activity(current_user, activity, form.reason.data))
+    if told is not None:
+        flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")
+        return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_show.html", activity=activity, session_form=SessionForm(),
                            cancel_form=form, now=utcnow()), INVALID
 
@@ -219,7 +214,7 @@ def _session_times(form: SessionForm):
 
 @bp.route("/manage/openday/<int:activity_id>/sessions", methods=["POST"])
 @staff_required
-def manage_add_session(activity_id: int):
+def manage_add_session(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = SessionForm()
     if form.validate_on_submit():
@@ -239,7 +234,7 @@ def manage_add_session(activity_id: int):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 @staff_required
-def manage_edit_session(session_id: int):
+def manage_edit_session(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = SessionForm()
     if request.method == "GET":
@@ -284,7 +279,7 @@ def _state_arg():
 
 @bp.route("/manage/openday/sessions/<int:session_id>/participants")
 @staff_required
-def manage_participants(session_id: int):
+def manage_participants(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     state = _state_arg()
     stmt = _participants_stmt(session, state)
@@ -292,7 +287,6 @@ def manage_participants(session_id: int):
     if after:
         stmt = stmt.where(Registration.id > after)
     rows = db.session.scalars(stmt.order_by(Registration.id).limit(100 + 1)).all()
-    from app.templating import url_with
 
     next_url = url_with(after=rows[99].id) if len(rows) > 100 else None
     counts = dict(db.session.execute(sa.select(Registration.state, sa.func.count()).where(
@@ -320,7 +314,7 @@ def _export_rows(session: ActivitySession, state):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/participants.<fmt>")
 @staff_required
-def manage_export(session_id: int, fmt: str):
+def manage_export(session_id: int, fmt: str) -> ResponseReturnValue:
     session = _managed_session(session_id)
     if fmt not in exports.FORMATS:
         abort(404)
@@ -334,20 +328,15 @@ def manage_export(session_id: int, fmt: str):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/message", methods=["POST"])
 @staff_required
-def manage_message(session_id: int):
+def manage_message(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = MessageForm()
-    if form.validate_on_submit():
-        try:
-            n = services.message_participants(current_user, session, form.subject.data, form.body.data,
-                                              [RS(v) for v in form.recipients.data])
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("消息已发送给 %(n)d 人。", n=n), "success")
-            return redirect(url_for("openday.manage_participants", session_id=session.id))
+    n = submit(form,
+               lambda: services.message_participants(current_user, session, form.subject.data, form.body.data,
+                                                     [RS(v) for v in form.recipients.data]))
+    if n is not None:
+        flash(_("消息已发送给 %(n)d 人。", n=n), "success")
+        return redirect(url_for("openday.manage_participants", session_id=session.id))
     counts = dict(db.session.execute(sa.select(Registration.state, sa.func.count()).where(
         Registration.session_id == session.id).group_by(Registration.state)).all())
     return render_template("openday/manage_participants.html", session=session, activity=session.activity,
@@ -357,7 +346,7 @@ def manage_message(session_id: int):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/no-shows", methods=["POST"])
 @staff_required
-def manage_no_shows(session_id: int):
+def manage_no_shows(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     try:
         n = services.mark_no_shows(current_user, session)
@@ -374,7 +363,7 @@ def manage_no_shows(session_id: int):
 
 @bp.route("/manage/openday/sessions/<int:session_id>/check-in", methods=["GET", "POST"])
 @staff_required
-def check_in(session_id: int):
+def check_in(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     form = CheckInForm()
     wants_json = request.accept_mimetypes.best == "application/json"
@@ -416,8 +405,8 @@ def check_in(session_id: int):
 
 @bp.route("/manage/openday/vote", methods=["GET", "POST"])
 @admin_required
-def manage_vote():
-    window = services.current_window()
+def manage_vote() -> ResponseReturnValue:
+    window = votes.current_window()
     form = VotingWindowForm(obj=window)
     if request.method == "GET" and window is not None:
         form.opens_at.data = local(window.opens_at).replace(tzinfo=None)
@@ -425,7 +414,7 @@ def manage_vote():
     if form.validate_on_submit():
         target = window if window is not None and window.year == form.year.data else None
         try:
-            services.set_voting_window(current_user, form.year.data, local_to_utc(form.opens_at.data),
+            votes.set_voting_window(current_user, form.year.data, local_to_utc(form.opens_at.data),
                                        local_to_utc(form.closes_at.data), form.live_ranking.data, window=target)
         except OpenDayError as exc:
             db.session.rollback()
@@ -434,21 +423,20 @@ def manage_vote():
             db.session.commit()
             flash(_("投票设置已保存。"), "success")
             return redirect(url_for("openday.manage_vote"))
-    votes, results, flagged = [], [], 0
+    cast, results, flagged = [], [], 0
     if window is not None:
-        results = services.ranking(window)
+        results = votes.ranking(window)
         stmt = sa.select(Vote).where(Vote.window_id == window.id)
         if request.args.get("flagged") == "1":
             stmt = stmt.where(Vote.is_flagged)
         before = request.args.get("before", type=int)
         if before:
             stmt = stmt.where(Vote.id < before)
-        votes = db.session.scalars(stmt.options(sa.orm.joinedload(Vote.user), sa.orm.joinedload(Vote.activity))
+        cast = db.session.scalars(stmt.options(sa.orm.joinedload(Vote.user), sa.orm.joinedload(Vote.activity))
                                    .order_by(Vote.id.desc()).limit(201)).all()
         flagged = db.session.scalar(sa.select(sa.func.count(Vote.id)).where(Vote.window_id == window.id,
                                                                             Vote.is_flagged))
-    from app.templating import url_with
 
-    next_url = url_with(before=votes[199].id) if len(votes) > 200 else None
-    return render_template("openday/manage_vote.html", form=form, window=window, votes=votes[:200],
+    next_url = url_with(before=cast[199].id) if len(cast) > 200 else None
+    return render_template("openday/manage_vote.html", form=form, window=window, votes=cast[:200],
                            results=results, flagged=flagged, next_url=next_url), form_status(form)

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Department, Tag, User
+from app.core.enums import LabelledEnum
 from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
@@ -25,46 +26,32 @@ class OpenDayError(DomainError):
     """A rule of the Open Month refused an action."""
 
 
-class ActivityMode(enum.Enum):
-    OFFLINE = "offline"
-    ONLINE = "online"
-    BOTH = "both"
-
-    @property
-    def label(self) -> str:
-        return str({"offline": _l("线下"), "online": _l("线上"), "both": _l("线上线下")}[self.value])
+class ActivityMode(LabelledEnum):
+    OFFLINE = "offline", _l("线下")
+    ONLINE = "online", _l("线上")
+    BOTH = "both", _l("线上线下")
 
 
-class Eligibility(enum.Enum):
-    EVERYONE = "everyone"
-    RESIDENTS = "residents"
-    ENTERPRISES = "enterprises"
-    ADULTS = "adults"  # age 18 or over
-
-    @property
-    def label(self) -> str:
-        return str({"everyone": _l("所有人"), "residents": _l("仅限居民"), "enterprises": _l("仅限企业代表"),
-                    "adults": _l("年满18周岁")}[self.value])
+class Eligibility(LabelledEnum):
+    EVERYONE = "everyone", _l("所有人")
+    RESIDENTS = "residents", _l("仅限居民")
+    ENTERPRISES = "enterprises", _l("仅限企业代表")
+    ADULTS = "adults", _l("年满18周岁")  # age 18 or over
 
 
-class ActivityState(enum.Enum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    CANCELLED = "cancelled"
+class ActivityState(LabelledEnum):
+    DRAFT = "draft", _l("草稿"), "muted"
+    PUBLISHED = "published", _l("已发布"), "ok"
+    CANCELLED = "cancelled", _l("已取消"), "error"
 
 
-class RegistrationState(enum.Enum):
-    CONFIRMED = "confirmed"
-    WAITLISTED = "waitlisted"
-    OFFERED = "offered"
-    CANCELLED = "cancelled"
-    CHECKED_IN = "checked_in"
-    NO_SHOW = "no_show"
-
-    @property
-    def label(self) -> str:
-        return str({"confirmed": _l("已确认"), "waitlisted": _l("候补中"), "offered": _l("待接受名额"),
-                    "cancelled": _l("已取消"), "checked_in": _l("已签到"), "no_show": _l("未到场")}[self.value])
+class RegistrationState(LabelledEnum):
+    CONFIRMED = "confirmed", _l("已确认"), "ok"
+    WAITLISTED = "waitlisted", _l("候补中"), "info"
+    OFFERED = "offered", _l("待接受名额"), "warn"
+    CANCELLED = "cancelled", _l("已取消"), "muted"
+    CHECKED_IN = "checked_in", _l("已签到"), "ok"
+    NO_SHOW = "no_show", _l("未到场"), "muted"
 
 
 # States that hold a seat.

@@ -11,38 +11,30 @@ from datetime import date, datetime, timedelta
 
 import segno
 import sqlalchemy as sa
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_from_directory,
-    url_for,
-)
+from flask import Response, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
-from app.core.errors import INVALID, commit_or_explain, show_error
+from app.core.errors import INVALID, commit_or_explain, submit
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
-from app.openday import bp, services
+from app.openday import bp, services, votes
 from app.openday.forms import RatingForm, SignUpForm
 from app.openday.models import (
     Activity,
-    ActivityState,
     ActivityMode,
     ActivitySession,
+    ActivityState,
     OpenDayError,
     Rating,
     Registration,
     RegistrationState,
 )
+from app.templating import url_with
 
 RS = RegistrationState
 PAGE_SIZE = 20
@@ -92,7 +84,7 @@ def _filtered_activities(f):
 
 
 @bp.route("/openday/")
-def index():
+def index() -> ResponseReturnValue:
     f = _filters()
     view = "calendar" if request.args.get("view") == "calendar" else "list"
     today = local(utcnow()).date()
@@ -143,17 +135,16 @@ def index():
     return render_template("openday/index.html", activities=activities, next_url=next_url, f=f, view=view,
                            weeks=weeks, year=year, month=month, departments=departments, tags=tags, districts=list(DISTRICTS),
                            modes=list(ActivityMode), prev_month=f"{prev_month.year}-{prev_month.month:02d}",
-                           next_month=f"{next_month.year}-{next_month.month:02d}", window=services.current_window())
+                           next_month=f"{next_month.year}-{next_month.month:02d}", window=votes.current_window())
 
 
 def url_with_after(after: str) -> str:
-    from app.templating import url_with
 
     return url_with(after=after)
 
 
 @bp.route("/openday/<int:activity_id>")
-def show(activity_id: int):
+def show(activity_id: int) -> ResponseReturnValue:
     activity = _public_activity(activity_id)
     mine = {}
     if current_user.is_authenticated:
@@ -165,7 +156,7 @@ def show(activity_id: int):
 
 
 @bp.route("/openday/images/<name>")
-def image(name: str):
+def image(name: str) -> ResponseReturnValue:
     return send_from_directory(os.path.join(current_app.config["UPLOAD_DIR"], "openday"), name,
                                max_age=86400)
 
@@ -174,7 +165,7 @@ def image(name: str):
 
 @bp.route("/openday/sessions/<int:session_id>/sign-up", methods=["POST"])
 @verified_required
-def sign_up(session_id: int):
+def sign_up(session_id: int) -> ResponseReturnValue:
     session = db.get_or_404(ActivitySession, session_id)
     activity = _public_activity(session.activity_id)
     form = SignUpForm(prefix=f"s{session.id}", max_companions=activity.max_companions)
@@ -205,7 +196,7 @@ def _my_registration(registration_id: int) -> Registration:
 
 @bp.route("/openday/tickets/")
 @login_required
-def my_tickets():
+def my_tickets() -> ResponseReturnValue:
     regs = db.session.scalars(sa.select(Registration).where(Registration.user_id == current_user.id)
                               .options(sa.orm.joinedload(Registration.activity))
                               .order_by(Registration.starts_at.desc()).limit(200)).all()
@@ -214,7 +205,7 @@ def my_tickets():
 
 @bp.route("/openday/tickets/<int:registration_id>")
 @login_required
-def ticket(registration_id: int):
+def ticket(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
@@ -223,7 +214,7 @@ def ticket(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/qr.svg")
 @login_required
-def ticket_qr(registration_id: int):
+def ticket_qr(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     if not reg.has_ticket:
         abort(404)
@@ -234,7 +225,7 @@ def ticket_qr(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/ticket.ics")
 @login_required
-def ticket_ics(registration_id: int):
+def ticket_ics(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     if not reg.has_ticket:
         abort(404)
@@ -258,7 +249,7 @@ def ticket_ics(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/cancel", methods=["POST"])
 @login_required
-def cancel(registration_id: int):
+def cancel(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     commit_or_explain(lambda: services.cancel_registration(current_user, reg), _("已取消报名。"))
     return redirect(url_for("openday.ticket", registration_id=reg.id))
@@ -266,7 +257,7 @@ def cancel(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/accept", methods=["POST"])
 @login_required
-def accept(registration_id: int):
+def accept(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     commit_or_explain(lambda: services.accept_offer(current_user, reg), _("您已接受名额，报名成功！"))
     return redirect(url_for("openday.ticket", registration_id=reg.id))
@@ -274,19 +265,11 @@ def accept(registration_id: int):
 
 @bp.route("/openday/tickets/<int:registration_id>/rate", methods=["POST"])
 @login_required
-def rate(registration_id: int):
+def rate(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     form = RatingForm()
-    if form.validate_on_submit():
-        try:
-            services.rate(current_user, reg, form.stars.data, form.comment.data)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("感谢您的评价！"), "success")
-            return redirect(url_for("openday.ticket", registration_id=reg.id))
+    if submit(form, lambda: services.rate(current_user, reg, form.stars.data, form.comment.data), _("感谢您的评价！")):
+        return redirect(url_for("openday.ticket", registration_id=reg.id))
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
                            rank=services.waitlist_rank(reg), rating=rating, rating_form=form), INVALID
@@ -299,13 +282,13 @@ def _vote_key() -> str:
 
 
 @bp.route("/openday/vote")
-def vote():
-    window = services.current_window()
+def vote() -> ResponseReturnValue:
+    window = votes.current_window()
     now = utcnow()
     activities, mine, results = [], set(), []
     if window is not None:
         if window.results_visible(now):
-            results = services.ranking(window)
+            results = votes.ranking(window)
         if window.is_open(now):
             year_start, year_end = from_local(date(window.year, 1, 1)), from_local(date(window.year + 1, 1, 1))
             activities = db.session.scalars(
@@ -313,7 +296,7 @@ def vote():
                                           Activity.first_starts_at >= year_start, Activity.first_starts_at < year_end)
                 .options(sa.orm.joinedload(Activity.department)).order_by(Activity.first_starts_at)).all()
             if current_user.is_authenticated:
-                mine = {v.activity_id for v in services.active_votes(window, current_user)}
+                mine = {v.activity_id for v in votes.active_votes(window, current_user)}
     return render_template("openday/vote.html", window=window, now=now, activities=activities, mine=mine,
                            results=results)
 
@@ -322,17 +305,17 @@ def vote():
 @limiter.limit("30 per hour", key_func=_vote_key)
 @limiter.limit("60 per hour")
 @verified_required
-def cast_vote(activity_id: int):
+def cast_vote(activity_id: int) -> ResponseReturnValue:
     activity = _public_activity(activity_id)
-    window = services.current_window()
+    window = votes.current_window()
     if window is None:
         abort(404)
     try:
         if request.form.get("action") == "withdraw":
-            services.withdraw_vote(current_user, window, activity)
+            votes.withdraw_vote(current_user, window, activity)
             message = _("已收回您对“%(title)s”的投票。", title=activity.title)
         else:
-            services.cast_vote(current_user, window, activity, ip_address=request.remote_addr or "",
+            votes.cast_vote(current_user, window, activity, ip_address=request.remote_addr or "",
                                user_agent=request.user_agent.string)
             message = _("已为“%(title)s”投票。", title=activity.title)
     except OpenDayError as exc:
@@ -344,3 +327,7 @@ def cast_vote(activity_id: int):
     return redirect(url_for("openday.vote"))
 
 
+@bp.record_once
+def _enums_for_templates(state) -> None:
+    """Templates compare states with the members themselves (``reg.state == RegistrationState.CANCELLED``)."""
+    state.app.jinja_env.globals.update(ActivityState=ActivityState, RegistrationState=RegistrationState)

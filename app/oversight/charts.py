@@ -1,11 +1,13 @@
 """Server-rendered SVG bar charts (they work without JavaScript and print cleanly)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 
-def chart_series():
+def chart_series() -> list[tuple[str, Any]]:
     return [("on_time_share", _l("按时发布反馈报告的比例")), ("answered_share", _l("意见答复率")),
             ("adoption_rate", _l("采纳率（含部分采纳）"))]
 
@@ -15,7 +17,7 @@ def bar_chart(rows: list[dict], key: str, title) -> Markup:
     bar_h, gap, label_w, plot_w = 22, 8, 260, 360
     several = len({row.get("period") for row in rows}) > 1
 
-    def suffix(row):
+    def suffix(row) -> str:
         return f" {row['period']}" if several else ""
 
     height = max(1, len(rows)) * (bar_h + gap) + 30

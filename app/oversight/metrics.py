@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import Department
+from app.consultations.models import (
+    Comment,
+    CommentGroup,
+    Consultation,
+    ConsultationState,
+    Disposition,
+    DispositionKind,
+    FeedbackReport,
+    ModerationState,
+)
 from app.core.errors import DomainError
 from app.core.timeutil import SHANGHAI, from_local
 from app.extensions import db
+from app.hearings.models import FollowUp, Suggestion
+from app.openday.models import Activity, ActivitySession, ActivityState
 
 
 def _due_days() -> int:
@@ -25,7 +37,6 @@ def _due_days() -> int:
 # Lists behind the dashboard figures (each a list of dicts; the dashboard shows their lengths)
 
 def open_consultations(now: datetime) -> list[dict]:
-    from app.consultations.models import Consultation, ConsultationState
 
     rows = db.session.execute(
         sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
@@ -37,7 +48,6 @@ def open_consultations(now: datetime) -> list[dict]:
 
 
 def short_periods(now: datetime) -> list[dict]:
-    from app.consultations.models import Consultation
 
     rows = db.session.execute(
         sa.select(Consultation.id, Consultation.title, Consultation.opens_at, Consultation.closes_at,
@@ -50,7 +60,6 @@ def short_periods(now: datetime) -> list[dict]:
 
 
 def pending_comments(now: datetime) -> list[dict]:
-    from app.consultations.models import Comment, Consultation, ModerationState
 
     rows = db.session.execute(
         sa.select(Consultation.id, Consultation.title, Department.name, sa.func.count(Comment.id),
@@ -63,8 +72,6 @@ def pending_comments(now: datetime) -> list[dict]:
     out = []
     for cid, title, dept, count, oldest in rows:
         if oldest is not None and oldest.tzinfo is None:  # aggregate results bypass the column type on SQLite
-            from datetime import timezone
-
             oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=timezone.utc)
         out.append({"id": cid, "title": title, "department": dept, "count": count, "oldest": oldest,
                     "wait_hours": int((now - oldest).total_seconds() // 3600) if oldest else 0,
@@ -74,7 +81,6 @@ def pending_comments(now: datetime) -> list[dict]:
 
 def reports_due(now: datetime) -> list[dict]:
     """Closed consultations whose feedback report is not published, with their due date."""
-    from app.consultations.models import Consultation, ConsultationState
 
     rows = db.session.execute(
         sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
@@ -88,7 +94,6 @@ def reports_due(now: datetime) -> list[dict]:
 
 
 def follow_ups_due(now: datetime) -> list[dict]:
-    from app.hearings.models import FollowUp, Suggestion
 
     today = now.astimezone(SHANGHAI).date()
     rows = db.session.execute(
@@ -102,7 +107,6 @@ def follow_ups_due(now: datetime) -> list[dict]:
 
 
 def open_month(now: datetime) -> dict:
-    from app.openday.models import Activity, ActivitySession, ActivityState
 
     row = db.session.execute(
         sa.select(sa.func.count(sa.distinct(Activity.id)), sa.func.coalesce(sa.func.sum(ActivitySession.confirmed_seats), 0),
@@ -121,7 +125,6 @@ def open_month(now: datetime) -> dict:
 
 def open_month_activities(now: datetime) -> list[dict]:
     """Per published activity: seats taken, check-ins, attendance and ratings (kept counts, one query)."""
-    from app.openday.models import Activity, ActivitySession
 
     rows = db.session.execute(
         sa.select(Activity.id, Activity.title, Department.name,
@@ -154,23 +157,8 @@ def figure_list(name: str, now: datetime) -> list[dict]:
 
 
 def dashboard(now: datetime) -> dict:
-    data: dict = {}
-    try:
-        data["open"] = open_consultations(now)
-        data["short"] = short_periods(now)
-        data["pending"] = pending_comments(now)
-        data["reports"] = reports_due(now)
-    except ImportError:
-        pass
-    try:
-        data["followups"] = follow_ups_due(now)
-    except ImportError:
-        pass
-    try:
-        data["openday"] = open_month(now)
-    except ImportError:
-        pass
-    return data
+    return {"open": open_consultations(now), "short": short_periods(now), "pending": pending_comments(now),
+            "reports": reports_due(now), "followups": follow_ups_due(now), "openday": open_month(now)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -239,8 +227,6 @@ def quarter_of(d: date) -> str:
 def compliance(period: Period) -> list[dict]:
     """Per department, for consultations that closed in the period: reports on time, median days from close to
     report, share of published comments answered, adoption rate among answers."""
-    from app.consultations.models import (Comment, CommentGroup, Consultation, Disposition, DispositionKind,
-                                          FeedbackReport, ModerationState)
 
     due = timedelta(days=_due_days())
     consultations = db.session.execute(

@@ -1,19 +1,21 @@
 """The sections of my space, one query per section (never one per row), built from each module's models.
 
 A section is a dict: {"key", "title", "rows"}; each row a dict with when, title, link, state, detail, answer,
-is_new and an optional action {"url", "label"}. Rows are newest first. A module whose models are not available
-contributes no section.
+is_new and an optional action {"url", "label"}. Rows are newest first.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
+from app.consultations.models import Comment, CommentGroup, Consultation
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
+from app.hearings.models import Application, Suggestion
+from app.openday.models import Activity, Rating, Registration, Vote
 
 SECTION_TITLES = {
     "comments": _l("我的意见"),
@@ -32,10 +34,7 @@ def _latest(*values: datetime | None) -> datetime | None:
     return max(present) if present else None
 
 
-def comments(user, last_visit):
-    from sqlalchemy.orm import joinedload
-
-    from app.consultations.models import Comment, CommentGroup, Consultation
+def comments(user, last_visit) -> list[dict]:
 
     stmt = (sa.select(Comment).where(Comment.user_id == user.id)
             .options(joinedload(Comment.consultation).joinedload(Consultation.report), joinedload(Comment.disposition),
@@ -64,10 +63,7 @@ def comments(user, last_visit):
     return rows
 
 
-def applications(user, last_visit):
-    from sqlalchemy.orm import joinedload
-
-    from app.hearings.models import Application, Suggestion
+def applications(user, last_visit) -> list[dict]:
 
     apps = db.session.scalars(sa.select(Application).where(Application.user_id == user.id)
                               .options(joinedload(Application.meeting))
@@ -101,10 +97,7 @@ def applications(user, last_visit):
     return rows
 
 
-def registrations(user, last_visit):
-    from sqlalchemy.orm import joinedload
-
-    from app.openday.models import Registration
+def registrations(user, last_visit) -> list[dict]:
 
     now = utcnow()
     regs = db.session.scalars(sa.select(Registration).where(Registration.user_id == user.id)
@@ -129,8 +122,7 @@ def registrations(user, last_visit):
     return rows
 
 
-def ratings(user, last_visit):
-    from app.openday.models import Activity, Rating, Vote
+def ratings(user, last_visit) -> list[dict]:
 
     rows = []
     for r, title in db.session.execute(sa.select(Rating, Activity.title).join(Activity, Activity.id == Rating.activity_id)
@@ -152,11 +144,4 @@ BUILDERS = [("comments", comments), ("applications", applications), ("registrati
 
 
 def sections_for(user, last_visit: datetime | None) -> list[dict]:
-    sections = []
-    for key, builder in BUILDERS:
-        try:
-            rows = builder(user, last_visit)
-        except ImportError:  # that module has not landed
-            continue
-        sections.append({"key": key, "title": SECTION_TITLES[key], "rows": rows})
-    return sections
+    return [{"key": key, "title": SECTION_TITLES[key], "rows": builder(user, last_visit)} for key, builder in BUILDERS]

@@ -3,15 +3,17 @@ consultation's invitations per target group."""
 from __future__ import annotations
 
 from flask import abort, redirect, render_template
+from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import ensure_can_manage, staff_required
+from app.consultations.models import Consultation
 from app.extensions import db
 from app.oversight import bp, services
 from app.oversight.labels import TARGET_GROUP_LABELS
 
 
 @bp.route("/invitations/<token>")
-def open_invitation(token: str):
+def open_invitation(token: str) -> ResponseReturnValue:
     key = services.read_open_token(token)
     invitation = services.mark_opened(*key) if key is not None else None
     if invitation is None:
@@ -28,8 +30,7 @@ def group_label(group: str) -> str:
 
 @bp.route("/manage/consultations/<int:consultation_id>/reach")
 @staff_required
-def manage_reach(consultation_id: int):
-    from app.consultations.models import Consultation
+def manage_reach(consultation_id: int) -> ResponseReturnValue:
 
     consultation = db.get_or_404(Consultation, consultation_id)
     ensure_can_manage(consultation)

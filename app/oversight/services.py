@@ -7,10 +7,13 @@ from flask_babel import force_locale
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.accounts.models import Role, Tag, TagKind, User, user_tag
+from app.consultations.models import Consultation
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
-from app.notifications.notices import add_notice
-from app.oversight.labels import TARGET_GROUP_LABELS, change_text
+from app.notifications.notices import add_notice, change_text
+from app.notifications.services import queue_email
+from app.notifications.tokens import unsubscribe_url
+from app.oversight.labels import TARGET_GROUP_LABELS
 from app.oversight.models import Invitation
 
 # A tag whose name holds one of these marks an association or chamber of commerce.
@@ -110,10 +113,6 @@ def invite_target_groups(consultation) -> dict[str, int]:
 def send_invitations(batch_size: int = 500) -> int:
     """E-mail and notify the invitations not yet mailed, one batch; each is marked in the same transaction as its
     mail, so running this twice sends nothing twice. Returns how many were sent. Flushes, never commits."""
-    from app.consultations.models import Consultation
-    from app.notifications.services import queue_email
-    from app.notifications.subscriptions import unsubscribe_url
-
     pending = db.session.scalars(sa.select(Invitation).where(Invitation.mailed_at.is_(None))
                                  .order_by(Invitation.id).limit(batch_size)).all()
     if not pending:

@@ -3,6 +3,7 @@ SVG charts and CSV / XLSX downloads, and the printable periodic report. Admin on
 from __future__ import annotations
 
 from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.accounts.permissions import admin_required
@@ -21,7 +22,7 @@ def _period(default_quarter: bool = True) -> metrics.Period:
 
 @bp.route("/manage/oversight")
 @admin_required
-def manage_dashboard():
+def manage_dashboard() -> ResponseReturnValue:
     now = utcnow()
     return render_template("oversight/dashboard.html", data=metrics.dashboard(now), now=now,
                            period=metrics.quarter_of(local(now).date()), month=local(now).strftime("%Y-%m"))
@@ -29,19 +30,16 @@ def manage_dashboard():
 
 @bp.route("/manage/oversight/list/<name>")
 @admin_required
-def manage_list(name: str):
+def manage_list(name: str) -> ResponseReturnValue:
     if name not in metrics.FIGURES:
         abort(404)
-    try:
-        rows = metrics.figure_list(name, utcnow())
-    except ImportError:
-        abort(404)
+    rows = metrics.figure_list(name, utcnow())
     return render_template("oversight/list.html", name=name, rows=rows)
 
 
 @bp.route("/manage/oversight/compliance")
 @admin_required
-def manage_compliance():
+def manage_compliance() -> ResponseReturnValue:
     period = _period()
     rows = metrics.compliance_rows(period)
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
@@ -58,19 +56,19 @@ def _compliance_download(fmt: str):
 
 @bp.route("/manage/oversight/compliance.csv")
 @admin_required
-def manage_compliance_csv():
+def manage_compliance_csv() -> ResponseReturnValue:
     return _compliance_download("csv")
 
 
 @bp.route("/manage/oversight/compliance.xlsx")
 @admin_required
-def manage_compliance_xlsx():
+def manage_compliance_xlsx() -> ResponseReturnValue:
     return _compliance_download("xlsx")
 
 
 @bp.route("/manage/oversight/report")
 @admin_required
-def manage_report():
+def manage_report() -> ResponseReturnValue:
     period = _period()
     now = utcnow()
     rows = metrics.compliance_rows(period)

@@ -10,7 +10,7 @@ import time_machine
 
 from app.accounts.models import Role, TagKind
 from app.core.timeutil import local_today, utcnow
-from tests.api.schema_check import validate
+from tests.api.schema_check import check_document, validate
 
 
 @pytest.fixture
@@ -79,6 +79,7 @@ def _schema_for(doc, url):
 def test_every_endpoint_matches_its_openapi_schema(client, world):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
+    check_document(doc)
     documented = set(doc["paths"])
     walked = set()
     for url in _urls(world):
@@ -91,6 +92,12 @@ def test_every_endpoint_matches_its_openapi_schema(client, world):
     assert documented == walked
     error = client.get("/api/v1/comments?limit=9999")
     assert validate(error.get_json(), {"$ref": "#/components/schemas/Error"}, doc) == []
+    # The checker is not blind: a wrong type, a missing field and a date-time without offset are each caught.
+    good = client.get(f"/api/v1/consultations/{world['closed'].id}").get_json()
+    schema = _schema_for(doc, f"/api/v1/consultations/{world['closed'].id}")
+    for broken in ({**good, "id": "1"}, {k: v for k, v in good.items() if k != "title"},
+                   {**good, "opens_at": "2026-01-01T00:00:00"}, {**good, "extra": 1}):
+        assert validate(broken, schema, doc) != []
 
 
 def test_comments_are_masked_and_answers_public_after_the_report(client, world):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import time_machine
 
 from app.accounts.models import Role
-from app.consultations import services
+from app.consultations import exports, groups, reports, services
 from app.consultations.models import (
     Comment,
     CommenterType,
@@ -250,13 +250,13 @@ def test_grouping_accept_split_merge(db, make_consultation, resident, staff):
     same = "建议开放目录中增加数据更新频率和联系人信息，方便企业使用。"
     comments = _published(db, c, staff, [(resident, same, {}), (resident, same + "！", {}),
                                          (resident, "建议" + same, {}), (resident, "无关的另一条意见内容", {})])
-    groups = services.propose_groups(staff, c)
+    proposed = groups.propose_groups(staff, c)
     db.session.commit()
-    assert len(groups) == 1
-    g = groups[0]
+    assert len(proposed) == 1
+    g = proposed[0]
     assert sorted(m.id for m in g.comments) == sorted(x.id for x in comments[:3])
-    services.accept_group(staff, c, g, "关于更新频率")
-    services.split_group(staff, c, g, [comments[2].id])
+    groups.accept_group(staff, c, g, "关于更新频率")
+    groups.split_group(staff, c, g, [comments[2].id])
     db.session.commit()
     assert len(g.comments) == 2 and g.is_accepted
     other = CommentGroup(consultation_id=c.id, title="x", is_accepted=True)
@@ -264,7 +264,7 @@ def test_grouping_accept_split_merge(db, make_consultation, resident, staff):
     db.session.flush()
     comments[2].group = other
     comments[3].group = other
-    services.merge_groups(staff, c, g, [other])
+    groups.merge_groups(staff, c, g, [other])
     db.session.commit()
     assert len(g.comments) == 4 and db.session.get(CommentGroup, other.id) is None
 
@@ -274,21 +274,21 @@ def test_answers_private_until_report_and_report_needs_every_answer(db, make_con
     comments = _published(db, c, staff, [(resident, "意见一", {}), (resident, "意见二", {})])
     with time_machine.travel(DURING, tick=False):
         with pytest.raises(ConsultationError):
-            services.get_or_create_report(staff, c)  # still open
+            reports.get_or_create_report(staff, c)  # still open
     with time_machine.travel(AFTER, tick=False):
         with pytest.raises(ConsultationError) as err:
             services.answer(staff, c, comment=comments[0], kind=DispositionKind.NOT_ADOPTED, response="")
         assert err.value.field == "reason"
         services.answer(staff, c, comment=comments[0], kind=DispositionKind.ADOPTED, response="已采纳")
-        services.save_report(staff, c, main_points="主要意见……", changes="修改了第三条",
+        reports.save_report(staff, c, main_points="主要意见……", changes="修改了第三条",
                              final_text="第三条 市大数据中心负责编制并每年更新开放目录。")
         with pytest.raises(ConsultationError) as err:
-            services.publish_report(staff, c)
+            reports.publish_report(staff, c)
         assert "1条" in str(err.value)
         services.answer(staff, c, comment=comments[1], kind=DispositionKind.NOT_ADOPTED, response="",
                         reason="超出本办法范围")
         db.session.query(OutboxEmail).delete()
-        report = services.publish_report(staff, c)
+        report = reports.publish_report(staff, c)
         db.session.commit()
         assert c.state is ConsultationState.FEEDBACK_PUBLISHED
     assert report.statistics["by_disposition"]["adopted"] == 1
@@ -305,16 +305,16 @@ def test_group_answer_serves_every_member(db, make_consultation, resident, staff
     c = make_consultation()
     text = "建议延长图书馆开放时间到晚上九点方便上班族使用"
     comments = _published(db, c, staff, [(resident, text, {}), (resident, text + "。", {})])
-    g = services.propose_groups(staff, c)[0]
+    g = groups.propose_groups(staff, c)[0]
     with time_machine.travel(AFTER, tick=False):
         with pytest.raises(ConsultationError):
             services.answer(staff, c, group=g, kind=DispositionKind.ADOPTED, response="")  # not accepted yet
-        services.accept_group(staff, c, g)
+        groups.accept_group(staff, c, g)
         services.answer(staff, c, group=g, kind=DispositionKind.PARTLY_ADOPTED, response="部分采纳")
         db.session.commit()
-        assert services.unanswered_count(c) == 0
+        assert reports.unanswered_count(c) == 0
     assert all(m.answer.kind is DispositionKind.PARTLY_ADOPTED for m in comments)
-    stats = services.report_statistics(c)
+    stats = reports.report_statistics(c)
     assert stats["by_disposition"]["partly_adopted"] == 2
 
 
@@ -324,9 +324,9 @@ def test_export_rows_include_article_state_group_and_disposition(db, make_consul
     with time_machine.travel(AFTER, tick=False):
         services.answer(staff, c, comment=comments[0], kind=DispositionKind.NOT_APPLICABLE, response="不适用")
         db.session.commit()
-    rows = list(services.export_rows(c.id))
+    rows = list(exports.export_rows(c.id))
     assert len(rows) == 1
-    row = dict(zip(services.EXPORT_HEADER, rows[0]))
+    row = dict(zip(exports.EXPORT_HEADER, rows[0]))
     assert row["moderation_state"] == "published" and row["disposition"] == "not_applicable"
     assert row["text"] == "意见<script>"
 
@@ -359,14 +359,14 @@ def test_csv_export_copy_path_matches_python_path(db, make_consultation, residen
                                          (resident, "整体支持", {}), (resident, text + "！", {})])
     with time_machine.travel(DURING, tick=False):
         services.submit_comment(resident, c, text="待审查", idempotency_key="p")
-        g = services.propose_groups(staff, c)[0]
-        services.accept_group(staff, c, g)
+        g = groups.propose_groups(staff, c)[0]
+        groups.accept_group(staff, c, g)
     with time_machine.travel(AFTER, tick=False):
         services.answer(staff, c, group=g, kind=DispositionKind.PARTLY_ADOPTED, response="部分采纳，见第三条")
         services.answer(staff, c, comment=comments[1], kind=DispositionKind.NOT_ADOPTED, response="",
                         reason="理由")
         db.session.commit()
-    python = b"".join(services._csv_python(c.id))
-    copy = b"".join(services._csv_copy(c.id))
+    python = b"".join(exports._csv_python(c.id))
+    copy = b"".join(exports._csv_copy(c.id))
     assert python.count(b"\n") >= 5
     assert copy == python

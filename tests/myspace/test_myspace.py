@@ -8,6 +8,8 @@ from sqlalchemy import event
 
 from app import signals
 from app.core.timeutil import utcnow
+from app.notifications.notices import Notice
+from app.oversight.models import MySpaceVisit
 
 
 def test_my_space_lists_comments_with_state_and_answer_after_the_report(client, auth, db, resident, staff,
@@ -28,6 +30,7 @@ def test_my_space_lists_comments_with_state_and_answer_after_the_report(client, 
     assert old.tracking_number in html and new.tracking_number in html
     assert html.index(new.tracking_number) < html.index(old.tracking_number)  # newest first
     assert "已在第五条中采纳" not in html  # the answer stays private until the report is published
+    assert client.post("/me/seen").status_code == 302  # the person marks what they saw as seen
 
     report = FeedbackReport(consultation_id=first.id, published_at=utcnow())
     db.session.add(report)
@@ -36,11 +39,19 @@ def test_my_space_lists_comments_with_state_and_answer_after_the_report(client, 
     db.session.commit()
     html = client.get("/me").get_data(as_text=True)
     assert "已在第五条中采纳" in html
-    assert "有更新" in html  # the answered comment is marked as changed since the last visit
-    assert "意见采纳情况反馈已发布" in html  # and a notice says so
-    # Seen now: the next visit shows nothing new.
+    assert "有更新" in html  # the answered comment is marked as changed since it was last marked seen
+    assert "意见采纳情况反馈已发布" in html and "1 条新消息" in html  # and an unread notice says so
+    # Looking again changes nothing (a GET writes nothing): still new, still unread.
+    visits = db.session.scalar(sa.select(MySpaceVisit.visited_at).where(MySpaceVisit.user_id == resident.id))
     html = client.get("/me").get_data(as_text=True)
-    assert "有更新" not in html
+    assert "有更新" in html and "1 条新消息" in html
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(MySpaceVisit.visited_at).where(MySpaceVisit.user_id == resident.id)) == visits
+    assert db.session.scalar(sa.select(sa.func.count(Notice.id)).where(Notice.read_at.is_not(None))) == 0
+    # Marked as seen (a POST from the page's button): nothing is new any more.
+    client.post("/me/seen")
+    html = client.get("/me").get_data(as_text=True)
+    assert "有更新" not in html and "新消息" not in html
 
 
 def _count_statements(db, client, url):
@@ -49,6 +60,7 @@ def _count_statements(db, client, url):
     def count(*args):
         statements.append(args[2])
 
+    db.session.expire_all()  # each measured request loads what it shows, as a fresh request in production would
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         assert client.get(url).status_code == 200

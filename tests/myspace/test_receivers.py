@@ -14,7 +14,7 @@ from app.notifications.notices import Notice, add_notice
 
 
 def test_closing_soon_signal_and_job_announce_once(db, make_user, make_consultation, department):
-    from app.oversight.jobs import announce_closing_soon
+    from app.consultations.jobs import remind_closing_soon
 
     person = make_user(email="soon@example.com")
     subs.update_subscriptions(person, department_ids=[department.id],
@@ -23,7 +23,7 @@ def test_closing_soon_signal_and_job_announce_once(db, make_user, make_consultat
     db.session.commit()
     signals.consultation_closing_soon.send(c)
     db.session.commit()
-    assert announce_closing_soon() == 0  # already announced through the signal
+    remind_closing_soon()  # the job sends the signal again: the news was already announced, nobody is told twice
     assert db.session.scalar(sa.select(sa.func.count(OutboxEmail.id))
                              .where(OutboxEmail.template == "oversight/emails/news")) == 1
 

@@ -174,7 +174,8 @@ def test_tampered_unsubscribe_link_is_refused(client, db, make_user):
 
 
 def test_closing_soon_job_announces_once(app, db, make_user, make_consultation, department):
-    from app.oversight.jobs import announce_closing_soon
+    """One path: consultations' job marks the consultation and sends the signal; notifications tells subscribers."""
+    from app.consultations.jobs import remind_closing_soon
 
     person = make_user(email="closing@example.com")
     _subscribe(db, person, department_ids=[department.id],
@@ -182,7 +183,7 @@ def test_closing_soon_job_announces_once(app, db, make_user, make_consultation, 
     make_consultation(title="快截止的征询", days=2)
     make_consultation(title="还早的征询", days=20)
     db.session.commit()
-    assert announce_closing_soon() == 1
-    assert announce_closing_soon() == 0
+    assert remind_closing_soon() == 1
+    assert remind_closing_soon() == 0
     mails = outbox(db, "oversight/emails/news")
     assert [m.recipient for m in mails] == ["closing@example.com"] and "快截止的征询" in mails[0].subject

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.accounts.models import Role
 from app.core.timeutil import from_local, utcnow
 from app.notifications.models import OutboxEmail
-from app.openday import jobs, services
+from app.openday import jobs, services, votes
 from app.openday.models import (
     CheckIn, CheckInResult, Eligibility, OpenDayError, Rating, Registration, RegistrationState as RS, Vote,
 )
@@ -318,7 +318,7 @@ def test_session_time_change_tells_participants_and_capacity_rise_offers(db, clo
 
 
 def _window(db, admin, opens, closes, live=False):
-    w = services.set_voting_window(admin, 2026, opens, closes, live)
+    w = votes.set_voting_window(admin, 2026, opens, closes, live)
     db.session.commit()
     return w
 
@@ -328,22 +328,22 @@ def test_vote_limits_withdraw_and_flag(db, clock, make_activity, people, make_us
     voter = people(1)[0]
     window = _window(db, admin, from_local(date(2026, 7, 20), time(9, 0)), from_local(date(2026, 9, 10)))
     with pytest.raises(OpenDayError, match="投票"):
-        services.set_voting_window(admin, 2026, window.opens_at, window.closes_at, False)
+        votes.set_voting_window(admin, 2026, window.opens_at, window.closes_at, False)
     db.session.rollback()
     for a in acts[:3]:
-        services.cast_vote(voter, window, a, ip_address="1.2.3.4")
+        votes.cast_vote(voter, window, a, ip_address="1.2.3.4")
     db.session.commit()
     with pytest.raises(OpenDayError, match="投过票"):
-        services.cast_vote(voter, window, acts[0])
+        votes.cast_vote(voter, window, acts[0])
     db.session.rollback()
     with pytest.raises(OpenDayError, match="最多为 3"):
-        services.cast_vote(voter, window, acts[3])
+        votes.cast_vote(voter, window, acts[3])
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Vote.id))) == 3
-    services.withdraw_vote(voter, window, acts[0])
-    services.cast_vote(voter, window, acts[3])
+    votes.withdraw_vote(voter, window, acts[0])
+    votes.cast_vote(voter, window, acts[3])
     db.session.commit()
-    assert [n for _, n in services.ranking(window)] == [1, 1, 1]
+    assert [n for _, n in votes.ranking(window)] == [1, 1, 1]
     assert db.session.scalar(sa.select(sa.func.count(Vote.id))) == 4  # the withdrawn vote is kept
     # voter was created at 10:00 (the frozen clock), after the window opened at 09:00: flagged.
     assert all(v.is_flagged for v in db.session.scalars(sa.select(Vote)))
@@ -354,7 +354,7 @@ def test_vote_outside_window(db, clock, make_activity, people, admin):
     voter = people(1)[0]
     window = _window(db, admin, from_local(date(2026, 8, 1)), from_local(date(2026, 9, 1)))
     with pytest.raises(OpenDayError, match="现在不能投票"):
-        services.cast_vote(voter, window, act)
+        votes.cast_vote(voter, window, act)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Vote.id))) == 0
     assert not window.results_visible()
@@ -365,6 +365,6 @@ def test_vote_only_for_this_years_activities(db, clock, make_activity, people, a
     voter = people(1)[0]
     window = _window(db, admin, from_local(date(2026, 7, 1)), from_local(date(2026, 9, 10)))
     with pytest.raises(OpenDayError, match="2026 年开放月"):
-        services.cast_vote(voter, window, last_year)
+        votes.cast_vote(voter, window, last_year)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Vote.id))) == 0

@@ -1,4 +1,4 @@
-"""Forms of this module and of the pages it serves for other folders (subscriptions)."""
+"""The subscriptions form: topics followed (departments, tags, districts) and how each kind of news arrives."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -7,33 +7,33 @@ from wtforms import RadioField, SelectMultipleField, SubmitField
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.oversight.labels import DELIVERY_LABELS, NEWS_KIND_LABELS
+from app.notifications.subscriptions import Delivery, NewsKind
 
 
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
-    def process_formdata(self, valuelist):
+    def process_formdata(self, valuelist) -> None:
         try:
             super().process_formdata(valuelist)
         except ValueError:
             self.data = []
             raise ValueError(str(_l("请只在列出的选项中选择。"))) from None
 
-    def pre_validate(self, form):
+    def pre_validate(self, form) -> None:
         allowed = {value for value, _label in self.choices}
         if any(value not in allowed for value in self.data or []):
             raise ValidationError(_l("请只在列出的选项中选择。"))
 
 
 class ChoiceRadioField(RadioField):
-    def pre_validate(self, form):
+    def pre_validate(self, form) -> None:
         if self.data not in {value for value, _label in self.choices}:
             raise ValidationError(_l("请选择一种通知方式。"))
 
 
-NEWS_KINDS = ("new_consultation", "closing_soon", "feedback_report", "new_meeting", "new_activity")
+NEWS_KINDS = tuple(kind.value for kind in NewsKind)
 
 
 class SubscriptionForm(FlaskForm):
@@ -48,13 +48,13 @@ class SubscriptionForm(FlaskForm):
         self.tags.choices = tags
         self.districts.choices = districts
         for kind in NEWS_KINDS:
-            getattr(self, f"delivery_{kind}").choices = [(k, str(v)) for k, v in DELIVERY_LABELS.items()]
+            getattr(self, f"delivery_{kind}").choices = Delivery.choices()
 
-    def delivery_fields(self):
+    def delivery_fields(self) -> list:
         return [getattr(self, f"delivery_{kind}") for kind in NEWS_KINDS]
 
 
-for _kind in NEWS_KINDS:
-    setattr(SubscriptionForm, f"delivery_{_kind}",
-            ChoiceRadioField(NEWS_KIND_LABELS[_kind], default="digest",
-                       choices=[(k, v) for k, v in DELIVERY_LABELS.items()]))
+for _kind in NewsKind:
+    setattr(SubscriptionForm, f"delivery_{_kind.value}",
+            ChoiceRadioField(_kind.lazy_label, default=Delivery.DIGEST.value,
+                             choices=[(d.value, d.lazy_label) for d in Delivery]))

@@ -1,1 +1,0 @@
-"""Models of this module (none yet)."""
