@@ -342,10 +342,10 @@ def test_a_comment_in_the_first_hour_of_new_year_in_shanghai_belongs_to_the_new_
         comment, _ = services.submit_comment(resident, c, text="新年第一条意见。", idempotency_key="new-year")
         db.session.commit()
     assert comment.tracking_number.startswith("ZX-2027-")
-    row = dict(zip(services.EXPORT_HEADER, next(services.export_rows(c.id))))
+    row = dict(zip(exports.EXPORT_HEADER, next(exports.export_rows(c.id))))
     assert row["created_at"] == "2027-01-01T00:30:00+08:00"
     if db.engine.dialect.name == "postgresql":  # PostgreSQL formats the CSV itself
-        assert ",2027-01-01T00:30:00+08:00," in b"".join(services._csv_copy(c.id)).decode()
+        assert ",2027-01-01T00:30:00+08:00," in b"".join(exports._csv_copy(c.id)).decode()
 
 
 def test_csv_export_copy_path_matches_python_path(db, make_consultation, resident, staff):
