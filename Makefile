@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
 
-.PHONY: run test setup db demo translations e2e test-postgres bench cluster-test clean
+.PHONY: run test setup db demo translations e2e test-postgres test-clock test-clock-postgres bench cluster-test clean
 
 # The virtual environment is rebuilt when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -48,6 +48,23 @@ test-postgres: setup
 # Two app hosts in network namespaces behind HAProxy, a host killed mid-rush (root; about 2 minutes; docs/deploy.md)
 cluster-test: setup
 	deploy/cluster-test.sh
+
+# The fast tests (neither e2e nor slow) again with the clock moved to instants where dates change, every test
+# starting at each instant (tests/conftest.py, --clock). Instants are UTC; Shanghai is 8 hours ahead:
+#   2026-12-31T15:59:30Z  23:59:30 on 31 December in Shanghai: the last seconds of a month, a quarter and a year
+#   2026-12-31T16:00:30Z  New Year in Shanghai while UTC is still 31 December 2026
+#   2026-09-30T23:59:30Z  23:59:30 UTC on the last day of a quarter; 1 October (National Day) in Shanghai
+#   2027-02-04T16:00:30Z  the eve of Spring Festival 2027 (2027-02-05, a holiday) begins in Shanghai
+#   2026-02-14T01:30:00Z  Saturday 2026-02-14, 09:30 in Shanghai: a make-up working day (调休)
+# On PostgreSQL, the two instants where the Shanghai and UTC dates (and years or quarters) differ.
+CLOCK_INSTANTS ?= 2026-12-31T15:59:30Z 2026-12-31T16:00:30Z 2026-09-30T23:59:30Z 2027-02-04T16:00:30Z 2026-02-14T01:30:00Z
+CLOCK_INSTANTS_POSTGRES ?= 2026-12-31T16:00:30Z 2026-09-30T23:59:30Z
+
+test-clock: setup
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not slow" --clock="$(CLOCK_INSTANTS)"
+
+test-clock-postgres: setup
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q -n 2 -m "not e2e and not slow" --clock="$(CLOCK_INSTANTS_POSTGRES)"
 
 bench: setup
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -2,14 +2,23 @@
 
 Every test runs on SQLite; with TEST_DATABASE_URL set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)
 the same tests run on PostgreSQL. Tables are created once per session and emptied after each test.
+
+``--clock=2026-12-31T15:59:30Z`` (or the environment variable ``CANYU_TEST_CLOCK``) starts every test at that
+instant, with the clock ticking (time-machine), so that the suite can be run where dates change (Shanghai
+midnight, the ends of months, quarters and years, holidays and make-up working days): a test that passes at any
+hour passes there too. Several instants run each test once per instant. Tests that travel themselves still do;
+only what runs outside this Python process keeps the real clock (the browser of the e2e tests, subprocesses,
+PostgreSQL's ``now()``, which the application never uses). ``make test-clock`` runs the fast tests (not ``e2e``,
+not ``slow``) at the instants of ``CLOCK_INSTANTS``.
 """
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 import os
 
 import pytest
+import time_machine
 from flask import g
 import sqlalchemy as sa
 
@@ -18,11 +27,71 @@ from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, 
 from app.accounts.services import set_password
 from app.core.timeutil import utcnow
 from app.extensions import db as _db
+from app.extensions import limiter
 from app.i18n import compile_catalogs
 from config import TestingConfig
 
 PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--clock", default=os.environ.get("CANYU_TEST_CLOCK", ""), metavar="INSTANTS",
+                     help="start every test at this instant, the clock ticking: ISO 8601 with an offset, e.g. "
+                          "2026-12-31T15:59:30Z; several instants (separated by commas or spaces) run every test "
+                          "once at each. Default: $CANYU_TEST_CLOCK, else the real clock.")
+
+
+def clock_instants(value: str) -> list[datetime]:
+    """The instants of ``--clock``, in UTC. Each needs its offset ("Z" or "+08:00"): a failure must say exactly
+    which instant it happened at, whatever the machine's time zone."""
+    instants = []
+    for part in value.replace(",", " ").split():
+        try:
+            instant = datetime.fromisoformat(part.replace("Z", "+00:00"))
+        except ValueError:
+            raise pytest.UsageError(f"--clock: not an ISO 8601 instant: {part}") from None
+        if instant.tzinfo is None:
+            raise pytest.UsageError(f"--clock: {part} needs a UTC offset (e.g. {part}Z or {part}+08:00)")
+        instants.append(instant.astimezone(timezone.utc))
+    return instants
+
+
+_CLOCK = pytest.StashKey[list]()
+
+
+def pytest_configure(config):
+    config.stash[_CLOCK] = clock_instants(config.getoption("--clock"))
+
+
+def pytest_report_header(config):
+    from app.core.timeutil import SHANGHAI
+
+    return [f"clock: every test starts at {i:%Y-%m-%d %H:%M:%S} UTC ({i.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S} "
+            f"in Shanghai), ticking" for i in config.stash.get(_CLOCK, [])]
+
+
+def _clock_id(instant: datetime) -> str:
+    return f"clock={instant:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def pytest_generate_tests(metafunc):
+    """With ``--clock``, every test runs once at each instant (its id ends in ``clock=...``)."""
+    instants = metafunc.config.stash.get(_CLOCK, [])
+    if instants and "_clock" in metafunc.fixturenames:
+        metafunc.parametrize("_clock", instants, indirect=True, ids=_clock_id)
+
+
+@pytest.fixture(autouse=True)
+def _clock(request):
+    """With ``--clock``, travel to the test's instant for the whole test, its function-scoped fixtures included
+    (this autouse fixture of the root conftest is set up before them)."""
+    instant = getattr(request, "param", None)
+    if instant is None:
+        yield None
+        return
+    with time_machine.travel(instant, tick=True) as traveller:
+        yield traveller
 
 
 def postgres_database(url: str, suffix: str = "") -> str:
@@ -94,6 +163,11 @@ def _empty_tables() -> None:
 
 @pytest.fixture
 def app(_app):
+    # Flask-Limiter keeps one switch for the process, and every create_app() sets it from that app's settings: a
+    # test that builds a production-like app leaves rate limits on for the tests after it, whose sign-ins then
+    # meet "30 per minute" when they run fast (or all start at the same instant, under --clock). Start each test
+    # with the switch as the testing app has it.
+    limiter.enabled = _app.config["RATELIMIT_ENABLED"]
     with _app.app_context():
         yield _app
         _empty_tables()

@@ -15,7 +15,7 @@ from app.accounts.models import Tag
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
 from app.core.errors import form_status, show_error
-from app.core.timeutil import utcnow
+from app.core.timeutil import local, utcnow
 from app.extensions import db, limiter
 from app.i18n import LANG_COOKIE, YEAR
 
@@ -127,7 +127,7 @@ def my_data() -> ResponseReturnValue:
 def download_my_data() -> ResponseReturnValue:
     data = services.export_user_data(current_user)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-    filename = f"canyu-my-data-{utcnow():%Y%m%d}.json"
+    filename = f"canyu-my-data-{local(utcnow()):%Y%m%d}.json"  # the day in Shanghai
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store"})

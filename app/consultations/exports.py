@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.consultations.models import Article, Comment, Disposition
 from app.core import exports
+from app.core.timeutil import local
 from app.extensions import db
 
 
@@ -37,7 +38,9 @@ def export_rows(consultation_id: int, batch: int = 5000) -> Iterator[list]:
             .execution_options(yield_per=batch, stream_results=True))
     for row in db.session.execute(stmt):
         yield [
-            row[0], row[1].strftime("%Y-%m-%dT%H:%M:%SZ") if row[1] else "", row[2] or "", row[3].value if row[3] else "", row[4],
+            # created_at in Shanghai time with its offset: staff read the Shanghai day, programs the exact instant
+            row[0], local(row[1]).strftime("%Y-%m-%dT%H:%M:%S+08:00") if row[1] else "", row[2] or "",
+            row[3].value if row[3] else "", row[4],
             row[5].value if row[5] else "", row[6].value if row[6] else "", row[7].value if row[7] else "",
             row[8] or "", _enum_value(row[9]), row[10] or "", row[11] or "", row[12],
         ]
@@ -64,7 +67,8 @@ def _text(column: str) -> str:
 # neutralised as exports.neutralise does.
 _COPY_SQL = f"""COPY (
     SELECT c.tracking_number AS tracking_number,
-           to_char(c.created_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
+           to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE 'Asia/Shanghai',
+                   'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS created_at,
            {_text("a.label")} AS article, lower(c.commenter_type) AS commenter_type,
            {_text("c.public_name")} AS public_name, lower(c.stance) AS stance,
            lower(c.moderation_state) AS moderation_state, lower(c.rejection_reason) AS rejection_reason,

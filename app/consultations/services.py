@@ -34,7 +34,7 @@ from app.consultations.models import (
 )
 from app.core.audit import audit
 from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
-from app.core.timeutil import utcnow
+from app.core.timeutil import local, utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 
@@ -244,7 +244,7 @@ def commenter_type_for(user: User) -> CommenterType:
 
 
 def _new_tracking_number(now: datetime) -> str:
-    year = now.year
+    year = local(now).year  # the year the commenter reads on their receipt: Shanghai's
     for _attempt in range(20):
         number = rules.random_tracking_number(year)
         if db.session.scalar(sa.select(Comment.id).where(Comment.tracking_number == number)) is None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
 from app.accounts.models import Role, User
-from app.core.timeutil import local_today, utcnow
+from app.core.timeutil import local, utcnow
 from app.extensions import db
 from app.hearings import services
 from app.hearings.models import ApplicationState, Disposition, Draw, Meeting
@@ -127,7 +127,7 @@ def _selected_meeting(now, *, title, dept_code, staff_email, summary, topics, qu
     # The demo computes the lottery now; date the run as if it had run the day after the pool froze.
     run.started_at = meeting.closes_at + timedelta(days=1, hours=-1)
     run.finished_at = run.started_at + timedelta(seconds=run.seconds or 1)
-    expected = (meeting.closes_at + timedelta(days=5)).date()
+    expected = local(meeting.closes_at + timedelta(days=5)).date()  # the draw day, in Shanghai
     draw = Draw(meeting=meeting, source_descriptions=source_descriptions, expected_on=expected,
                 announced_at=meeting.closes_at + timedelta(days=1), announced_by_id=staff.id)
     db.session.add(draw)

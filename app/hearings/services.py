@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from app import signals
 from app.accounts.models import Role, User
 from app.core.audit import audit
-from app.core.timeutil import utcnow
+from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import lottery as lottery_mod
 from app.hearings import rfc3797, selection
@@ -442,9 +442,7 @@ def announce_draw(actor: User, meeting: Meeting, *, descriptions: list[str], exp
         raise HearingError(_l("请至少写明一个将来公开的随机数来源。"), "descriptions")
     if len(descriptions) > 5:
         raise HearingError(_l("随机数来源最多5个。"), "descriptions")
-    from app.core.timeutil import local_today
-
-    if expected_on <= local_today():
+    if expected_on <= local(now).date():  # a Shanghai date, like the one the staff member typed
         raise HearingError(_l("随机数必须是将来才公开的：开奖日期须晚于今天。"), "expected_on")
     draw = Draw(meeting=meeting, source_descriptions=descriptions, expected_on=expected_on, announced_at=now,
                 announced_by_id=actor.id)
@@ -463,13 +461,11 @@ def perform_draw(actor: User, meeting: Meeting, source_texts: list[str], now: da
         audit(actor, "hearing.draw_refused", meeting, reason="already drawn", attempted=source_texts)
         db.session.flush()
         raise HearingError(_l("抽签只能进行一次，本次抽签已于%(when)s完成。这次尝试已记入审计日志。",
-                              when=draw.drawn_at.strftime("%Y-%m-%d %H:%M UTC")))
+                              when=format_local(draw.drawn_at)))
     run = published_run(meeting)
     if run is None:
         raise HearingError(_l("抽签方案尚未计算完成并公布。"))
-    from app.core.timeutil import local_today
-
-    if draw.expected_on and local_today() < draw.expected_on:
+    if draw.expected_on and local(now).date() < draw.expected_on:
         raise HearingError(_l("公布的开奖日期还没到。"))
     if len(source_texts) != len(draw.source_descriptions):
         raise HearingError(_l("请填写每一个公布的随机数来源。"), "sources")

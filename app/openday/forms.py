@@ -1,7 +1,7 @@
 """Forms of the Open Month: shape and field rules; the rules that need the database live in services."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,7 +22,7 @@ from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberR
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import district_choices
-from app.core.timeutil import from_local
+from app.core.timeutil import from_local, local_today
 from app.openday.models import ActivityMode, Eligibility, RegistrationState
 
 
@@ -134,7 +134,7 @@ class CheckInForm(FlaskForm):
 class VotingWindowForm(FlaskForm):
     year = IntegerField(_l("年份"), validators=[InputRequired(_l("请填写年份。")),
                                               NumberRange(min=2020, max=2100, message=_l("请填写有效的年份。"))],
-                        default=lambda: date.today().year)
+                        default=lambda: local_today().year)  # the Open Month's year in Shanghai
     opens_at = DateTimeLocalField(_l("投票开始时间"), format="%Y-%m-%dT%H:%M",
                                   validators=[InputRequired(_l("请填写投票开始时间。"))])
     closes_at = DateTimeLocalField(_l("投票截止时间"), format="%Y-%m-%dT%H:%M",

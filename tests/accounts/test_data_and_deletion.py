@@ -1,8 +1,10 @@
 """Download my data (JSON, with what other modules contribute) and deleting the account."""
 import json
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from app import signals
 from app.accounts.models import Role, TagKind, User, user_tag
@@ -41,6 +43,13 @@ def test_the_download_is_a_json_attachment_with_profile_tags_and_module_data(cli
     assert data["tags"] == [{"id": tag.id, "kind": "group", "name": "青年", "name_en": tag.name_en}]
     assert data["consultations"]["comments"][0]["text"] == f"comment by {person.id}"
     assert "password_hash" not in json.dumps(data)
+
+
+def test_the_download_is_named_after_the_day_in_shanghai(client, auth, resident):
+    with time_machine.travel(datetime(2026, 12, 31, 16, 30, tzinfo=timezone.utc)):  # 1 January, 00:30 in Shanghai
+        auth.login(resident)
+        response = client.get("/accounts/data.json")
+    assert 'filename="canyu-my-data-20270101.json"' in response.headers["Content-Disposition"]
 
 
 def test_the_data_page_offers_download_and_deletion(client, auth, resident):

@@ -3,12 +3,13 @@ rate limit, feeds, and no personal data anywhere."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import time_machine
 
 from app.accounts.models import Role, TagKind
-from app.core.timeutil import utcnow
+from app.core.timeutil import local_today, utcnow
 from tests.api.schema_check import check_document, validate
 
 
@@ -127,8 +128,7 @@ def test_filters(client, world):
     states = client.get("/api/v1/consultations?state=feedback_published").get_json()["items"]
     assert [c["id"] for c in states] == [world["closed"].id]
     assert client.get("/api/v1/consultations?department=nowhere").status_code == 404
-    today = utcnow().date().isoformat()
-    assert client.get(f"/api/v1/consultations?since={today}").status_code == 200
+    assert client.get(f"/api/v1/consultations?since={local_today().isoformat()}").status_code == 200
 
 
 @pytest.mark.parametrize("url,status,words", [
@@ -251,16 +251,24 @@ def test_list_pages_use_a_fixed_number_of_queries(client, world, db):
         assert len(statements) <= 6, (url, len(statements), statements)
 
 
-def test_date_and_tag_filters_on_other_lists(client, world):
-    today = utcnow().date()
-    tomorrow = (today + timedelta(days=1)).isoformat()
-    assert len(client.get(f"/api/v1/comments?since={today.isoformat()}&limit=100").get_json()["items"]) == 7
-    assert client.get(f"/api/v1/comments?since={tomorrow}").get_json()["items"] == []
+@pytest.fixture
+def shanghai_small_hours():
+    """01:00 on 2 December in Shanghai, still 1 December in UTC: the hours when the two calendars disagree."""
+    with time_machine.travel(datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc), tick=True):
+        yield
+
+
+def test_date_and_tag_filters_on_other_lists(client, shanghai_small_hours, world):
+    # The comments were published at 01:00 on 2 December, Shanghai time: a person asking for "since 2 December"
+    # gets them, "since 3 December" or "until 1 December" (the UTC date) does not.
+    assert len(client.get("/api/v1/comments?since=2026-12-02&limit=100").get_json()["items"]) == 7
+    assert len(client.get("/api/v1/comments?until=2026-12-02&limit=100").get_json()["items"]) == 7
+    assert client.get("/api/v1/comments?since=2026-12-03").get_json()["items"] == []
+    assert client.get("/api/v1/comments?until=2026-12-01").get_json()["items"] == []
     assert client.get("/api/v1/comments?tag=餐饮住宿").get_json()["items"] == []  # the closed one is untagged
-    soon = (today + timedelta(days=30)).isoformat()
-    assert len(client.get(f"/api/v1/meetings?until={soon}").get_json()["items"]) == 1
-    assert client.get(f"/api/v1/feedback-reports?until={(today - timedelta(days=10)).isoformat()}"
-                      ).get_json()["items"] == []
+    assert len(client.get("/api/v1/meetings?until=2027-01-01").get_json()["items"]) == 1
+    assert client.get("/api/v1/feedback-reports?until=2026-11-30").get_json()["items"] == []  # 1 Dec, 01:00
+    assert len(client.get("/api/v1/feedback-reports?since=2026-12-01").get_json()["items"]) == 1
     assert client.get("/api/v1/activities?until=2020-01-01").get_json()["items"] == []
 
 

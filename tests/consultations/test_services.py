@@ -331,6 +331,23 @@ def test_export_rows_include_article_state_group_and_disposition(db, make_consul
     assert row["text"] == "意见<script>"
 
 
+def test_a_comment_in_the_first_hour_of_new_year_in_shanghai_belongs_to_the_new_year(db, make_consultation,
+                                                                                      resident):
+    """00:30 on 1 January 2027 in Shanghai is still 31 December 2026 in UTC: the receipt's tracking number and the
+    staff export show the Shanghai year and day."""
+    shanghai = timezone(timedelta(hours=8))
+    c = make_consultation(opens_at=datetime(2026, 12, 15, tzinfo=shanghai), closes_at=datetime(2027, 1, 15,
+                                                                                                tzinfo=shanghai))
+    with time_machine.travel(datetime(2026, 12, 31, 16, 30, tzinfo=timezone.utc), tick=False):
+        comment, _ = services.submit_comment(resident, c, text="新年第一条意见。", idempotency_key="new-year")
+        db.session.commit()
+    assert comment.tracking_number.startswith("ZX-2027-")
+    row = dict(zip(exports.EXPORT_HEADER, next(exports.export_rows(c.id))))
+    assert row["created_at"] == "2027-01-01T00:30:00+08:00"
+    if db.engine.dialect.name == "postgresql":  # PostgreSQL formats the CSV itself
+        assert ",2027-01-01T00:30:00+08:00," in b"".join(exports._csv_copy(c.id)).decode()
+
+
 def test_csv_export_copy_path_matches_python_path(db, make_consultation, resident, staff):
     import pytest as _pytest
 

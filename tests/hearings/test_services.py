@@ -1,12 +1,14 @@
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 import time_machine
+from flask_babel import force_locale
 
 from app.accounts.models import Role
 from app.core.audit import AuditEntry
+from app.core.timeutil import from_local
 from app.hearings import lottery, selection, services
 from app.hearings.models import (
     Application,
@@ -230,6 +232,28 @@ def test_draw_rejects_bad_numbers_and_early_entry(db, pool_meeting, staff):
         with pytest.raises(HearingError):
             services.perform_draw(staff, meeting, ["1 2"])
     assert meeting.draw.drawn_at is None and meeting.draw.key_string == ""
+
+
+def test_draw_dates_are_shanghai_dates_of_the_act(db, pool_meeting, staff):
+    """The draw date a person types is a Shanghai date, judged against the time of the act (``now``), which the
+    demo and the jobs pass in, not against whatever the wall clock says."""
+    meeting = pool_meeting()
+    _run_lottery(db, staff, meeting)
+    late_evening = from_local(date(2026, 6, 14), time(23, 30))  # 15:30 UTC
+    past_midnight = from_local(date(2026, 6, 15), time(0, 30))  # 16:30 UTC, still 14 June in UTC
+    with time_machine.travel(datetime(2026, 7, 20, tzinfo=timezone.utc)):  # the clock is long past both
+        with pytest.raises(HearingError) as refused:
+            services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15),
+                                   now=past_midnight)
+        assert refused.value.field == "expected_on"
+        services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15), now=late_evening)
+        with pytest.raises(HearingError, match="还没到"):
+            services.perform_draw(staff, meeting, ["7 3 9"], now=late_evening + timedelta(minutes=20))  # 23:50
+        draw = services.perform_draw(staff, meeting, ["7 3 9"], now=past_midnight)
+    assert draw.drawn_at == past_midnight
+    with pytest.raises(HearingError) as again, force_locale("zh"):
+        services.perform_draw(staff, meeting, ["7 3 9"])
+    assert "2026-06-15 00:30" in str(again.value)  # when it was drawn, as the reader's clock showed it
 
 
 def test_decline_moves_alternate_in_keeping_quotas(db, pool_meeting, staff):

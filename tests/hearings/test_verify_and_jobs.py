@@ -64,7 +64,10 @@ def test_stale_running_run_is_failed(db, pool_meeting, staff):
     run = services.request_lottery(staff, meeting)
     run.status, run.started_at = LotteryStatus.RUNNING, meeting.closes_at
     db.session.commit()
-    assert services.fail_stale_runs(600) == 1
+    # Stale after the time limit plus a margin of two minutes, counted from the run's start, not the wall clock.
+    assert services.fail_stale_runs(600, now=run.started_at + timedelta(seconds=700)) == 0
+    assert db.session.get(LotteryRun, run.id).status is LotteryStatus.RUNNING
+    assert services.fail_stale_runs(600, now=run.started_at + timedelta(seconds=721)) == 1
     assert db.session.get(LotteryRun, run.id).status is LotteryStatus.FAILED
 
 

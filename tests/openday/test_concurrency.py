@@ -13,6 +13,8 @@ from app.openday.models import ActivitySession, Registration, RegistrationState 
 
 N, SEATS = 200, 20
 
+pytestmark = pytest.mark.slow  # real threads racing for a lock: nothing here reads a date
+
 
 def _race(app, db, make_activity, n: int, seats: int) -> int:
     """``n`` threads, each with its own app context and database session, sign up at once."""

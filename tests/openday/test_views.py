@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import io
-from datetime import date, time
+import re
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+import time_machine
 
 from app.accounts.models import Role
 from app.core.timeutil import from_local
@@ -262,6 +265,15 @@ def test_vote_pages(client, auth, clock, make_activity, admin, people, db):
     auth.login(admin)
     page = client.get("/manage/openday/vote").get_data(as_text=True)
     assert voter.email in page and "投票开始后注册" in page
+
+
+def test_vote_form_proposes_the_year_of_shanghai(client, auth, admin):
+    """New Year's Day has begun in Shanghai while the server's clock (here New York's, 31 December) and UTC
+    still show the old year: the form proposes the Shanghai year."""
+    with time_machine.travel(datetime(2026, 12, 31, 11, 0, 30, tzinfo=ZoneInfo("America/New_York"))):
+        auth.login(admin)
+        page = client.get("/manage/openday/vote").get_data(as_text=True)
+    assert re.search(r'name="year"[^>]*value="2027"', page), re.search(r'<input[^>]*name="year"[^>]*>', page)
 
 
 def test_home_panel(client, clock, make_activity):
