@@ -67,12 +67,17 @@ GENDERS: dict[str, tuple[str, str]] = {
 }
 
 
-user_tag = sa.Table(
-    "user_tag",
-    db.metadata,
-    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("tag_id", sa.ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-)
+def tag_link_table(name: str, owner_column: str, owner_key: str) -> sa.Table:
+    """The table that tags an owner row (a user, a consultation, an activity): both sides cascade on delete."""
+    return sa.Table(
+        name,
+        db.metadata,
+        sa.Column(owner_column, sa.ForeignKey(owner_key, ondelete="CASCADE"), primary_key=True),
+        sa.Column("tag_id", sa.ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+    )
+
+
+user_tag = tag_link_table("user_tag", "user_id", "user.id")
 
 
 class Department(db.Model):

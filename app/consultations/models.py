@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.models import tag_link_table
 from app.core.enums import DispositionKind, LabelledEnum
 from app.core.errors import DomainError
 from app.core.timeutil import local, utcnow
@@ -72,12 +73,7 @@ TARGET_GROUPS = {
 }
 
 
-consultation_tag = sa.Table(
-    "consultation_tag",
-    db.metadata,
-    sa.Column("consultation_id", sa.ForeignKey("consultation.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("tag_id", sa.ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-)
+consultation_tag = tag_link_table("consultation_tag", "consultation_id", "consultation.id")
 
 
 class Consultation(db.Model):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Department, Tag, User
+from app.accounts.models import Department, Tag, User, tag_link_table
 from app.core.enums import LabelledEnum
 from app.core.errors import DomainError
 from app.core.timeutil import utcnow
@@ -69,12 +69,7 @@ class CheckInResult(enum.Enum):
     UNKNOWN = "unknown"
 
 
-activity_tag = sa.Table(
-    "openday_activity_tag",
-    db.metadata,
-    sa.Column("activity_id", sa.ForeignKey("openday_activity.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("tag_id", sa.ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-)
+activity_tag = tag_link_table("openday_activity_tag", "activity_id", "openday_activity.id")
 
 
 class Activity(db.Model):
