@@ -12,6 +12,9 @@ from app.accounts.permissions import login_required
 from app.extensions import db
 
 
+bp.after_app_request(sessions.touch_after_request)
+
+
 @bp.route("/accounts/sessions")
 @login_required
 def my_sessions() -> ResponseReturnValue:

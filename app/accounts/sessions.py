@@ -65,7 +65,8 @@ def load(session_id: str) -> User | None:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[2] or len(parts[0]) > 12:
         return None
     user_id, fingerprint, token = int(parts[0]), parts[1], parts[2]
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _digest(token)))
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _digest(token))
+                            .execution_options(populate_existing=True))
     now = utcnow()
     if row is None or row.user_id != user_id or not row.is_live(now):
         return None
@@ -73,13 +74,28 @@ def load(session_id: str) -> User | None:
     if user is None or not user.is_active or fingerprint != user.session_fingerprint:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
+        values = {"last_seen_at": now}
         if not row.remember:  # an idle session expires; a remembered one lasts its fixed lifetime
-            row.expires_at = now + _lifetime(False)
-        db.session.commit()
+            values["expires_at"] = now + _lifetime(False)
+        g.user_session_touch = (row.id, values)  # written after the view (touch_after_request)
     user.session_token = token
     g.user_session = row
     return user
+
+
+def touch_after_request(response):
+    """Record the session's last activity in its own short transaction, after the view has committed (the user
+    loader may run in the middle of a view, whose unfinished work must not be committed with it)."""
+    pending = g.pop("user_session_touch", None)
+    if pending is not None:
+        session_id, values = pending
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(sa.update(UserSession).where(UserSession.id == session_id,
+                                                          UserSession.ended_at.is_(None)).values(**values))
+        except sa.exc.OperationalError:  # busy database: the next request records it
+            current_app.logger.warning("could not record session activity", exc_info=True)
+    return response
 
 
 def current() -> UserSession | None:

@@ -87,3 +87,14 @@ def test_remembered_session_expires_and_old_rows_are_purged(app, client, db, res
     with time_machine.travel(utcnow() + timedelta(days=62)):
         assert jobs.purge_sessions() == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(UserSession)) == 0
+
+
+def test_an_idle_session_ends_but_a_used_one_carries_on(app, client, db, resident):
+    cookies = sign_in(client, resident, remember=False)
+    idle = app.config["SESSION_IDLE_HOURS"]
+    start = utcnow()
+    for hours in range(idle // 2, 3 * idle, idle // 2):  # used every half idle period: stays signed in
+        with time_machine.travel(start + timedelta(hours=hours)):
+            assert replay(app, cookies) == 200
+    with time_machine.travel(start + timedelta(hours=3 * idle + idle + 1)):
+        assert replay(app, cookies) == 302
