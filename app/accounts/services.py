@@ -245,6 +245,8 @@ def confirm_email_change(token: str) -> User:
     user.email = new_email
     user.email_verified_at = utcnow()
     sessions.end_all(user)  # a new address signs the account out everywhere
+    from app.accounts import email_undo  # (imports this module)
+    email_undo.notify_old_address(user, old)
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.change_email", user)
     return user
