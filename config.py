@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -52,6 +53,12 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A remembered sign-in lasts this many days (at most 30); a session not remembered ends after
+    # SESSION_IDLE_HOURS without a request. Both are rows of user_session, ended by signing out.
+    REMEMBER_COOKIE_DAYS = min(_int("REMEMBER_COOKIE_DAYS", 30), 30)
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_COOKIE_DAYS)
+    SESSION_IDLE_HOURS = _int("SESSION_IDLE_HOURS", 24)
     WTF_CSRF_TIME_LIMIT = None
 
     # Languages: Chinese first, English complete.
