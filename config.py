@@ -23,6 +23,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _database_url(default: str) -> str:
     url = os.environ.get("DATABASE_URL", default)
     # psycopg v3 is the driver; accept the common short forms.
@@ -110,6 +115,14 @@ class Config:
 
     # Scheduler.
     SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
+    # How often the scheduler shows it still holds the lock (and notices it lost it: a database restart).
+    SCHEDULER_HEARTBEAT_SECONDS = _float("SCHEDULER_HEARTBEAT_SECONDS", 10)
+    # A waiting scheduler asks for the lock this often; an unreachable database is retried with a back-off
+    # doubling from 0.5 s up to SCHEDULER_RECONNECT_MAX_SECONDS.
+    SCHEDULER_POLL_SECONDS = _float("SCHEDULER_POLL_SECONDS", 5)
+    SCHEDULER_RECONNECT_MAX_SECONDS = _float("SCHEDULER_RECONNECT_MAX_SECONDS", 15)
+    # Every job's interval is multiplied by this (a test or a demo runs them more often).
+    SCHEDULER_INTERVAL_SCALE = _float("SCHEDULER_INTERVAL_SCALE", 1)
 
     # Consultations: feedback report due this many days after closing.
     FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)
