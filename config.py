@@ -107,6 +107,8 @@ class Config:
 
     # Consultations: feedback report due this many days after closing.
     FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)
+    # Open Month: check-in opens this many minutes before a session starts, on the session's day only.
+    OPENDAY_CHECK_IN_OPENS_MINUTES = _int("OPENDAY_CHECK_IN_OPENS_MINUTES", 120)
     # Hearings: the lottery's time limit.
     LOTTERY_TIME_LIMIT_SECONDS = _int("LOTTERY_TIME_LIMIT_SECONDS", 600)
 
