@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -379,8 +379,9 @@ def check_in(session_id: int) -> ResponseReturnValue:
     recent = db.session.scalars(sa.select(CheckIn).where(CheckIn.session_id == session.id)
                                 .options(sa.orm.joinedload(CheckIn.registration).joinedload(Registration.user))
                                 .order_by(CheckIn.id.desc()).limit(10)).all()
+    door = session.door_window(current_app.config["OPENDAY_CHECK_IN_OPENS_MINUTES"])
     return render_template("openday/check_in.html", session=session, activity=session.activity, form=form,
-                           q=q, found=found, recent=recent), form_status(form)
+                           q=q, found=found, recent=recent, door=door), form_status(form)
 
 
 # ------------------------------------------------------------------------------------ the vote (admin)

@@ -271,6 +271,10 @@ def check_in(actor: User, session: ActivitySession, *, code: str = "", registrat
         result = CheckInResult.WRONG_SESSION
         message = _("这张票属于另一场次（%(title)s，%(when)s），不能在本场次签到。",
                     title=reg.activity.title, when=format_local(reg.session.starts_at))
+    elif not (door := session.door_window(current_app.config["OPENDAY_CHECK_IN_OPENS_MINUTES"]))[0] <= now < door[1]:
+        result = CheckInResult.NOT_TODAY
+        message = _("本场次在 %(day)s 签到（%(opens)s 起），现在不能签到。",
+                    day=format_local(session.starts_at, "%Y-%m-%d"), opens=format_local(door[0], "%H:%M"))
     elif reg.state is RS.CANCELLED:
         result, message = CheckInResult.CANCELLED, _("这张票已取消，不能签到。")
     elif reg.state is RS.CHECKED_IN:
