@@ -6,7 +6,7 @@ from flask import current_app
 from flask_babel import force_locale
 
 from app.extensions import db
-from app.hearings import services
+from app.hearings import runs, services
 from app.hearings.models import LotteryRun, LotteryStatus
 
 
@@ -16,6 +16,7 @@ def run_queued_lotteries() -> int:
 
     done = 0
     with force_locale("zh"):
+        runs.fail_dead_runs()  # its process is gone (a killed scheduler)
         services.fail_stale_runs(current_app.config["LOTTERY_TIME_LIMIT_SECONDS"])
         while True:
             run_id = db.session.scalar(sa.select(LotteryRun.id).where(LotteryRun.status == LotteryStatus.QUEUED)

@@ -16,7 +16,7 @@ from app.core.audit import audit
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import lottery as lottery_mod
-from app.hearings import rfc3797, selection
+from app.hearings import rfc3797, runs, selection
 from app.hearings.models import (
     CATEGORIES,
     Application,
@@ -330,7 +330,8 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
     time_limit = time_limit or current_app.config["LOTTERY_TIME_LIMIT_SECONDS"]
     claimed = db.session.execute(
         sa.update(LotteryRun).where(LotteryRun.id == run.id, LotteryRun.status == LotteryStatus.QUEUED)
-        .values(status=LotteryStatus.RUNNING, started_at=utcnow(), progress=5, progress_note="starting")
+        .values(status=LotteryStatus.RUNNING, started_at=utcnow(), progress=5, progress_note="starting",
+                worker=runs.worker_id())
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     db.session.refresh(run)
@@ -347,13 +348,17 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
             return
         last[0] = time.monotonic()
         pct = min(90, 10 + int(80 * current / total)) if total else min(90, run.progress + 2)
-        db.session.execute(sa.update(LotteryRun).where(LotteryRun.id == run.id)
-                           .values(progress=pct, progress_note=f"{phase} {current}"))
+        kept = db.session.execute(sa.update(LotteryRun).where(LotteryRun.id == run.id,
+                                                              LotteryRun.status == LotteryStatus.RUNNING)
+                                  .values(progress=pct, progress_note=f"{phase} {current}")).rowcount
         db.session.commit()
+        if not kept:  # cancelled by staff: stop the solver
+            raise lottery_mod.LotteryFailed("cancelled")
 
     try:
         result = lottery_mod.compute_with_time_limit(doc["entries"], doc["quotas"], seats, time_limit=time_limit,
-                                                     progress=progress)
+                                                     progress=progress,
+                                                     at_start=lambda: db.engine.dispose(close=False))
     except lottery_mod.LotteryInfeasible as exc:
         _finish(run, LotteryStatus.INFEASIBLE, lambda: explain_shortfalls(exc.shortfalls))
         return run
@@ -420,6 +425,9 @@ def _set_message(run: LotteryRun, make_message) -> None:
 
 
 def _finish(run: LotteryRun, status: LotteryStatus, make_message) -> None:
+    if run.id is not None and runs.is_cancelled(run.id):  # staff cancelled it meanwhile: keep that
+        db.session.rollback()
+        return
     run.status, run.finished_at = status, utcnow()
     _set_message(run, make_message)
     run.progress = 100
