@@ -41,6 +41,7 @@ JOBS: list[tuple[str, int]] = [
     ("app.consultations.jobs.remind_report_due", 3600),
     ("app.notifications.jobs.send_pending_email", 30),
     ("app.notifications.jobs.purge_old_email", 86400),
+    ("app.accounts.jobs.purge_sessions", 86400),
     ("app.hearings.jobs.run_queued_lotteries", 15),
     ("app.hearings.jobs.expire_unanswered", 600),
     ("app.openday.jobs.expire_offers", 60),

@@ -3,7 +3,7 @@ import socket
 import subprocess
 import sys
 
-from app.hearings import jobs, runs, services
+from app.hearings import jobs, lottery_runs, selection_services
 from app.hearings.models import LotteryRun, LotteryStatus
 
 
@@ -15,25 +15,25 @@ def _gone_pid() -> int:
 
 def test_a_running_run_whose_process_is_gone_fails_at_once(db, pool_meeting, staff):
     meeting = pool_meeting()
-    dead = services.request_lottery(staff, meeting)
+    dead = selection_services.request_lottery(staff, meeting)
     dead.status, dead.worker = LotteryStatus.RUNNING, f"{socket.gethostname()}:{_gone_pid()}"
     db.session.commit()
-    assert runs.fail_dead_runs() == 1
+    assert lottery_runs.fail_dead_runs() == 1
     run = db.session.get(LotteryRun, dead.id)
     assert run.status is LotteryStatus.FAILED and "进程不存在" in run.message and "process" in run.message_en
     # A live process (this one) or another host's: left to finish (or to the time limit).
-    for worker in (runs.worker_id(), "elsewhere:1"):
-        other = services.request_lottery(staff, meeting)
+    for worker in (lottery_runs.worker_id(), "elsewhere:1"):
+        other = selection_services.request_lottery(staff, meeting)
         other.status, other.worker = LotteryStatus.RUNNING, worker
         db.session.commit()
-        assert runs.fail_dead_runs() == 0
+        assert lottery_runs.fail_dead_runs() == 0
         other.status = LotteryStatus.FAILED
         db.session.commit()
 
 
 def test_staff_cancel_a_queued_run_and_the_job_does_not_compute_it(db, client, auth, pool_meeting, staff):
     meeting = pool_meeting()
-    run = services.request_lottery(staff, meeting)
+    run = selection_services.request_lottery(staff, meeting)
     db.session.commit()
     auth.login(staff)
     page = client.get(f"/manage/hearings/{meeting.id}")
@@ -50,11 +50,11 @@ def test_staff_cancel_a_queued_run_and_the_job_does_not_compute_it(db, client, a
 
 def test_a_run_cancelled_while_computing_keeps_its_cancellation(db, pool_meeting, staff):
     meeting = pool_meeting()
-    run = services.request_lottery(staff, meeting)
+    run = selection_services.request_lottery(staff, meeting)
     run.status = LotteryStatus.RUNNING
     db.session.commit()
-    runs.cancel_run(staff, run)
+    lottery_runs.cancel_run(staff, run)
     db.session.commit()
-    services._finish(run, LotteryStatus.FAILED, lambda: "solver stopped")  # what the computing process writes
+    lottery_runs._finish(run, LotteryStatus.FAILED, lambda: "solver stopped")  # what the computing process writes
     db.session.expire_all()
     assert db.session.get(LotteryRun, run.id).status is LotteryStatus.CANCELLED
