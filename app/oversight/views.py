@@ -26,7 +26,8 @@ def manage_dashboard() -> ResponseReturnValue:
     now = utcnow()
     return render_template("oversight/dashboard.html", data=metrics.dashboard(now), now=now,
                            period=metrics.quarter_of(local(now).date()), month=local(now).strftime("%Y-%m"),
-                           scheduler=operations.scheduler_status(now), outbox=operations.outbox_counts())
+                           scheduler=operations.scheduler_status(now), outbox=operations.outbox_counts(),
+                           OutboxState=operations.OutboxState)
 
 
 @bp.route("/manage/oversight/list/<name>")

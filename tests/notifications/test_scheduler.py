@@ -122,7 +122,7 @@ def test_run_once_with_the_real_jobs_sends_the_outbox(app, db, runner, smtp):
     db.session.commit()
     result = runner.invoke(args=["scheduler", "run", "--once"])
     assert result.exit_code == 0, result.output
-    assert "app.notifications.jobs.send_pending_email: {'sent': 1, 'retried': 0, 'failed': 0}" in result.output
+    assert "app.notifications.jobs.send_pending_email: {'sent': 1, 'retried': 0, 'failed': 0, 'expired': 0}" in result.output
     assert [m["To"] for m in smtp.messages] == ["ops@example.com"]
 
 
