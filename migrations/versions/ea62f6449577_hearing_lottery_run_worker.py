@@ -13,7 +13,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = 'ea62f6449577'
-down_revision = '50394a068c0b'
+down_revision = '415842cd98db'
 branch_labels = None
 depends_on = None
 
