@@ -1,7 +1,7 @@
 """hearing lottery run worker
 
 Revision ID: ea62f6449577
-Revises: 50394a068c0b
+Revises: 415842cd98db
 Create Date: 2026-12-01 02:57:06.389398
 
 """
