@@ -40,6 +40,7 @@ MODELS = [
     "app.scheduler",
     "app.consultations.models",
     "app.hearings.models",
+    "app.hearings.record",
     "app.openday.models",
     "app.oversight.models",
     "app.notifications.notices",
