@@ -1,8 +1,6 @@
 """Account use cases. They take the acting user as an argument, flush but never commit."""
 from __future__ import annotations
 
-import math
-from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -11,6 +9,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from app import signals
+from app.accounts import sessions
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginFailure, Role, Tag, \
     TagKind, User
 from app.accounts.tokens import LinkError, load_user_for, make_token, state_fingerprint
@@ -58,6 +57,7 @@ def check_password(user: User, password: str) -> bool:
 def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    sessions.end_all(user)  # a new password signs the account out everywhere
 
 
 # Lookups ------------------------------------------------------------------------------------------------------
@@ -124,50 +124,7 @@ def verify_email(token: str) -> User:
     return user
 
 
-# Sign-in throttling -------------------------------------------------------------------------------------------
-
-def _throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [f"email:{normalise_email(email)}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
-
-
-def login_wait_seconds(email: str, ip: str | None) -> int:
-    """Seconds to wait before another attempt: 0 for the first free failures, then doubling per failure."""
-    config = current_app.config
-    free, base = config["LOGIN_FREE_FAILURES"], config["LOGIN_BASE_DELAY_SECONDS"]
-    now = utcnow()
-    window = now - timedelta(hours=24)
-    wait = 0
-    for key in _throttle_keys(email, ip):
-        rows = db.session.execute(
-            sa.select(sa.func.count(LoginFailure.id), sa.func.max(LoginFailure.failed_at))
-            .where(LoginFailure.key == key, LoginFailure.failed_at > window)
-        ).one()
-        count, last = rows
-        if count >= free and last is not None:
-            delay = base * 2 ** min(count - free, 10)
-            remaining = math.ceil((last + timedelta(seconds=delay) - now).total_seconds())
-            wait = max(wait, remaining)
-    return max(wait, 0)
-
-
-def authenticate(email: str, password: str, ip: str | None) -> User:
-    """The user for these credentials. Raises AccountError (wrong credentials, or too many failures)."""
-    wait = login_wait_seconds(email, ip)
-    if wait > 0:
-        raise AccountError(_("登录失败次数过多，请在 %(seconds)s 秒后再试。", seconds=wait), field="password")
-    user = find_user_by_email(email)
-    if user is None or user.deleted_at is not None or not check_password(user, password):
-        for key in _throttle_keys(email, ip):
-            db.session.add(LoginFailure(key=key))
-        raise AccountError(_("电子邮箱或密码不正确。"), field="password")
-    if not user.is_active:  # told only to someone who knows the password
-        raise AccountError(_("此账户已停用。如有疑问，请联系平台管理员。"), field="password")
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
-    user.last_login_at = utcnow()
-    return user
+# Sign-in (throttling, equal hashing time) lives in accounts/signin.py.
 
 
 # Administration -----------------------------------------------------------------------------------------------
@@ -255,7 +212,8 @@ def update_profile(user: User, *, name: str, district: str | None, age_band: str
 # Change of e-mail address and password ------------------------------------------------------------------------
 
 def _email_fingerprint(user: User, data: dict | None = None) -> str:
-    return state_fingerprint("email", user.email, (data or {}).get("e"))
+    # Bound to the password too: after a password change an e-mail-change link already sent stops working.
+    return state_fingerprint("email", user.email, (data or {}).get("e"), user.password_changed_at)
 
 
 def request_email_change(user: User, new_email: str, password: str) -> str:
@@ -286,6 +244,7 @@ def confirm_email_change(token: str) -> User:
     db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{old}"))
     user.email = new_email
     user.email_verified_at = utcnow()
+    sessions.end_all(user)  # a new address signs the account out everywhere
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.change_email", user)
     return user

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
-from app.accounts import bp, services
+from app.accounts import bp, services, sessions
 from app.accounts.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
 from app.accounts.models import Tag
 from app.accounts.permissions import login_required
@@ -108,9 +108,10 @@ def change_password() -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "current_password")
         else:
+            # Every session has ended (services.set_password); this browser carries on in a new one.
+            previous = sessions.current()
+            sessions.sign_in(current_user._get_current_object(), remember=bool(previous and previous.remember))
             db.session.commit()
-            # Other sessions end (their id carries the old password's digest); this one carries on.
-            login_user(current_user._get_current_object())
             flash(_("密码已修改。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form), form_status(form)

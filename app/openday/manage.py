@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -355,11 +355,10 @@ def check_in(session_id: int) -> ResponseReturnValue:
         method = request.form.get("method", "manual")
         method = method if method in ("scan", "manual", "search") else "manual"
         if reg_id or form.validate_on_submit():
-            registration = db.session.get(Registration, reg_id) if reg_id else None
-            if reg_id and registration is None:
-                abort(404)
+            registration = db.session.scalar(sa.select(Registration).where(
+                Registration.id == reg_id, Registration.session_id == session.id)) if reg_id else None
             result, reg, message = services.check_in(
-                current_user, session, code=form.code.data or "", registration=registration,
+                current_user, session, code="" if reg_id else form.code.data or "", registration=registration,
                 method="search" if reg_id else method, user_agent=request.user_agent.string)
             db.session.commit()
             ok = result is CheckInResult.OK
@@ -380,8 +379,9 @@ def check_in(session_id: int) -> ResponseReturnValue:
     recent = db.session.scalars(sa.select(CheckIn).where(CheckIn.session_id == session.id)
                                 .options(sa.orm.joinedload(CheckIn.registration).joinedload(Registration.user))
                                 .order_by(CheckIn.id.desc()).limit(10)).all()
+    door = session.door_window(current_app.config["OPENDAY_CHECK_IN_OPENS_MINUTES"])
     return render_template("openday/check_in.html", session=session, activity=session.activity, form=form,
-                           q=q, found=found, recent=recent), form_status(form)
+                           q=q, found=found, recent=recent, door=door), form_status(form)
 
 
 # ------------------------------------------------------------------------------------ the vote (admin)

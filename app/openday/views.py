@@ -19,6 +19,7 @@ from icalendar import Calendar, Event
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
 from app.core.errors import INVALID, commit_or_explain, submit
+from app.core.hotcommit import commit_then_flush
 from app.core.timeutil import SHANGHAI, from_local, local, utcnow
 from app.extensions import db, limiter
 from app.openday import bp, images, services, votes
@@ -86,13 +87,13 @@ def _filtered_activities(f):
 def index() -> ResponseReturnValue:
     f = _filters()
     view = "calendar" if request.args.get("view") == "calendar" else "list"
-    today = local(utcnow()).date()
+    now = utcnow()
     month_arg = request.args.get("month", "")
     try:
         year, month = (int(x) for x in month_arg.split("-"))
         date(year, month, 1)
     except ValueError:
-        year, month = (today.year, today.month) if today.month == 8 else (today.year, 8)
+        year, month = _opening_month(f, now)
     activities, next_url, weeks = [], None, []
     if view == "list":
         stmt = _filtered_activities(f)
@@ -134,7 +135,19 @@ def index() -> ResponseReturnValue:
     return render_template("openday/index.html", activities=activities, next_url=next_url, f=f, view=view,
                            weeks=weeks, year=year, month=month, departments=departments, tags=tags, districts=list(DISTRICTS),
                            modes=list(ActivityMode), prev_month=f"{prev_month.year}-{prev_month.month:02d}",
-                           next_month=f"{next_month.year}-{next_month.month:02d}", window=votes.current_window())
+                           next_month=f"{next_month.year}-{next_month.month:02d}", window=votes.current_window(),
+                           now=now)
+
+
+def _opening_month(f, now: datetime) -> tuple[int, int]:
+    """The calendar opens on the month of the next session open for sign-up (else the next session, else now)."""
+    ids = _filtered_activities(f).where(Activity.state_clause(ActivityState.PUBLISHED)).with_only_columns(Activity.id)
+    upcoming = sa.select(sa.func.min(ActivitySession.starts_at)).join(Activity).where(
+        ActivitySession.activity_id.in_(ids), ActivitySession.starts_at > now)
+    first = (db.session.scalar(upcoming.where(Activity.signup_opens_at <= now, Activity.signup_closes_at > now))
+             or db.session.scalar(upcoming) or now)
+    day = local(first).date()
+    return day.year, day.month
 
 
 def url_with_after(after: str) -> str:
@@ -177,7 +190,7 @@ def sign_up(session_id: int) -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("openday.show", activity_id=activity.id, _anchor=f"session-{session.id}"))
     reg_id, state, position = reg.id, reg.state, reg.waitlist_position
-    db.session.commit()
+    commit_then_flush()
     if state is RS.CONFIRMED:
         flash(_("报名成功！电子票已发送到您的邮箱。"), "success")
     else:

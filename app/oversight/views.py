@@ -71,7 +71,7 @@ def manage_compliance_xlsx() -> ResponseReturnValue:
 def manage_report() -> ResponseReturnValue:
     period = _period()
     now = utcnow()
-    rows = metrics.compliance_rows(period)
+    rows = metrics.compliance_rows(period, now)
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     kind = _("季度通报") if "Q" in period.key else (_("年度通报") if len(period.key) == 4 else _("月度通报"))
     return render_template("oversight/report.html", rows=rows, period=period, charts=chart_list, kind=kind,
