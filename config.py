@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,6 +21,11 @@ def _bool(name: str, default: bool = False) -> bool:
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
 
 
 def _database_url(default: str) -> str:
@@ -53,6 +59,12 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A remembered sign-in lasts this many days (at most 30); a session not remembered ends after
+    # SESSION_IDLE_HOURS without a request. Both are rows of user_session, ended by signing out.
+    REMEMBER_COOKIE_DAYS = min(_int("REMEMBER_COOKIE_DAYS", 30), 30)
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_COOKIE_DAYS)
+    SESSION_IDLE_HOURS = _int("SESSION_IDLE_HOURS", 24)
     WTF_CSRF_TIME_LIMIT = None
 
     # Languages: Chinese first, English complete.
@@ -74,8 +86,14 @@ class Config:
     MAIL_SHOW_IN_APP = _bool("MAIL_SHOW_IN_APP", False)
     # Development: do not contact a mail server at all; mark mail sent and keep it in the app.
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
-    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
+    # Temporary failures (server down, 4xx) are retried for this long after the mail was queued, with a back-off
+    # doubling from OUTBOX_BACKOFF_SECONDS to OUTBOX_MAX_BACKOFF_SECONDS; then the mail fails (logged as an error,
+    # shown to the oversight admin, who can send it again).
+    OUTBOX_RETRY_HOURS = _float("OUTBOX_RETRY_HOURS", 48)
     OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 60)
+    OUTBOX_MAX_BACKOFF_SECONDS = _int("OUTBOX_MAX_BACKOFF_SECONDS", 1800)
+    # A message whose sending kills the sender this many times fails.
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
     # Sent and failed mail older than this is deleted by a daily job.
     OUTBOX_KEEP_DAYS = _int("OUTBOX_KEEP_DAYS", 90)
 
@@ -93,6 +111,7 @@ class Config:
     VERIFY_LINK_HOURS = _int("VERIFY_LINK_HOURS", 48)
     RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 2)
     INVITE_LINK_HOURS = _int("INVITE_LINK_HOURS", 168)
+    EMAIL_UNDO_HOURS = _int("EMAIL_UNDO_HOURS", 168)  # the old address may undo a change of address
 
     # Operations: logs, proxies, metrics.
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
@@ -104,6 +123,14 @@ class Config:
 
     # Scheduler.
     SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
+    # How often the scheduler shows it still holds the lock (and notices it lost it: a database restart).
+    SCHEDULER_HEARTBEAT_SECONDS = _float("SCHEDULER_HEARTBEAT_SECONDS", 10)
+    # A waiting scheduler asks for the lock this often; an unreachable database is retried with a back-off
+    # doubling from 0.5 s up to SCHEDULER_RECONNECT_MAX_SECONDS.
+    SCHEDULER_POLL_SECONDS = _float("SCHEDULER_POLL_SECONDS", 5)
+    SCHEDULER_RECONNECT_MAX_SECONDS = _float("SCHEDULER_RECONNECT_MAX_SECONDS", 15)
+    # Every job's interval is multiplied by this (a test or a demo runs them more often).
+    SCHEDULER_INTERVAL_SCALE = _float("SCHEDULER_INTERVAL_SCALE", 1)
 
     # Consultations: feedback report due this many days after closing.
     FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)

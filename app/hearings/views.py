@@ -20,7 +20,7 @@ from app.core import confirm
 from app.core.errors import show_error, submit
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.hearings import bp, services
+from app.hearings import bp, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -137,8 +137,8 @@ def show(id: int) -> ResponseReturnValue:
 def selection(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     pool, draw = meeting.pool, meeting.draw
-    run = services.published_run(meeting)
-    latest = services.latest_run(meeting)
+    run = selection_services.published_run(meeting)
+    latest = selection_services.latest_run(meeting)
     panels_doc = json.loads(run.panels_content) if run else None
     draw_doc = json.loads(draw.content) if draw and draw.content else None
     chances = {c["number"]: c for c in panels_doc["chances"]} if panels_doc else {}
@@ -164,7 +164,7 @@ def pool_file(id: int) -> ResponseReturnValue:
 @bp.route("/hearings/<int:id>/panels.json")
 def panels_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
-    run = services.published_run(meeting)
+    run = selection_services.published_run(meeting)
     if run is None:
         abort(404)
     return _download(run.panels_content, f"hearing-{meeting.id}-panels.json")
@@ -229,7 +229,7 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
             services.withdraw(current_user, mine)
             message = _("申请已撤回。")
         elif action in ("accept", "decline"):
-            services.respond(current_user, mine, accept=action == "accept")
+            selection_services.respond(current_user, mine, accept=action == "accept")
             message = _("已确认列席，会议材料会在会前发给您。") if action == "accept" else _("已放弃列席，名额将由候补递补。")
         elif action == "suggest":
             if not form.validate_on_submit():

@@ -359,11 +359,10 @@ def check_in(session_id: int) -> ResponseReturnValue:
         method = request.form.get("method", "manual")
         method = method if method in ("scan", "manual", "search") else "manual"
         if reg_id or form.validate_on_submit():
-            registration = db.session.get(Registration, reg_id) if reg_id else None
-            if reg_id and registration is None:
-                abort(404)
+            registration = db.session.scalar(sa.select(Registration).where(
+                Registration.id == reg_id, Registration.session_id == session.id)) if reg_id else None
             result, reg, message = services.check_in(
-                current_user, session, code=form.code.data or "", registration=registration,
+                current_user, session, code="" if reg_id else form.code.data or "", registration=registration,
                 method="search" if reg_id else method, user_agent=request.user_agent.string)
             db.session.commit()
             ok = result is CheckInResult.OK

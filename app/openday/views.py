@@ -20,6 +20,7 @@ from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
 from app.core import confirm
 from app.core.errors import INVALID, commit_or_explain, submit
+from app.core.hotcommit import commit_then_flush
 from app.core.timeutil import SHANGHAI, format_local, from_local, local, utcnow
 from app.extensions import db, limiter
 from app.openday import bp, images, services, votes
@@ -190,7 +191,7 @@ def sign_up(session_id: int) -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("openday.show", activity_id=activity.id, _anchor=f"session-{session.id}"))
     reg_id, state, position = reg.id, reg.state, reg.waitlist_position
-    db.session.commit()
+    commit_then_flush()
     if state is RS.CONFIRMED:
         flash(_("报名成功！电子票已发送到您的邮箱。"), "success")
     else:
