@@ -215,6 +215,19 @@ def review(actor: User, application: Application, *, eligible: bool, reason: str
     signals.application_changed.send(application)
 
 
+def review_many(actor: User, meeting: Meeting, decisions: list[tuple[Application, bool, str]]) -> int:
+    """Review several applications of one meeting at once: all or none (a refusal names the application's reason
+    field, ``reason-<id>``). Returns how many were reviewed."""
+    for application, eligible, reason in decisions:
+        if application.meeting_id != meeting.id:
+            raise HearingError(_l("申请不属于这次会议。"))
+        try:
+            review(actor, application, eligible=eligible, reason=reason)
+        except HearingError as exc:
+            raise HearingError(exc.message, f"reason-{application.id}" if exc.field == "reason" else None) from None
+    return len(decisions)
+
+
 def active_panel(meeting_id: int) -> list[Application]:
     return list(db.session.scalars(sa.select(Application).where(
         Application.meeting_id == meeting_id,
