@@ -107,9 +107,13 @@ def manage_edit(id: int) -> ResponseReturnValue:
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):
-    applications = db.session.scalars(sa.select(Application).where(Application.meeting_id == meeting.id)
-                                      .options(selectinload(Application.user), selectinload(Application.pool_entry))
-                                      .order_by(Application.id)).all()
+    # The applications themselves are reviewed page by page (review.py); here, their counts and the observers.
+    state_counts = dict(db.session.execute(sa.select(Application.state, sa.func.count()).where(
+        Application.meeting_id == meeting.id).group_by(Application.state)).all())
+    observers = db.session.scalars(sa.select(Application).where(
+        Application.meeting_id == meeting.id,
+        Application.state.in_([ApplicationState.CONFIRMED, ApplicationState.ATTENDED]))
+        .options(selectinload(Application.user)).order_by(Application.id)).all()
     suggestions = db.session.scalars(sa.select(Suggestion).where(Suggestion.meeting_id == meeting.id)
                                      .options(selectinload(Suggestion.application).selectinload(Application.user))
                                      .order_by(Suggestion.id)).all()
@@ -120,7 +124,8 @@ def _render_manage(meeting: Meeting, status: int = 200, **forms):
     forms.setdefault("materials_form", MaterialsForm(prefix="materials", data={"materials": meeting.materials}))
     forms.setdefault("record_form", RecordForm(prefix="record", data={"decisions": meeting.decisions}))
     latest = selection_services.latest_run(meeting)
-    return render_template("hearings/manage/meeting.html", meeting=meeting, applications=applications,
+    return render_template("hearings/manage/meeting.html", meeting=meeting, observers=observers,
+                           state_counts=state_counts, application_count=sum(state_counts.values()),
                            suggestions=suggestions, latest=latest, run=selection_services.published_run(meeting),
                            phase=meeting.phase(), Phase=MeetingPhase, S=ApplicationState, draw=draw,
                            review_form=ReviewForm(), answer_form_for=_answer_form, now=utcnow(), **forms), status
