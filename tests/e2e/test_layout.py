@@ -44,6 +44,7 @@ NOT_PAGES = {
     "openday.manage_export": "CSV/XLSX", "openday.image": "image", "openday.ticket_qr": "SVG",
     "openday.ticket_ics": "iCalendar",
     "oversight.manage_compliance_csv": "CSV", "oversight.manage_compliance_xlsx": "XLSX",
+    "messages.attachment": "file download",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON, Atom and iCalendar"}
 # A person's own pages, visited as the demo resident.
@@ -51,6 +52,7 @@ RESIDENT_PAGES = {
     "accounts.profile", "accounts.change_email", "accounts.change_password", "accounts.my_data",
     "accounts.delete_account", "accounts.unverified", "notifications.subscriptions", "oversight.me",
     "hearings.my_application", "openday.my_tickets", "openday.ticket", "openday.vote", "consultations.track",
+    "messages.new", "messages.track",
 }
 
 
@@ -62,6 +64,7 @@ def _params() -> dict[str, list[dict]]:
     from app.consultations.models import Comment, CommentGroup, Consultation, FaqItem, FeedbackReport
     from app.extensions import db
     from app.hearings.models import Application, Meeting
+    from app.messages.models import Message
     from app.openday.models import Activity, ActivitySession, Registration
     from app.oversight.metrics import FIGURES
 
@@ -81,6 +84,10 @@ def _params() -> dict[str, list[dict]]:
     session = first(sa.select(ActivitySession.id).order_by(ActivitySession.id))
     ticket = first(sa.select(Registration.id).where(Registration.user_id == resident).order_by(Registration.id))
     department = first(sa.select(Department.id).order_by(Department.id))
+    published = first(sa.select(Message.id).where(Message.published_at.is_not(None), Message.hidden_at.is_(None))
+                      .order_by(Message.id))
+    message = db.session.get(Message, first(sa.select(Message.id).order_by((Message.user_id == resident).desc(),
+                                                                           Message.id)))
     token = [{"token": "no-such-link"}]
     one = [{"id": consultations[-1]}]
     return {
@@ -89,6 +96,7 @@ def _params() -> dict[str, list[dict]]:
         "accounts.manage_tag_edit": [{"tag_id": first(sa.select(Tag.id))}],
         "accounts.confirm_email_change": token, "accounts.verify": token, "accounts.reset_password": token,
         "accounts.accept_invitation": token, "notifications.unsubscribe": token, "oversight.open_invitation": token,
+        "accounts.signin_with_link": token, "accounts.undo_email_change": token,
         "consultations.show": [{"id": i} for i in consultations],
         "consultations.track": [{"number": comment.tracking_number}],
         "consultations.manage_edit": one, "consultations.manage_show": one, "consultations.manage_extend": one,
@@ -112,6 +120,9 @@ def _params() -> dict[str, list[dict]]:
         "openday.manage_participants": [{"session_id": session}],
         "openday.check_in": [{"session_id": session}],
         "openday.ticket": [{"registration_id": ticket}],
+        "messages.show": [{"id": published}],
+        "messages.track": [{"number": message.tracking_number}],
+        "messages.manage_show": [{"id": message.id}],
     }
 
 
