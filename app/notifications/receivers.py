@@ -21,7 +21,11 @@ from app.openday.models import Registration
 
 
 def _locale_of(user_id: int) -> str:
-    return db.session.scalar(sa.select(User.locale).where(User.id == user_id)) or "zh"
+    # From the identity map when the user is loaded already (the actor usually is): no query, and no autoflush
+    # while a sign-up still holds its session's lock.
+    with db.session.no_autoflush:
+        user = db.session.get(User, user_id)
+    return (user.locale if user is not None else None) or "zh"
 
 
 def _tell(user_id: int | None, kind: str, what: str, link: str, **values) -> None:

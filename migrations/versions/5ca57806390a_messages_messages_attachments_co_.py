@@ -1,7 +1,7 @@
 """messages: messages, attachments, co-handlers, replies, history, import batches, forwarding tokens, common problems
 
 Revision ID: 5ca57806390a
-Revises: fcf72f4b8123
+Revises: 8f37459ad57e
 Create Date: 2026-12-01 02:58:24.858654
 
 """
@@ -13,7 +13,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = '5ca57806390a'
-down_revision = 'fcf72f4b8123'
+down_revision = '8f37459ad57e'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.accounts.models import Role
-from app.hearings import services
+from app.hearings import selection_services, services
 from app.hearings.models import ApplicationState
 
 NOW = datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc)
@@ -66,7 +66,7 @@ def pool_meeting(db, make_meeting, make_applicant, staff):
             apps.append(services.apply(user, meeting, now=meeting.opens_at + timedelta(hours=1), **apply_kwargs()))
         for a in apps:
             services.review(staff, a, eligible=True)
-        services.freeze_pool(staff, meeting, now=meeting.closes_at + timedelta(hours=1))
+        selection_services.freeze_pool(staff, meeting, now=meeting.closes_at + timedelta(hours=1))
         db.session.commit()
         assert all(a.state is ApplicationState.ELIGIBLE for a in apps)
         return meeting

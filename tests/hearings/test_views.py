@@ -6,7 +6,7 @@ import time_machine
 
 from app.accounts.models import Role
 from app.core.audit import AuditEntry
-from app.hearings import jobs, services
+from app.hearings import jobs, selection_services, services
 from app.hearings.models import Application, ApplicationState, Draw, LotteryRun, Meeting
 from tests.hearings.conftest import apply_kwargs
 
@@ -197,7 +197,7 @@ def test_materials_late_warning_and_record_refused_until_answered(client, auth, 
         client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
     chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
     for a in chosen:
-        services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
+        selection_services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
     db.session.commit()
     with time_machine.travel(meeting.starts_at - timedelta(days=3)):
         auth.login(staff)
