@@ -138,6 +138,8 @@ class Config:
     OPENDAY_CHECK_IN_OPENS_MINUTES = _int("OPENDAY_CHECK_IN_OPENS_MINUTES", 120)
     # Hearings: the lottery's time limit.
     LOTTERY_TIME_LIMIT_SECONDS = _int("LOTTERY_TIME_LIMIT_SECONDS", 600)
+    # The random source of a hearing draw is announced at least this many full days before its numbers come out.
+    HEARING_ANNOUNCE_MIN_DAYS = _int("HEARING_ANNOUNCE_MIN_DAYS", 1)
 
 
 class DevelopmentConfig(Config):

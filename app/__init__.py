@@ -42,6 +42,7 @@ MODELS = [
     "app.scheduler",
     "app.consultations.models",
     "app.hearings.models",
+    "app.hearings.record",
     "app.openday.models",
     "app.messages.models",
     "app.oversight.models",

@@ -258,8 +258,10 @@ def manage_announce_draw(id: int) -> ResponseReturnValue:
     form = AnnounceDrawForm(prefix="announce")
     if form.validate_on_submit():
         try:
-            selection_services.announce_draw(current_user, meeting, descriptions=form.descriptions.data.splitlines(),
-                                   expected_on=form.expected_on.data)
+            descriptions = form.descriptions.data.splitlines()
+            times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
+            selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
+                                             expected_on=form.expected_on.data, times=times)
             db.session.commit()
             flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
@@ -278,7 +280,8 @@ def manage_draw(id: int) -> ResponseReturnValue:
         abort(404)
     if draw.drawn_at is not None:
         try:
-            selection_services.perform_draw(current_user, meeting, [])
+            attempted = [request.form.get(f"draw-source_{i}", "") for i in range(len(draw.source_descriptions))]
+            selection_services.perform_draw(current_user, meeting, attempted)
         except HearingError as exc:
             db.session.commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")

@@ -1,7 +1,7 @@
 """messages: messages, attachments, co-handlers, replies, history, import batches, forwarding tokens, common problems
 
 Revision ID: 5ca57806390a
-Revises: 8f37459ad57e
+Revises: 86bf85dc28b4
 Create Date: 2026-12-01 02:58:24.858654
 
 """
@@ -13,7 +13,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = '5ca57806390a'
-down_revision = '8f37459ad57e'
+down_revision = '86bf85dc28b4'
 branch_labels = None
 depends_on = None
 
