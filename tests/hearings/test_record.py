@@ -11,6 +11,7 @@ from app.core.audit import AuditEntry
 from app.hearings import lottery_runs, record, selection, selection_services
 from app.hearings.models import Application, ApplicationState, HearingError, LotteryStatus
 from app.hearings.verify import verify_meeting
+from tests.api.schema_check import validate
 from tests.hearings.conftest import AFTER_NUMBERS, DRAW_TIME
 
 
@@ -196,3 +197,24 @@ def test_verify_catches_every_database_tampering(db, drawn_meeting):
             missed.append((name, lines))
     assert not missed, missed
     assert verify_meeting(meeting)[0]
+
+
+def test_the_record_is_public_on_the_page_in_the_api_and_as_a_feed(client, db, drawn_meeting):
+    meeting, facts = drawn_meeting
+    doc = record.document(meeting.id)
+    page = client.get(f"/hearings/{meeting.id}/selection").get_data(as_text=True)
+    assert f"编号{facts['declined']}谢绝" in page and doc["entries"][-1]["sha256"] in page
+    assert "开奖前；号码于 2026-06-30 21:30 公布" in page
+    english = client.get(f"/hearings/{meeting.id}/selection?lang=en").get_data(as_text=True)
+    assert f"Number {facts['declined']} declined" in english and "Alternate moved in" in english
+    assert json.loads(client.get(f"/hearings/{meeting.id}/record.json").get_data(as_text=True)) == doc
+    api = client.get(f"/api/v1/meetings/{meeting.id}").get_json()
+    assert api["selection"]["record"] == doc["entries"]
+    schema = client.get("/api/v1/openapi.json").get_json()
+    response = schema["paths"]["/api/v1/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]
+    assert validate(api, response["application/json"]["schema"], schema) == []
+    feed = client.get(f"/api/v1/feeds/hearings/{meeting.id}/record.atom")
+    assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
+    text = feed.get_data(as_text=True)
+    assert text.count("<entry>") == len(doc["entries"]) and "候选池冻结 · Pool frozen" in text
+    assert doc["entries"][2]["data"]["panels_sha256"] in text
