@@ -105,6 +105,7 @@ class Config:
     VERIFY_LINK_HOURS = _int("VERIFY_LINK_HOURS", 48)
     RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 2)
     INVITE_LINK_HOURS = _int("INVITE_LINK_HOURS", 168)
+    EMAIL_UNDO_HOURS = _int("EMAIL_UNDO_HOURS", 168)  # the old address may undo a change of address
 
     # Operations: logs, proxies, metrics.
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
