@@ -1,7 +1,7 @@
 """hearings: public selection record, commitment of the announced draw
 
 Revision ID: 86bf85dc28b4
-Revises: 50394a068c0b
+Revises: 415842cd98db
 Create Date: 2026-12-01 02:55:01.037533
 
 """
@@ -23,7 +23,7 @@ FOR EACH ROW EXECUTE FUNCTION hearing_selection_event_append_only()""",
 
 # revision identifiers, used by Alembic.
 revision = '86bf85dc28b4'
-down_revision = '50394a068c0b'
+down_revision = '415842cd98db'
 branch_labels = None
 depends_on = None
 
