@@ -86,8 +86,14 @@ class Config:
     MAIL_SHOW_IN_APP = _bool("MAIL_SHOW_IN_APP", False)
     # Development: do not contact a mail server at all; mark mail sent and keep it in the app.
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
-    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
+    # Temporary failures (server down, 4xx) are retried for this long after the mail was queued, with a back-off
+    # doubling from OUTBOX_BACKOFF_SECONDS to OUTBOX_MAX_BACKOFF_SECONDS; then the mail fails (logged as an error,
+    # shown to the oversight admin, who can send it again).
+    OUTBOX_RETRY_HOURS = _float("OUTBOX_RETRY_HOURS", 48)
     OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 60)
+    OUTBOX_MAX_BACKOFF_SECONDS = _int("OUTBOX_MAX_BACKOFF_SECONDS", 1800)
+    # A message whose sending kills the sender this many times fails.
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
     # Sent and failed mail older than this is deleted by a daily job.
     OUTBOX_KEEP_DAYS = _int("OUTBOX_KEEP_DAYS", 90)
 

@@ -17,7 +17,7 @@ from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
-from app.hearings import bp, selection_services, services, topics
+from app.hearings import bp, lottery_runs, selection_services, services, topics
 from app.hearings.forms import (
     AnnounceDrawForm,
     AnswerForm,
@@ -36,6 +36,7 @@ from app.hearings.models import (
     ApplicationState,
     Disposition,
     HearingError,
+    LotteryRun,
     Meeting,
     MeetingPhase,
     Suggestion,
@@ -236,6 +237,17 @@ def manage_lottery(id: int) -> ResponseReturnValue:
             flash(run.localized_message, "error")
         else:
             flash(_("已开始计算抽签方案，通常需要几秒到几分钟。本页会显示进度。"), "success")
+    return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
+
+
+@bp.route("/manage/hearings/<int:id>/lottery/<int:run_id>/cancel", methods=["POST"])
+@staff_required
+def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
+    meeting = _managed(id)
+    run = db.get_or_404(LotteryRun, run_id)
+    if run.meeting_id != meeting.id:
+        abort(404)
+    commit_or_explain(lambda: lottery_runs.cancel_run(current_user, run), _("已取消这次计算。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
 
 

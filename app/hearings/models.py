@@ -309,6 +309,7 @@ class LotteryStatus(LabelledEnum):
     INFEASIBLE = "infeasible", _l("配额无法满足"), "error"
     TIMED_OUT = "timed_out", _l("超时"), "error"
     FAILED = "failed", _l("失败"), "error"
+    CANCELLED = "cancelled", _l("已取消"), "info"
 
 
 class LotteryRun(db.Model):
@@ -335,6 +336,7 @@ class LotteryRun(db.Model):
     seconds: Mapped[float | None] = mapped_column()
     lowest_chance: Mapped[float | None] = mapped_column()
     highest_chance: Mapped[float | None] = mapped_column()
+    worker: Mapped[str | None] = mapped_column(sa.String(200))  # "host:pid" of the process computing it
 
     meeting: Mapped[Meeting] = relationship()
 

@@ -1,7 +1,7 @@
 """hearings: public selection record, commitment of the announced draw
 
 Revision ID: 86bf85dc28b4
-Revises: 415842cd98db
+Revises: 8f37459ad57e
 Create Date: 2026-12-01 02:55:01.037533
 
 """
@@ -23,7 +23,7 @@ FOR EACH ROW EXECUTE FUNCTION hearing_selection_event_append_only()""",
 
 # revision identifiers, used by Alembic.
 revision = '86bf85dc28b4'
-down_revision = '415842cd98db'
+down_revision = '8f37459ad57e'
 branch_labels = None
 depends_on = None
 
