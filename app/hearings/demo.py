@@ -78,8 +78,8 @@ def _open_meeting(now) -> Meeting | None:
         starts_at=now + timedelta(days=40), place="上海市徐汇区肇嘉浜路1号 市房屋管理局第三会议室",
         online_link="", seats=5, alternates=2,
         eligibility="年满18周岁；在本市居住或工作；与会议议题无利害关系（由申请人声明），加装电梯相关企业的从业人员请如实申报。",
-        method=("资格审查后，符合条件的申请人按随机编号组成候选池（公开每人的类别，不公开姓名）；用 sortition-algorithms 的 maximin "
-                "算法计算1000个满足配额的方案并在抽签前公开；按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，"
+        method=("资格审查后，符合条件的申请人按随机编号组成候选池（公开每人的类别，不公开姓名）；用 maximin 算法计算约1000个"
+                "满足配额的方案并在抽签前公开；按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，"
                 "并按同一序列确定候补顺序。"),
         opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=12), response_days=3)
     meeting.publish(now=meeting.opens_at - timedelta(days=7))
@@ -102,7 +102,7 @@ def _selected_meeting(now, *, title, dept_code, staff_email, summary, topics, qu
         starts_at=opens + timedelta(days=50), place="徐汇区漕溪北路336号 区政府第一会议室", online_link="",
         seats=5, alternates=2,
         eligibility="年满18周岁；在本市居住或工作；与会议议题无利害关系（由申请人声明）。",
-        method=("资格审查后，符合条件的申请人按随机编号组成候选池；用 sortition-algorithms 的 maximin 算法计算1000个满足配额的方案"
+        method=("资格审查后，符合条件的申请人按随机编号组成候选池；用 maximin 算法计算约1000个满足配额的方案（每人的实际入选机会 = 包含他的方案数 ÷ 方案数）"
                 "并在抽签前公开；按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，并按同一序列确定候补顺序。"),
         opens_at=opens, closes_at=opens + timedelta(days=14), response_days=3)
     meeting.publish(now=opens - timedelta(days=7))

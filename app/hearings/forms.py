@@ -91,7 +91,7 @@ class MeetingForm(FlaskForm):
                                           "例如 gender:female 2-3。"))
     method = TextAreaField(_l("遴选办法"), validators=[DataRequired(_l("请填写遴选办法。"))],
                            default="资格审查后，符合条件的申请人按随机编号组成候选池（公开各人的类别，不公开姓名）；"
-                                   "用 sortition-algorithms 的 maximin 算法计算1000个满足配额的方案并在抽签前公开；"
+                                   "用 maximin 算法计算约1000个满足配额的方案（每人的实际入选机会 = 包含他的方案数 ÷ 方案数）并在抽签前公开；"
                                    "按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，并按同一序列确定候补顺序。")
     opens_at = DateTimeLocalField(_l("报名开始（北京时间）"), format="%Y-%m-%dT%H:%M",
                                   validators=[InputRequired(_l("请填写报名开始时间。"))])

@@ -156,7 +156,19 @@ def test_draw_page_flow(client, auth, db, pool_meeting, staff):
     pool = client.get(f"/hearings/{meeting.id}/pool.json")
     assert pool.get_data(as_text=True) == meeting.pool.content
     panels = json.loads(client.get(f"/hearings/{meeting.id}/panels.json").get_data(as_text=True))
-    assert len(panels["panels"]) == 1000
+    m = len(panels["panels"])
+    assert 1000 <= m < 2000
+    # the headline figures are the true chances counted from the published panels, beside the solver's optimum
+    counts = [sum(e["number"] in p for p in panels["panels"]) for e in json.loads(meeting.pool.content)["entries"]]
+    optimum = min(c["maximin_chance"] for c in panels["chances"])
+    assert f'<dd class="js-true-lowest">{min(counts) / m * 100:.2f}%</dd>' in page
+    assert f'<dd class="js-true-highest">{max(counts) / m * 100:.2f}%</dd>' in page
+    assert f'<dd class="js-optimum">{optimum * 100:.2f}%</dd>' in page
+    assert f"入选方案数 / {m}" in page and "（本次成立）" in page
+    api = client.get(f"/api/v1/meetings/{meeting.id}").get_json()["selection"]["panels"]
+    assert (api["number_of_panels"], api["lowest_chance"], api["highest_chance"]) == (m, min(counts) / m,
+                                                                                    max(counts) / m)
+    assert api["optimum_lowest_chance"] == optimum
     d = json.loads(client.get(f"/hearings/{meeting.id}/draw.json").get_data(as_text=True))
     assert d["panel"] == panels["panels"][d["panel_index"]]
     # the public page shows masked names of the selected only
