@@ -86,8 +86,14 @@ class Config:
     MAIL_SHOW_IN_APP = _bool("MAIL_SHOW_IN_APP", False)
     # Development: do not contact a mail server at all; mark mail sent and keep it in the app.
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
-    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
+    # Temporary failures (server down, 4xx) are retried for this long after the mail was queued, with a back-off
+    # doubling from OUTBOX_BACKOFF_SECONDS to OUTBOX_MAX_BACKOFF_SECONDS; then the mail fails (logged as an error,
+    # shown to the oversight admin, who can send it again).
+    OUTBOX_RETRY_HOURS = _float("OUTBOX_RETRY_HOURS", 48)
     OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 60)
+    OUTBOX_MAX_BACKOFF_SECONDS = _int("OUTBOX_MAX_BACKOFF_SECONDS", 1800)
+    # A message whose sending kills the sender this many times fails.
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
     # Sent and failed mail older than this is deleted by a daily job.
     OUTBOX_KEEP_DAYS = _int("OUTBOX_KEEP_DAYS", 90)
 
@@ -105,6 +111,7 @@ class Config:
     VERIFY_LINK_HOURS = _int("VERIFY_LINK_HOURS", 48)
     RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 2)
     INVITE_LINK_HOURS = _int("INVITE_LINK_HOURS", 168)
+    EMAIL_UNDO_HOURS = _int("EMAIL_UNDO_HOURS", 168)  # the old address may undo a change of address
 
     # Operations: logs, proxies, metrics.
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
@@ -131,6 +138,8 @@ class Config:
     OPENDAY_CHECK_IN_OPENS_MINUTES = _int("OPENDAY_CHECK_IN_OPENS_MINUTES", 120)
     # Hearings: the lottery's time limit.
     LOTTERY_TIME_LIMIT_SECONDS = _int("LOTTERY_TIME_LIMIT_SECONDS", 600)
+    # The random source of a hearing draw is announced at least this many full days before its numbers come out.
+    HEARING_ANNOUNCE_MIN_DAYS = _int("HEARING_ANNOUNCE_MIN_DAYS", 1)
 
 
 class DevelopmentConfig(Config):

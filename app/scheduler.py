@@ -19,6 +19,7 @@ import signal
 import socket
 import threading
 import time
+import weakref
 from datetime import datetime, timedelta, timezone
 
 import click
@@ -74,6 +75,33 @@ def _holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+_LOCKS: "weakref.WeakSet[DatabaseLock]" = weakref.WeakSet()
+_KEPT_IN_CHILD: list = []
+
+
+def _close_lock_sockets_in_child() -> None:
+    """After a fork (the lottery's solver child): close the child's copy of the lock connection's socket, so that
+    the lock lives exactly as long as this process, never as long as a child it forked. Only the file descriptor is
+    closed; nothing is sent on the connection, which the parent keeps using. The descriptor number is taken by
+    /dev/null (never reused by a file the child opens) and the connection object is kept (never cleaned up here)."""
+    for lock in list(_LOCKS):
+        connection = lock._connection
+        lock._connection, lock._pg_held = None, False
+        if connection is None:
+            continue
+        _KEPT_IN_CHILD.append(connection)
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, connection.connection.dbapi_connection.fileno())
+            os.close(null)
+        except Exception:  # noqa: BLE001 - nothing to close
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_lock_sockets_in_child)
+
+
 class DatabaseLock:
     """Blocks in acquire() until this process may run the jobs."""
 
@@ -84,6 +112,7 @@ class DatabaseLock:
         self._connection = None
         self._pg_held = False  # advisory locks nest on one connection: take it once, release it once
         self._stop = threading.Event()
+        _LOCKS.add(self)
 
     @property
     def is_postgres(self) -> bool:

@@ -16,6 +16,7 @@ def run_queued_lotteries() -> int:
 
     done = 0
     with force_locale("zh"):
+        lottery_runs.fail_dead_runs()  # its process is gone (a killed scheduler)
         lottery_runs.fail_stale_runs(current_app.config["LOTTERY_TIME_LIMIT_SECONDS"])
         while True:
             run_id = db.session.scalar(sa.select(LotteryRun.id).where(LotteryRun.status == LotteryStatus.QUEUED)

@@ -17,7 +17,7 @@ from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
-from app.hearings import bp, selection_services, services, topics
+from app.hearings import bp, lottery_runs, selection_services, services, topics
 from app.hearings.forms import (
     AnnounceDrawForm,
     AnswerForm,
@@ -36,6 +36,7 @@ from app.hearings.models import (
     ApplicationState,
     Disposition,
     HearingError,
+    LotteryRun,
     Meeting,
     MeetingPhase,
     Suggestion,
@@ -239,6 +240,17 @@ def manage_lottery(id: int) -> ResponseReturnValue:
     return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
 
 
+@bp.route("/manage/hearings/<int:id>/lottery/<int:run_id>/cancel", methods=["POST"])
+@staff_required
+def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
+    meeting = _managed(id)
+    run = db.get_or_404(LotteryRun, run_id)
+    if run.meeting_id != meeting.id:
+        abort(404)
+    commit_or_explain(lambda: lottery_runs.cancel_run(current_user, run), _("已取消这次计算。"))
+    return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
+
+
 @bp.route("/manage/hearings/<int:id>/announce-draw", methods=["POST"])
 @staff_required
 def manage_announce_draw(id: int) -> ResponseReturnValue:
@@ -246,8 +258,10 @@ def manage_announce_draw(id: int) -> ResponseReturnValue:
     form = AnnounceDrawForm(prefix="announce")
     if form.validate_on_submit():
         try:
-            selection_services.announce_draw(current_user, meeting, descriptions=form.descriptions.data.splitlines(),
-                                   expected_on=form.expected_on.data)
+            descriptions = form.descriptions.data.splitlines()
+            times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
+            selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
+                                             expected_on=form.expected_on.data, times=times)
             db.session.commit()
             flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
@@ -266,7 +280,8 @@ def manage_draw(id: int) -> ResponseReturnValue:
         abort(404)
     if draw.drawn_at is not None:
         try:
-            selection_services.perform_draw(current_user, meeting, [])
+            attempted = [request.form.get(f"draw-source_{i}", "") for i in range(len(draw.source_descriptions))]
+            selection_services.perform_draw(current_user, meeting, attempted)
         except HearingError as exc:
             db.session.commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")

@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import can_manage_department, verified_required
+from app.core import confirm
 from app.core.errors import show_error, submit
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -226,6 +227,12 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
         abort(404)
     form = SuggestionForm()
     form.topic_id.choices = [(0, _("整体"))] + [(t.id, t.title) for t in meeting.topics]
+    if action in ("withdraw", "decline") and (page := confirm.ask(
+            _("确定撤回申请吗？撤回后不参加抽签。") if action == "withdraw"
+            else _("确定放弃列席吗？名额将由候补递补，放弃后不能恢复。"), detail=meeting.title,
+            back=url_for("hearings.my_application", id=meeting.id),
+            button=_("撤回申请") if action == "withdraw" else _("放弃列席"))) is not None:
+        return page
     try:
         if action == "withdraw":
             services.withdraw(current_user, mine)

@@ -141,6 +141,29 @@ def on_activity_cancelled(activity, **_) -> None:
         _tell(user_id, "change", "cancelled", f"/openday/{activity.id}", title=activity.title)
 
 
+@signals.message_changed.connect
+def on_message_changed(message, what: str = "", **_) -> None:
+    """The writer hears when the message is assigned, returned for reassignment or reopened (their own rating
+    needs no notice)."""
+    if what in ("assigned", "returned", "reopened"):
+        _tell(message.user_id, "change", "message", f"/messages/track/{message.tracking_number}",
+              number=message.tracking_number, state=_state_label(message))
+
+
+@signals.message_replied.connect
+def on_message_replied(message, **_) -> None:
+    _tell(message.user_id, "change", "message_replied", f"/messages/track/{message.tracking_number}",
+          number=message.tracking_number)
+
+
+@signals.problem_confirmed.connect
+def on_problem_confirmed(problem, **_) -> None:
+    """Every writer in a confirmed common problem is told what was done at the source."""
+    for message in problem.messages:
+        _tell(message.user_id, "change", "problem", f"/messages/track/{message.tracking_number}",
+              number=message.tracking_number, title=problem.title)
+
+
 @signals.user_deleted.connect
 def forget_deleted_user(user_id: int, **_kw) -> None:
     """A deleted account's mail (addresses, names, links), topics, deliveries, notices and pending digest items go

@@ -181,7 +181,7 @@ def offer_next(session: ActivitySession, now: datetime) -> list[Registration]:
             break
         session.offer_seat(candidate, now, expires)
         db.session.flush()
-        _mail(candidate, "offered", expires_at=expires)
+        _mail(candidate, "offered", expires_at=expires, valid_until=expires)  # never sent after its deadline
         signals.registration_changed.send(candidate)
         offered.append(candidate)
     return offered

@@ -1,7 +1,7 @@
 """hearings: optimum chance of a lottery run beside the true chances
 
 Revision ID: af1c42624b70
-Revises: 50394a068c0b
+Revises: 5ca57806390a
 Create Date: 2026-12-01 03:09:10.338888
 
 """
@@ -13,7 +13,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = 'af1c42624b70'
-down_revision = '50394a068c0b'
+down_revision = '5ca57806390a'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
@@ -10,6 +10,8 @@ from app.hearings import selection_services, services
 from app.hearings.models import ApplicationState
 
 NOW = datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc)
+DRAW_TIME = time(21, 30)  # the announced source publishes its numbers at 21:30 Shanghai time on 30 June 2026
+AFTER_NUMBERS = datetime(2026, 6, 30, 13, 40, tzinfo=timezone.utc)  # 21:40 in Shanghai
 _n = itertools.count(1)
 DISTRICTS = ["xuhui", "pudong", "jingan", "yangpu"]
 

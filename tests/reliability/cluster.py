@@ -123,7 +123,8 @@ def scheduler_env(database_url: str, smtp_port: int, **extra: str) -> dict[str, 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CANYU_", "TEST_DATABASE", "SCHEDULER_"))}
     env.update(CANYU_ENV="development", DATABASE_URL=database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp_port),
                MAIL_SUPPRESS_SEND="0", LOG_REQUESTS="0", SCHEDULER_HEARTBEAT_SECONDS="1", SCHEDULER_POLL_SECONDS="0.5",
-               SCHEDULER_RECONNECT_MAX_SECONDS="1", SCHEDULER_INTERVAL_SCALE="0.05", PYTHONUNBUFFERED="1", **extra)
+               SCHEDULER_RECONNECT_MAX_SECONDS="1", SCHEDULER_INTERVAL_SCALE="0.05", PYTHONUNBUFFERED="1")
+    env.update(extra)
     return env
 
 
