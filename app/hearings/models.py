@@ -158,6 +158,7 @@ class Quota(db.Model):
     value: Mapped[str] = mapped_column(sa.String(30))
     minimum: Mapped[int] = mapped_column(default=0)
     maximum: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")  # why this quota: published with it
 
     meeting: Mapped[Meeting] = relationship(back_populates="quotas")
 
