@@ -5,6 +5,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -151,11 +152,19 @@ def selection(id: int) -> ResponseReturnValue:
     draw_doc = json.loads(draw.content) if draw and draw.content else None
     chances = {c["number"]: c for c in panels_doc["chances"]} if panels_doc else {}
     uniform = (meeting.seats / pool.size) if pool and pool.size else None
+    # The true chances are counted from the published panels themselves, so the page cannot say otherwise.
+    n_panels = len(panels_doc["panels"]) if panels_doc else 0
+    in_panels = Counter(n for panel in panels_doc["panels"] for n in panel) if panels_doc else Counter()
+    counts = [in_panels[n] for n in chances]
+    true_lowest = min(counts) / n_panels if counts and n_panels else None
+    true_highest = max(counts) / n_panels if counts and n_panels else None
+    optimum = min(c["maximin_chance"] for c in chances.values()) if chances else None
     return render_template("hearings/selection.html", meeting=meeting, pool=pool, run=run, latest=latest,
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
-                           pool_doc=json.loads(pool.content) if pool else None,
-                           events=[{**e.as_dict(), "when": record.parse_stamp(e.at)} for e in record.entries(meeting.id)], kind_label=record.kind_label,
-                           language=current_language())
+                           n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
+                           optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
+                           events=[{**e.as_dict(), "when": record.parse_stamp(e.at)} for e in record.entries(meeting.id)],
+                           kind_label=record.kind_label, language=current_language())
 
 
 def _download(content: str, name: str) -> Response:
