@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
+# E-mailed links (verification, tickets, invitations) point to the address `make run` serves, unless set.
+BASE_URL ?= http://$(HOST):$(PORT)
 export FLASK_APP := wsgi.py
 
 .PHONY: run test setup db demo translations e2e test-postgres test-clock test-clock-postgres bench cluster-test clean
@@ -25,14 +27,14 @@ db: setup
 	$(BIN)/flask db upgrade
 
 demo: db
-	$(BIN)/flask demo-data
+	BASE_URL=$(BASE_URL) $(BIN)/flask demo-data
 
 # Serve on http://$(HOST):$(PORT) with demo data on SQLite, and run the scheduler beside it.
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)  (the scheduler runs beside it; Ctrl+C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/flask scheduler run & \
-	  $(BIN)/flask run --host $(HOST) --port $(PORT)
+	  BASE_URL=$(BASE_URL) $(BIN)/flask scheduler run & \
+	  BASE_URL=$(BASE_URL) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite (and on PostgreSQL too when TEST_DATABASE_URL is set).
 # Browser tests run when Chromium is installed; otherwise they are reported as skipped.

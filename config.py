@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -22,6 +23,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _database_url(default: str) -> str:
     url = os.environ.get("DATABASE_URL", default)
     # psycopg v3 is the driver; accept the common short forms.
@@ -37,7 +43,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'canyu.db'}")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SITE_NAME = "参与 Canyu"
-    # Absolute address used in e-mailed links (verification, reset, tickets).
+    # Absolute address used in e-mailed links (verification, reset, tickets). `make run` passes the address it
+    # serves (http://HOST:PORT); production refuses to start without it.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
 
     # Uploads: 5 attachments of 10 MB each plus form overhead.
@@ -52,6 +59,12 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A remembered sign-in lasts this many days (at most 30); a session not remembered ends after
+    # SESSION_IDLE_HOURS without a request. Both are rows of user_session, ended by signing out.
+    REMEMBER_COOKIE_DAYS = min(_int("REMEMBER_COOKIE_DAYS", 30), 30)
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_COOKIE_DAYS)
+    SESSION_IDLE_HOURS = _int("SESSION_IDLE_HOURS", 24)
     WTF_CSRF_TIME_LIMIT = None
 
     # Languages: Chinese first, English complete.
@@ -73,8 +86,14 @@ class Config:
     MAIL_SHOW_IN_APP = _bool("MAIL_SHOW_IN_APP", False)
     # Development: do not contact a mail server at all; mark mail sent and keep it in the app.
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
-    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
+    # Temporary failures (server down, 4xx) are retried for this long after the mail was queued, with a back-off
+    # doubling from OUTBOX_BACKOFF_SECONDS to OUTBOX_MAX_BACKOFF_SECONDS; then the mail fails (logged as an error,
+    # shown to the oversight admin, who can send it again).
+    OUTBOX_RETRY_HOURS = _float("OUTBOX_RETRY_HOURS", 48)
     OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 60)
+    OUTBOX_MAX_BACKOFF_SECONDS = _int("OUTBOX_MAX_BACKOFF_SECONDS", 1800)
+    # A message whose sending kills the sender this many times fails.
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
     # Sent and failed mail older than this is deleted by a daily job.
     OUTBOX_KEEP_DAYS = _int("OUTBOX_KEEP_DAYS", 90)
 
@@ -92,6 +111,7 @@ class Config:
     VERIFY_LINK_HOURS = _int("VERIFY_LINK_HOURS", 48)
     RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 2)
     INVITE_LINK_HOURS = _int("INVITE_LINK_HOURS", 168)
+    EMAIL_UNDO_HOURS = _int("EMAIL_UNDO_HOURS", 168)  # the old address may undo a change of address
 
     # Operations: logs, proxies, metrics.
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
@@ -103,11 +123,23 @@ class Config:
 
     # Scheduler.
     SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
+    # How often the scheduler shows it still holds the lock (and notices it lost it: a database restart).
+    SCHEDULER_HEARTBEAT_SECONDS = _float("SCHEDULER_HEARTBEAT_SECONDS", 10)
+    # A waiting scheduler asks for the lock this often; an unreachable database is retried with a back-off
+    # doubling from 0.5 s up to SCHEDULER_RECONNECT_MAX_SECONDS.
+    SCHEDULER_POLL_SECONDS = _float("SCHEDULER_POLL_SECONDS", 5)
+    SCHEDULER_RECONNECT_MAX_SECONDS = _float("SCHEDULER_RECONNECT_MAX_SECONDS", 15)
+    # Every job's interval is multiplied by this (a test or a demo runs them more often).
+    SCHEDULER_INTERVAL_SCALE = _float("SCHEDULER_INTERVAL_SCALE", 1)
 
     # Consultations: feedback report due this many days after closing.
     FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)
+    # Open Month: check-in opens this many minutes before a session starts, on the session's day only.
+    OPENDAY_CHECK_IN_OPENS_MINUTES = _int("OPENDAY_CHECK_IN_OPENS_MINUTES", 120)
     # Hearings: the lottery's time limit.
     LOTTERY_TIME_LIMIT_SECONDS = _int("LOTTERY_TIME_LIMIT_SECONDS", 600)
+    # The random source of a hearing draw is announced at least this many full days before its numbers come out.
+    HEARING_ANNOUNCE_MIN_DAYS = _int("HEARING_ANNOUNCE_MIN_DAYS", 1)
 
 
 class DevelopmentConfig(Config):
@@ -150,6 +182,11 @@ class ProductionConfig(Config):
             # Limits kept in one process's memory would not hold across workers and hosts.
             raise RuntimeError("ProductionConfig needs REDIS_URL (rate limits shared by every worker and host), "
                                "or RATELIMIT_ENABLED=0.")
+        base_url = os.environ.get("BASE_URL", "")
+        if not base_url.startswith(("https://", "http://")):
+            # Every e-mailed link is built from it; a default would send people to the wrong host.
+            raise RuntimeError("ProductionConfig needs BASE_URL, the public address e-mailed links point to "
+                               "(for example https://canyu.example.gov.cn).")
         if os.environ.get("STORAGE_BACKEND", "filesystem") not in {"filesystem", "database"}:
             raise RuntimeError("STORAGE_BACKEND must be 'filesystem' or 'database'.")
 

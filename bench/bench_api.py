@@ -33,6 +33,9 @@ def main() -> None:
     from config import TestingConfig
 
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    from bench.benchdb import ensure_database
+
+    ensure_database(url)  # its own PostgreSQL database, created when missing
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": tempfile.mkdtemp()}, config_class=TestingConfig)
     with app.app_context():
         db.drop_all()

@@ -271,6 +271,9 @@ def run_child(url: str, cid: int, mode: str) -> str:
 
 def main() -> None:
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    from bench.benchdb import ensure_database
+
+    ensure_database(url)  # its own PostgreSQL database, created when missing
     app = make_app(url)
     with app.app_context():
         from app.extensions import db

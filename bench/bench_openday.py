@@ -46,6 +46,7 @@ def prepare(db_url: str, secret: str, users: int, seats: int) -> tuple[int, list
     os.environ["DATABASE_URL"] = db_url
     os.environ["SECRET_KEY"] = secret
     os.environ["RATELIMIT_ENABLED"] = "0"  # as for gunicorn below; production otherwise needs REDIS_URL
+    os.environ.setdefault("BASE_URL", "http://127.0.0.1")  # production needs it; no mail leaves the benchmark
     from datetime import date, timedelta
 
     import sqlalchemy as sa
@@ -198,12 +199,17 @@ def main() -> int:
     if not args.database_url.rstrip("/").endswith("_bench"):
         raise SystemExit("refusing to empty a database whose name does not end in _bench")
 
+    from bench.benchdb import ensure_database
+
+    if ensure_database(args.database_url):
+        print(f"Created the database {args.database_url.rsplit('/', 1)[-1]}", flush=True)
     secret = secrets.token_hex(32)
     print(f"Preparing {args.requests} residents and a session of {args.seats} seats ...", flush=True)
     session_id, creds = prepare(args.database_url, secret, args.requests, args.seats)
     port = free_port()
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
-               SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0")
+               SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0", BASE_URL=os.environ["BASE_URL"],
+               LOG_REQUESTS="0")  # a log line per sign-up would bury the figures
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
          "--backlog", "2048", "--log-level", "warning", "wsgi:app"],

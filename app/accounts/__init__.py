@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from app.accounts import manage, settings, views  # noqa: E402,F401
+from app.accounts import devices, manage, settings, views  # noqa: E402,F401

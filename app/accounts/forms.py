@@ -156,6 +156,12 @@ class ForgotPasswordForm(Form):
     submit = SubmitField(_l("发送重置链接"))
 
 
+class SigninLinkForm(Form):
+    email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
+                                               Email(_l("电子邮箱格式不正确。")), Length(max=254)])
+    submit = SubmitField(_l("发送登录链接"))
+
+
 class ResetPasswordForm(Form):
     password, password_again = _new_password_fields()
     submit = SubmitField(_l("设置新密码"))

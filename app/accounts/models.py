@@ -156,10 +156,13 @@ class User(UserMixin, db.Model):
         """Invited staff who have not yet followed the invitation link (no password yet)."""
         return self.role in (Role.STAFF, Role.ADMIN) and self.password_hash is None and self.deleted_at is None
 
+    # The token of the server-side session (accounts/sessions.py) this request runs in; not a column.
+    session_token = ""
+
     def get_id(self) -> str:
-        """Flask-Login's session id: the user id and a digest of the password hash, so that a new password
-        (a reset or a change) ends every other session and remembered device."""
-        return f"{self.id}.{self.session_fingerprint}"
+        """Flask-Login's session id: the user id, a digest of the password hash and the token of the server-side
+        session (a UserSession row), so that signing out, a new password or address end it for good."""
+        return f"{self.id}.{self.session_fingerprint}.{self.session_token}"
 
     @property
     def session_fingerprint(self) -> str:
@@ -190,14 +193,38 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.role.value}>"
 
 
-class LoginFailure(db.Model):
-    """One failed sign-in, kept for throttling by account and by address."""
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per key ("email:x@y" or "ip:1.2.3.4"). An attempt is counted *before* its password
+    is checked, by a compare-and-set on ``version``, so parallel guesses cannot get more checks than allowed."""
 
-    __tablename__ = "login_failure"
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    version: Mapped[int] = mapped_column(default=0)
+
+
+class UserSession(db.Model):
+    """One signed-in session (a browser, maybe remembered). The session and remember-me cookies carry its token;
+    a request is signed in only while its row is live, so signing out (here or everywhere) ends it for good."""
+
+    __tablename__ = "user_session"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(300), index=True)  # "email:x@y" or "ip:1.2.3.4"
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # sha256 of the cookie's token
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip_address: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+
+    def is_live(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires_at
 
 
 def mask_name(name: str | None) -> str:

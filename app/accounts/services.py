@@ -1,8 +1,6 @@
 """Account use cases. They take the acting user as an argument, flush but never commit."""
 from __future__ import annotations
 
-import math
-from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -11,7 +9,8 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from app import signals
-from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginFailure, Role, Tag, \
+from app.accounts import sessions
+from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginThrottle, Role, Tag, \
     TagKind, User
 from app.accounts.tokens import LinkError, load_user_for, make_token, state_fingerprint
 from app.accounts.validators import normalise_uscc, uscc_problem
@@ -58,6 +57,7 @@ def check_password(user: User, password: str) -> bool:
 def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    sessions.end_all(user)  # a new password signs the account out everywhere
 
 
 # Lookups ------------------------------------------------------------------------------------------------------
@@ -91,12 +91,12 @@ def send_verification(user: User) -> None:
 
 def register_user(*, email: str, password: str, name: str, role: Role = Role.RESIDENT,
                   organisation_name: str | None = None, uscc: str | None = None,
-                  district: str | None = None, locale: str = "zh") -> User:
+                  district: str | None = None, locale: str = "zh") -> User | None:
+    """The new account, or None when the address already has one: then its owner is told by e-mail, and the
+    caller answers exactly as for a new account (nobody learns which addresses are registered)."""
     if role not in (Role.RESIDENT, Role.ENTERPRISE):
         raise ValueError("only residents and enterprise representatives register themselves")
     email = normalise_email(email)
-    if email_taken(email):
-        raise AccountError(_("该电子邮箱已注册。如果忘记了密码，请使用“找回密码”。"), field="email")
     if role is Role.ENTERPRISE:
         # The form checks these too; the rule lives here so that no other caller can skip it.
         if not (organisation_name or "").strip():
@@ -105,6 +105,13 @@ def register_user(*, email: str, password: str, name: str, role: Role = Role.RES
         if problem:
             raise AccountError(_("统一社会信用代码的校验位不正确，请核对后重新输入。") if problem == "check"
                                else _("请填写有效的统一社会信用代码。"), field="uscc")
+    owner = find_user_by_email(email)
+    if owner is not None:
+        hash_password(password)  # the same work as a new account
+        if owner.deleted_at is None:
+            queue_email(owner.email, "accounts/emails/already_registered", user=owner,
+                        login=_absolute("accounts.login"), reset=_absolute("accounts.forgot_password"))
+        return None
     user = User(email=email, name=name.strip(), role=role, district=district or None, locale=locale)
     if role is Role.ENTERPRISE:
         user.organisation_name = (organisation_name or "").strip()
@@ -124,50 +131,7 @@ def verify_email(token: str) -> User:
     return user
 
 
-# Sign-in throttling -------------------------------------------------------------------------------------------
-
-def _throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [f"email:{normalise_email(email)}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
-
-
-def login_wait_seconds(email: str, ip: str | None) -> int:
-    """Seconds to wait before another attempt: 0 for the first free failures, then doubling per failure."""
-    config = current_app.config
-    free, base = config["LOGIN_FREE_FAILURES"], config["LOGIN_BASE_DELAY_SECONDS"]
-    now = utcnow()
-    window = now - timedelta(hours=24)
-    wait = 0
-    for key in _throttle_keys(email, ip):
-        rows = db.session.execute(
-            sa.select(sa.func.count(LoginFailure.id), sa.func.max(LoginFailure.failed_at))
-            .where(LoginFailure.key == key, LoginFailure.failed_at > window)
-        ).one()
-        count, last = rows
-        if count >= free and last is not None:
-            delay = base * 2 ** min(count - free, 10)
-            remaining = math.ceil((last + timedelta(seconds=delay) - now).total_seconds())
-            wait = max(wait, remaining)
-    return max(wait, 0)
-
-
-def authenticate(email: str, password: str, ip: str | None) -> User:
-    """The user for these credentials. Raises AccountError (wrong credentials, or too many failures)."""
-    wait = login_wait_seconds(email, ip)
-    if wait > 0:
-        raise AccountError(_("登录失败次数过多，请在 %(seconds)s 秒后再试。", seconds=wait), field="password")
-    user = find_user_by_email(email)
-    if user is None or user.deleted_at is not None or not check_password(user, password):
-        for key in _throttle_keys(email, ip):
-            db.session.add(LoginFailure(key=key))
-        raise AccountError(_("电子邮箱或密码不正确。"), field="password")
-    if not user.is_active:  # told only to someone who knows the password
-        raise AccountError(_("此账户已停用。如有疑问，请联系平台管理员。"), field="password")
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
-    user.last_login_at = utcnow()
-    return user
+# Sign-in (throttling, equal hashing time) lives in accounts/signin.py.
 
 
 # Administration -----------------------------------------------------------------------------------------------
@@ -214,7 +178,7 @@ def reset_password(token: str, password: str) -> User:
     set_password(user, password)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{user.email}"))
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.reset_password", user)
     return user
@@ -255,7 +219,8 @@ def update_profile(user: User, *, name: str, district: str | None, age_band: str
 # Change of e-mail address and password ------------------------------------------------------------------------
 
 def _email_fingerprint(user: User, data: dict | None = None) -> str:
-    return state_fingerprint("email", user.email, (data or {}).get("e"))
+    # Bound to the password too: after a password change an e-mail-change link already sent stops working.
+    return state_fingerprint("email", user.email, (data or {}).get("e"), user.password_changed_at)
 
 
 def request_email_change(user: User, new_email: str, password: str) -> str:
@@ -283,9 +248,12 @@ def confirm_email_change(token: str) -> User:
     if email_taken(new_email):
         raise AccountError(_("该电子邮箱已被其他账户使用。"), field="new_email")
     old = user.email
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{old}"))
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{old}"))
     user.email = new_email
     user.email_verified_at = utcnow()
+    sessions.end_all(user)  # a new address signs the account out everywhere
+    from app.accounts import email_undo  # (imports this module)
+    email_undo.notify_old_address(user, old)
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.change_email", user)
     return user
@@ -350,7 +318,7 @@ def delete_account(user: User, password: str) -> int:
     if not check_password(user, password):
         raise AccountError(_("密码不正确。"), field="password")
     user_id = user.id
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{user.email}"))
     user.email = None
     user.password_hash = None
     user.name = DELETED_NAME

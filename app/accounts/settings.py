@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
-from app.accounts import bp, services
-from app.accounts.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
+from app.accounts import bp, email_undo, services, sessions
+from app.accounts.forms import ChangeEmailForm, ConfirmForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
 from app.accounts.models import Tag
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
@@ -97,6 +97,29 @@ def confirm_email_change(token: str) -> ResponseReturnValue:
     return redirect(url_for("accounts.login"))
 
 
+@bp.route("/accounts/email/undo/<token>", methods=["GET", "POST"])
+def undo_email_change(token: str) -> ResponseReturnValue:
+    """From the notice sent to the old address: a confirmation page, then the old address is back."""
+    try:
+        user, data = email_undo.check(token)
+        if request.method == "POST" and ConfirmForm().validate_on_submit():
+            email_undo.undo(token)
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+            flash(_("登录邮箱已恢复为 %(email)s，所有设备都已退出登录。我们已向该邮箱发送重置密码的链接，请设置新密码。",
+                    email=user.email), "success")
+            return redirect(url_for("accounts.login"))
+    except LinkError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+    except services.AccountError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason="taken", message=exc.message), 400
+    return render_template("accounts/email_undo.html", old_email=data.get("o", ""), new_email=user.email,
+                           form=ConfirmForm())
+
+
 @bp.route("/accounts/password", methods=["GET", "POST"])
 @login_required
 def change_password() -> ResponseReturnValue:
@@ -108,9 +131,10 @@ def change_password() -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "current_password")
         else:
+            # Every session has ended (services.set_password); this browser carries on in a new one.
+            previous = sessions.current()
+            sessions.sign_in(current_user._get_current_object(), remember=bool(previous and previous.remember))
             db.session.commit()
-            # Other sessions end (their id carries the old password's digest); this one carries on.
-            login_user(current_user._get_current_object())
             flash(_("密码已修改。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form), form_status(form)

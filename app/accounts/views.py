@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
-from app.accounts import bp, services
+from app.accounts import bp, services, sessions, signin
 from app.accounts.forms import (
     AcceptInvitationForm,
     ConfirmForm,
@@ -28,13 +28,8 @@ from app.i18n import current_language
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    user_id, _sep, fingerprint = (session_id or "").partition(".")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or fingerprint != user.session_fingerprint:
-        return None  # deleted, deactivated, or the password has changed since this session began
-    return user
+    # A live server-side session of an active account whose password has not changed since it began.
+    return sessions.load(session_id)
 
 
 def safe_next(default: str) -> str:
@@ -54,7 +49,7 @@ def register() -> ResponseReturnValue:
     if form.validate_on_submit():
         role = Role.ENTERPRISE if form.account_type.data == "enterprise" else Role.RESIDENT
         try:
-            user = services.register_user(
+            services.register_user(
                 email=form.email.data, password=form.password.data, name=form.name.data, role=role,
                 organisation_name=form.organisation_name.data, uscc=form.uscc.data,
                 district=form.district.data, locale=current_language(),
@@ -63,10 +58,10 @@ def register() -> ResponseReturnValue:
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
             db.session.commit()
-            login_user(user)
-            flash(_("注册成功。我们已向 %(email)s 发送了验证邮件，请点击邮件中的链接完成验证。", email=user.email),
-                  "success")
-            return redirect(url_for("accounts.unverified"))
+            # The same answer whether or not the address already had an account (its owner got a mail).
+            flash(_("我们已向 %(email)s 发送了一封邮件。请打开邮件中的链接验证电子邮箱，然后登录。",
+                    email=services.normalise_email(form.email.data)), "success")
+            return redirect(url_for("accounts.login"))
     return render_template("accounts/register.html", form=form), form_status(form)
 
 
@@ -104,13 +99,13 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data, request.remote_addr)
+            user = signin.authenticate(form.email.data, form.password.data, request.remote_addr)
         except services.AccountError as exc:
             db.session.commit()  # keep the record of the failure
             form.password.errors.append(exc.message)
         else:
+            sessions.sign_in(user, remember=bool(form.remember.data))
             db.session.commit()
-            login_user(user, remember=form.remember.data)
             flash(_("您已登录。"), "success")
             return redirect(safe_next(url_for("core.home")))
     return render_template("accounts/login.html", form=form), form_status(form)
@@ -120,6 +115,8 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
+        sessions.end_current()  # replaying this session's cookies (or the remember-me cookie) finds nothing
+        db.session.commit()
         logout_user()
         flash(_("您已退出登录。"), "success")
     return redirect(url_for("core.home"))

@@ -404,7 +404,7 @@ def vote_results(args, year: int) -> dict:
 
 COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
     "department": S, "period": S, "closed": I, "reports": I, "on_time_share": NUMN, "median_days_to_report": NUMN,
-    "comments": I, "answered_share": NUMN, "adoption_rate": NUMN})}})
+    "comments": I, "answered_share": NUMN, "adoption_rate": NUMN, "reports_late": I, "reports_not_yet_due": I})}})
 
 
 @endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",

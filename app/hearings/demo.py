@@ -8,16 +8,16 @@ The random numbers in the demo are made up for the demonstration (the meetings s
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
 from app.accounts.models import Role, User
-from app.core.timeutil import local, utcnow
+from app.core.timeutil import from_local, local, utcnow
 from app.extensions import db
-from app.hearings import services
-from app.hearings.models import ApplicationState, Disposition, Draw, Meeting
+from app.hearings import lottery_runs, selection_services, services
+from app.hearings.models import ApplicationState, Disposition, Meeting
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈"
 GIVEN = ["建国", "秀英", "志强", "桂兰", "海燕", "伟", "静", "敏", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明",
@@ -118,21 +118,20 @@ def _selected_meeting(now, *, title, dept_code, staff_email, summary, topics, qu
             services.review(staff, a, eligible=False, reason="申报与议题相关企业存在雇佣关系，存在利益冲突。")
         else:
             services.review(staff, a, eligible=True)
-    services.freeze_pool(staff, meeting, now=meeting.closes_at + timedelta(hours=2))
-    run = services.request_lottery(staff, meeting)
+    selection_services.freeze_pool(staff, meeting, now=meeting.closes_at + timedelta(hours=2))
+    run = selection_services.request_lottery(staff, meeting)
     db.session.flush()
-    services.execute_lottery_run(run, time_limit=300)
-    if services.published_run(meeting) is None:
+    computed_at = meeting.closes_at + timedelta(days=1)  # the demo computes now, dated the day after the pool froze
+    lottery_runs.execute_lottery_run(run, time_limit=300, recorded_at=computed_at)
+    if selection_services.published_run(meeting) is None:
         return meeting
-    # The demo computes the lottery now; date the run as if it had run the day after the pool froze.
-    run.started_at = meeting.closes_at + timedelta(days=1, hours=-1)
-    run.finished_at = run.started_at + timedelta(seconds=run.seconds or 1)
+    run.finished_at = computed_at
+    run.started_at = run.finished_at - timedelta(seconds=run.seconds or 1)
     expected = local(meeting.closes_at + timedelta(days=5)).date()  # the draw day, in Shanghai
-    draw = Draw(meeting=meeting, source_descriptions=source_descriptions, expected_on=expected,
-                announced_at=meeting.closes_at + timedelta(days=1), announced_by_id=staff.id)
-    db.session.add(draw)
-    db.session.flush()
-    services.perform_draw(staff, meeting, [" ".join(map(str, s)) for s in sources], now=meeting.closes_at + timedelta(days=5, hours=10))
+    selection_services.announce_draw(staff, meeting, descriptions=source_descriptions, expected_on=expected,
+                                     times=[time(21, 30)], now=computed_at + timedelta(hours=2))
+    selection_services.perform_draw(staff, meeting, [" ".join(map(str, s)) for s in sources],
+                                    now=from_local(expected, time(21, 45)))
     return meeting
 
 
@@ -142,11 +141,11 @@ def _answer_all(meeting: Meeting, now) -> None:
     for i, a in enumerate(selected):
         when = a.respond_by - timedelta(days=1)
         if i == 0:
-            services.respond(a.user, a, accept=False, now=when)  # an alternate moves in
+            selection_services.respond(a.user, a, accept=False, now=when)  # an alternate moves in
         else:
-            services.respond(a.user, a, accept=True, now=when)
+            selection_services.respond(a.user, a, accept=True, now=when)
     for a in [e.application for e in staff_app if e.application.state is ApplicationState.SELECTED]:
-        services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=6))
+        selection_services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=6))
 
 
 def load() -> str:

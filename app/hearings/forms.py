@@ -143,6 +143,10 @@ class AnnounceDrawForm(Form):
         _l("将使用的随机数来源"), validators=[DataRequired(_l("请至少写明一个将来公开的随机数来源。"))],
         description=_l("每行一个，写明名称、期号和开奖日期，例如“中国福利彩票3D 第2026150期（2026年6月5日开奖）开奖号码”。"))
     expected_on = DateField(_l("开奖日期"), validators=[InputRequired(_l("请填写开奖日期。"))])
+    times = StringField(
+        _l("开奖时间（北京时间）"), validators=[DataRequired(_l("请填写开奖时间。")), Length(max=100)],
+        description=_l("号码公布的时刻，例如“21:30”；来源不止一个且时间不同时，按顺序每个来源写一个，用空格或逗号分隔。"
+                       "号码公布之后才能抽签。"))
 
 
 def draw_form(descriptions: list[str]) -> type[Form]:

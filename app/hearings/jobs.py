@@ -6,7 +6,7 @@ from flask import current_app
 from flask_babel import force_locale
 
 from app.extensions import db
-from app.hearings import services
+from app.hearings import lottery_runs, selection_services
 from app.hearings.models import LotteryRun, LotteryStatus
 
 
@@ -16,20 +16,21 @@ def run_queued_lotteries() -> int:
 
     done = 0
     with force_locale("zh"):
-        services.fail_stale_runs(current_app.config["LOTTERY_TIME_LIMIT_SECONDS"])
+        lottery_runs.fail_dead_runs()  # its process is gone (a killed scheduler)
+        lottery_runs.fail_stale_runs(current_app.config["LOTTERY_TIME_LIMIT_SECONDS"])
         while True:
             run_id = db.session.scalar(sa.select(LotteryRun.id).where(LotteryRun.status == LotteryStatus.QUEUED)
                                        .order_by(LotteryRun.id).limit(1))
             if run_id is None:
                 return done
             run = db.session.get(LotteryRun, run_id)
-            services.execute_lottery_run(run)
+            lottery_runs.execute_lottery_run(run)
             done += 1
 
 
 def expire_unanswered() -> int:
     """Selected observers who did not answer by the deadline decline; the next alternate moves in."""
     with force_locale("zh"):
-        n = services.expire_unanswered()
+        n = selection_services.expire_unanswered()
         db.session.commit()
     return n

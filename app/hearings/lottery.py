@@ -227,8 +227,39 @@ def panel_satisfies(panel: list[int], pool_by_number: dict[int, dict], quotas: l
 # ---- running in a child process with a time limit -------------------------------------------------------
 
 
-def _child(conn, pool, quotas, seats, n_panels):
+def end_with_parent(parent_pid: int) -> None:
+    """Make this (child) process end when its parent dies, whatever the parent was doing: the kernel sends SIGKILL
+    on Linux (prctl PR_SET_PDEATHSIG); a watcher thread checks the parent's pid as well (other systems, and a
+    parent that died before the prctl)."""
+    import ctypes
+    import os
+    import signal
+    import threading
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(70)
+            time.sleep(0.5)
+
+    if os.getppid() != parent_pid:
+        os._exit(70)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child(conn, pool, quotas, seats, n_panels, parent_pid=None, at_start=None):
     import logging
+
+    if parent_pid is not None:
+        end_with_parent(parent_pid)
+    if at_start is not None:
+        at_start()  # e.g. forget the database connections inherited from the parent (without closing them)
 
     import sortition_algorithms.utils  # noqa: F401 - sets up its loggers; quieten them below
 
@@ -255,14 +286,21 @@ def _child(conn, pool, quotas, seats, n_panels):
 
 def compute_with_time_limit(pool: list[dict], quotas: list[dict], seats: int, *, time_limit: float,
                             n_panels: int = N_PANELS,
-                            progress: Callable[[str, int, int | None], None] | None = None) -> LotteryResult:
-    """Run ``compute`` in a child process; kill it and raise LotteryTimeout after ``time_limit`` seconds."""
+                            progress: Callable[[str, int, int | None], None] | None = None,
+                            at_start: Callable[[], None] | None = None) -> LotteryResult:
+    """Run ``compute`` in a child process; kill it and raise LotteryTimeout after ``time_limit`` seconds.
+
+    The child ends itself if this process dies (so it never outlives a killed scheduler, nor keeps its database
+    sockets open); ``at_start`` runs first in the child."""
     shortfalls = check_feasibility(pool, quotas, seats)
     if shortfalls:
         raise LotteryInfeasible(shortfalls)
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child_conn, pool, quotas, seats, n_panels), daemon=True)
+    import os
+
+    proc = ctx.Process(target=_child, args=(child_conn, pool, quotas, seats, n_panels, os.getpid(), at_start),
+                       daemon=True)
     proc.start()
     child_conn.close()
     deadline = time.monotonic() + time_limit

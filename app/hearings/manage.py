@@ -18,7 +18,7 @@ from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
-from app.hearings import bp, services, topics
+from app.hearings import bp, lottery_runs, selection_services, services, topics
 from app.hearings.forms import (
     AnnounceDrawForm,
     AnswerForm,
@@ -37,6 +37,7 @@ from app.hearings.models import (
     ApplicationState,
     Disposition,
     HearingError,
+    LotteryRun,
     Meeting,
     MeetingPhase,
     Suggestion,
@@ -119,9 +120,9 @@ def _render_manage(meeting: Meeting, status: int = 200, **forms):
         forms.setdefault("draw_form", draw_form(draw.source_descriptions)(prefix="draw"))
     forms.setdefault("materials_form", MaterialsForm(prefix="materials", data={"materials": meeting.materials}))
     forms.setdefault("record_form", RecordForm(prefix="record", data={"decisions": meeting.decisions}))
-    latest = services.latest_run(meeting)
+    latest = selection_services.latest_run(meeting)
     return render_template("hearings/manage/meeting.html", meeting=meeting, applications=applications,
-                           suggestions=suggestions, latest=latest, run=services.published_run(meeting),
+                           suggestions=suggestions, latest=latest, run=selection_services.published_run(meeting),
                            phase=meeting.phase(), Phase=MeetingPhase, S=ApplicationState, draw=draw,
                            review_form=ReviewForm(), answer_form_for=_answer_form, now=utcnow(), **forms), status
 
@@ -180,7 +181,7 @@ def manage_export(id: int, fmt: str) -> ResponseReturnValue:
 @staff_required
 def manage_lottery_status(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    run = services.latest_run(meeting)
+    run = selection_services.latest_run(meeting)
     if run is None:
         return {"status": None}
     return {"status": run.status.value, "label": str(run.status_label), "progress": run.progress,
@@ -223,7 +224,7 @@ def manage_review(id: int, app_id: int) -> ResponseReturnValue:
 @staff_required
 def manage_freeze(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    commit_or_explain(lambda: services.freeze_pool(current_user, meeting), _("候选池已冻结并公开。"))
+    commit_or_explain(lambda: selection_services.freeze_pool(current_user, meeting), _("候选池已冻结并公开。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#pool")
 
 
@@ -231,12 +232,23 @@ def manage_freeze(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_lottery(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    run = commit_or_explain(lambda: services.request_lottery(current_user, meeting), "")
+    run = commit_or_explain(lambda: selection_services.request_lottery(current_user, meeting), "")
     if run is not None:
         if run.message:
             flash(run.localized_message, "error")
         else:
             flash(_("已开始计算抽签方案，通常需要几秒到几分钟。本页会显示进度。"), "success")
+    return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
+
+
+@bp.route("/manage/hearings/<int:id>/lottery/<int:run_id>/cancel", methods=["POST"])
+@staff_required
+def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
+    meeting = _managed(id)
+    run = db.get_or_404(LotteryRun, run_id)
+    if run.meeting_id != meeting.id:
+        abort(404)
+    commit_or_explain(lambda: lottery_runs.cancel_run(current_user, run), _("已取消这次计算。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
 
 
@@ -247,8 +259,10 @@ def manage_announce_draw(id: int) -> ResponseReturnValue:
     form = AnnounceDrawForm(prefix="announce")
     if form.validate_on_submit():
         try:
-            services.announce_draw(current_user, meeting, descriptions=form.descriptions.data.splitlines(),
-                                   expected_on=form.expected_on.data)
+            descriptions = form.descriptions.data.splitlines()
+            times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
+            selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
+                                             expected_on=form.expected_on.data, times=times)
             db.session.commit()
             flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
@@ -267,7 +281,8 @@ def manage_draw(id: int) -> ResponseReturnValue:
         abort(404)
     if draw.drawn_at is not None:
         try:
-            services.perform_draw(current_user, meeting, [])
+            attempted = [request.form.get(f"draw-source_{i}", "") for i in range(len(draw.source_descriptions))]
+            selection_services.perform_draw(current_user, meeting, attempted)
         except HearingError as exc:
             db.session.commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")
@@ -276,7 +291,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         texts = [getattr(form, f"source_{i}").data for i in range(len(draw.source_descriptions))]
         try:
-            services.perform_draw(current_user, meeting, texts)
+            selection_services.perform_draw(current_user, meeting, texts)
             db.session.commit()
             flash(_("抽签完成，结果已公开，并已通知所有申请人。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")

@@ -309,6 +309,7 @@ class LotteryStatus(LabelledEnum):
     INFEASIBLE = "infeasible", _l("配额无法满足"), "error"
     TIMED_OUT = "timed_out", _l("超时"), "error"
     FAILED = "failed", _l("失败"), "error"
+    CANCELLED = "cancelled", _l("已取消"), "info"
 
 
 class LotteryRun(db.Model):
@@ -335,6 +336,7 @@ class LotteryRun(db.Model):
     seconds: Mapped[float | None] = mapped_column()
     lowest_chance: Mapped[float | None] = mapped_column()
     highest_chance: Mapped[float | None] = mapped_column()
+    worker: Mapped[str | None] = mapped_column(sa.String(200))  # "host:pid" of the process computing it
 
     meeting: Mapped[Meeting] = relationship()
 
@@ -362,6 +364,10 @@ class Draw(db.Model):
     meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("hearing_meeting.id", ondelete="CASCADE"), unique=True)
     source_descriptions: Mapped[list] = mapped_column(sa.JSON, default=list)  # one text per source
     expected_on: Mapped[date | None] = mapped_column(sa.Date)
+    source_times: Mapped[list] = mapped_column(sa.JSON, default=list)  # "HH:MM" Shanghai, one per source
+    numbers_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last source publishes; no draw before
+    pool_sha256: Mapped[str] = mapped_column(sa.String(64), default="")  # what the announcement commits to
+    panels_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
     announced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     announced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     lottery_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hearing_lottery_run.id"))
@@ -375,6 +381,11 @@ class Draw(db.Model):
 
     meeting: Mapped[Meeting] = relationship(back_populates="draw")
     lottery_run: Mapped[LotteryRun | None] = relationship()
+
+    @property
+    def announced_before_numbers(self) -> bool:
+        """The "(before the numbers)" label, from the stored times."""
+        return self.numbers_at is not None and self.announced_at < self.numbers_at
 
 
 # What became of an observer's suggestion: the same kinds as a comment's answer.

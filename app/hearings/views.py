@@ -16,11 +16,12 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import can_manage_department, verified_required
+from app.core import confirm
 from app.core.errors import show_error, submit
 from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.hearings import bp, services
+from app.hearings import bp, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -136,8 +137,8 @@ def show(id: int) -> ResponseReturnValue:
 def selection(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     pool, draw = meeting.pool, meeting.draw
-    run = services.published_run(meeting)
-    latest = services.latest_run(meeting)
+    run = selection_services.published_run(meeting)
+    latest = selection_services.latest_run(meeting)
     panels_doc = json.loads(run.panels_content) if run else None
     draw_doc = json.loads(draw.content) if draw and draw.content else None
     chances = {c["number"]: c for c in panels_doc["chances"]} if panels_doc else {}
@@ -163,7 +164,7 @@ def pool_file(id: int) -> ResponseReturnValue:
 @bp.route("/hearings/<int:id>/panels.json")
 def panels_file(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
-    run = services.published_run(meeting)
+    run = selection_services.published_run(meeting)
     if run is None:
         abort(404)
     return _download(run.panels_content, f"hearing-{meeting.id}-panels.json")
@@ -217,12 +218,18 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
         abort(404)
     form = SuggestionForm()
     form.topic_id.choices = [(0, _("整体"))] + [(t.id, t.title) for t in meeting.topics]
+    if action in ("withdraw", "decline") and (page := confirm.ask(
+            _("确定撤回申请吗？撤回后不参加抽签。") if action == "withdraw"
+            else _("确定放弃列席吗？名额将由候补递补，放弃后不能恢复。"), detail=meeting.title,
+            back=url_for("hearings.my_application", id=meeting.id),
+            button=_("撤回申请") if action == "withdraw" else _("放弃列席"))) is not None:
+        return page
     try:
         if action == "withdraw":
             services.withdraw(current_user, mine)
             message = _("申请已撤回。")
         elif action in ("accept", "decline"):
-            services.respond(current_user, mine, accept=action == "accept")
+            selection_services.respond(current_user, mine, accept=action == "accept")
             message = _("已确认列席，会议材料会在会前发给您。") if action == "accept" else _("已放弃列席，名额将由候补递补。")
         elif action == "suggest":
             if not form.validate_on_submit():

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("notifications", __name__)
 
-from app.notifications import commands, subscribe, views  # noqa: E402,F401  (commands and routes register on bp)
+from app.notifications import commands, failed_mail, subscribe, views  # noqa: E402,F401  (commands and routes)

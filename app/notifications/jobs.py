@@ -1,10 +1,15 @@
 """Send the outbox. Safe to run twice, and from two processes: each row is claimed before it is sent.
 
-A row moves pending -> sending (claimed, committed) -> sent, or back to pending with ``attempts + 1`` and an
-exponentially growing ``next_attempt_at`` when the server refuses or cannot be reached; after
-OUTBOX_MAX_ATTEMPTS (or a permanent 5xx refusal) it is failed. A sender that dies between the claim and the
+A row moves pending -> sending (claimed, committed) -> sent, or back to pending with ``attempts + 1`` and a
+``next_attempt_at`` that doubles from OUTBOX_BACKOFF_SECONDS up to OUTBOX_MAX_BACKOFF_SECONDS when the server
+refuses for now or cannot be reached. It fails only on a permanent 5xx refusal, or when it still could not be sent
+OUTBOX_RETRY_HOURS (48) after it was queued: a mail-server outage shorter than that loses nothing. A final failure
+is logged as an error; the oversight admin sees failed mail (with the reason) and can send it again
+(`retry_failed`, also `flask notifications retry-failed`). A message whose ``valid_until`` passed while it waited
+(an offer whose deadline is over) is marked expired, never sent late. A sender that dies between the claim and the
 report leaves the row in ``sending``; after CLAIM_LEASE it is pending again and retried (the stable Message-ID
-lets a receiving system recognise the rare duplicate this can cause).
+lets a receiving system recognise the rare duplicate this can cause); a message that kills its sender
+OUTBOX_MAX_ATTEMPTS times fails.
 """
 from __future__ import annotations
 
@@ -132,19 +137,56 @@ def _claim(email_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def give_up_at(email: OutboxEmail) -> datetime:
+    return email.give_up_at or email.created_at + timedelta(hours=current_app.config["OUTBOX_RETRY_HOURS"])
+
+
 def _record_failure(email: OutboxEmail, error: str, *, permanent: bool = False) -> bool:
     """Back to pending with back-off, or failed. Returns True when the row is now failed."""
     config = current_app.config
+    now = utcnow()
     email.attempts += 1
     email.claimed_at = None
     email.last_error = error[:2000]
-    if permanent or email.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+    limit = give_up_at(email)
+    if permanent or now >= limit:
         email.state = OutboxState.FAILED
+        log.error("mail %s to %s failed for good after %s attempt(s)%s: %s", email.id, email.recipient,
+                  email.attempts, "" if permanent else f" and {config['OUTBOX_RETRY_HOURS']} hours",
+                  email.last_error)
         return True
     email.state = OutboxState.PENDING
-    delay = config["OUTBOX_BACKOFF_SECONDS"] * 2 ** (email.attempts - 1)
-    email.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    delay = min(config["OUTBOX_MAX_BACKOFF_SECONDS"],
+                config["OUTBOX_BACKOFF_SECONDS"] * 2 ** min(email.attempts - 1, 30))
+    email.next_attempt_at = min(now + timedelta(seconds=delay), limit)  # one last try at the limit itself
     return False
+
+
+def expire_out_of_date(now: datetime) -> int:
+    """Waiting messages whose content is out of date (valid_until passed) are marked expired, not sent late."""
+    return db.session.execute(
+        sa.update(OutboxEmail)
+        .where(OutboxEmail.state == OutboxState.PENDING, OutboxEmail.valid_until.is_not(None),
+               OutboxEmail.valid_until <= now)
+        .values(state=OutboxState.EXPIRED, last_error="expired before it could be sent")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def retry_failed(ids: list[int] | None = None) -> int:
+    """Send failed mail again (all of it, or these rows): pending now, retried for another OUTBOX_RETRY_HOURS.
+    Messages already out of date are not sent. Returns how many; the caller commits."""
+    now = utcnow()
+    where = [OutboxEmail.state == OutboxState.FAILED,
+             sa.or_(OutboxEmail.valid_until.is_(None), OutboxEmail.valid_until > now)]
+    if ids is not None:
+        where.append(OutboxEmail.id.in_(ids))
+    return db.session.execute(
+        sa.update(OutboxEmail).where(*where)
+        .values(state=OutboxState.PENDING, next_attempt_at=now, claimed_at=None,
+                give_up_at=now + timedelta(hours=current_app.config["OUTBOX_RETRY_HOURS"]))
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def send_pending_email(batch_size: int = 100) -> dict[str, int]:
@@ -152,6 +194,7 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
     config = current_app.config
     now = utcnow()
     release_stale_claims(now)
+    expired = expire_out_of_date(now)
     db.session.commit()
     due_ids = db.session.scalars(
         sa.select(OutboxEmail.id)
@@ -159,7 +202,7 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(batch_size)
     ).all()
-    counts = {"sent": 0, "retried": 0, "failed": 0}
+    counts = {"sent": 0, "retried": 0, "failed": 0, "expired": expired}
     sender = SmtpSender(config)
     try:
         for email_id in due_ids:
@@ -180,7 +223,8 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
                 # The server may be left mid-transaction; start the next message on a clean connection.
                 sender.close()
             except Exception as exc:  # noqa: BLE001 - a message that cannot even be built: retried, then failed
-                failed = _record_failure(email, f"{type(exc).__name__}: {exc}")
+                failed = _record_failure(email, f"{type(exc).__name__}: {exc}",
+                                         permanent=email.attempts + 1 >= config["OUTBOX_MAX_ATTEMPTS"])
                 log.exception("mail %s could not be built", email_id)
             else:
                 email.attempts += 1
@@ -192,8 +236,9 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
                 db.session.commit()
                 continue
             counts["failed" if failed else "retried"] += 1
-            log.warning("mail %s to %s failed (attempt %s): %s", email.id, email.recipient, email.attempts,
-                        email.last_error)
+            if not failed:
+                log.warning("mail %s to %s not sent (attempt %s), retried: %s", email.id, email.recipient,
+                            email.attempts, email.last_error)
             db.session.commit()
             if stop:
                 break  # the server is down: the other rows keep their turn for the next run
@@ -208,7 +253,8 @@ def purge_old_email() -> int:
     cutoff = utcnow() - timedelta(days=days)
     result = db.session.execute(
         sa.delete(OutboxEmail)
-        .where(OutboxEmail.state.in_([OutboxState.SENT, OutboxState.FAILED]), OutboxEmail.created_at < cutoff)
+        .where(OutboxEmail.state.in_([OutboxState.SENT, OutboxState.FAILED, OutboxState.EXPIRED]),
+               OutboxEmail.created_at < cutoff)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

@@ -17,7 +17,8 @@ class OutboxState(LabelledEnum):
     PENDING = "pending", _l("等待发送"), "info"  # waiting for its next attempt
     SENDING = "sending", _l("正在发送"), "info"  # claimed by the sender; back to pending if the sender died
     SENT = "sent", _l("已发送"), "ok"
-    FAILED = "failed", _l("发送失败"), "error"  # gave up after the maximum number of attempts
+    FAILED = "failed", _l("发送失败"), "error"  # refused for good, or still not sent after OUTBOX_RETRY_HOURS
+    EXPIRED = "expired", _l("已过期未发送"), "info"  # its content was out of date before it could be sent
 
 
 class OutboxEmail(db.Model):
@@ -43,3 +44,8 @@ class OutboxEmail(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Not sent after this instant (an offer whose deadline passed): marked expired instead of sent late.
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Temporary failures are retried until this instant (created_at + OUTBOX_RETRY_HOURS when unset; a retry by
+    # an admin sets it again from then).
+    give_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

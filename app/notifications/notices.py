@@ -44,6 +44,9 @@ def change_text(what: str, **values) -> str:
         "invitation": lambda: _("邀请您对“%(title)s”提出意见", **values),
         "record": lambda: _("您列席的“%(title)s”会议记录和决定已公开", **values),
         "cancelled": lambda: _("您报名的活动“%(title)s”已取消", **values),
+        "message": lambda: _("您的留言 %(number)s 状态更新：%(state)s", **values),
+        "message_replied": lambda: _("您的留言 %(number)s 已答复，请查看并评价", **values),
+        "problem": lambda: _("您的留言 %(number)s 反映的问题已作为共性问题“%(title)s”处理，请查看采取的措施", **values),
     }
     return texts[what]()
 

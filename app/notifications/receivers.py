@@ -21,7 +21,11 @@ from app.openday.models import Registration
 
 
 def _locale_of(user_id: int) -> str:
-    return db.session.scalar(sa.select(User.locale).where(User.id == user_id)) or "zh"
+    # From the identity map when the user is loaded already (the actor usually is): no query, and no autoflush
+    # while a sign-up still holds its session's lock.
+    with db.session.no_autoflush:
+        user = db.session.get(User, user_id)
+    return (user.locale if user is not None else None) or "zh"
 
 
 def _tell(user_id: int | None, kind: str, what: str, link: str, **values) -> None:
@@ -135,6 +139,29 @@ def on_activity_cancelled(activity, **_) -> None:
                                 .distinct())
     for user_id in people:
         _tell(user_id, "change", "cancelled", f"/openday/{activity.id}", title=activity.title)
+
+
+@signals.message_changed.connect
+def on_message_changed(message, what: str = "", **_) -> None:
+    """The writer hears when the message is assigned, returned for reassignment or reopened (their own rating
+    needs no notice)."""
+    if what in ("assigned", "returned", "reopened"):
+        _tell(message.user_id, "change", "message", f"/messages/track/{message.tracking_number}",
+              number=message.tracking_number, state=_state_label(message))
+
+
+@signals.message_replied.connect
+def on_message_replied(message, **_) -> None:
+    _tell(message.user_id, "change", "message_replied", f"/messages/track/{message.tracking_number}",
+          number=message.tracking_number)
+
+
+@signals.problem_confirmed.connect
+def on_problem_confirmed(problem, **_) -> None:
+    """Every writer in a confirmed common problem is told what was done at the source."""
+    for message in problem.messages:
+        _tell(message.user_id, "change", "problem", f"/messages/track/{message.tracking_number}",
+              number=message.tracking_number, title=problem.title)
 
 
 @signals.user_deleted.connect

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from contextlib import ExitStack
+from datetime import datetime
 
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
@@ -12,8 +13,12 @@ from app.extensions import db
 from app.notifications.models import OutboxEmail
 
 
-def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None, **context) -> OutboxEmail:
+def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None, valid_until: datetime | None = None,
+                **context) -> OutboxEmail:
     """Render ``templates/<template>.txt`` (and ``.html`` if present) in ``locale`` and add it to the outbox.
+
+    ``valid_until``: past this instant the message is out of date (an offer's deadline) and is marked expired
+    instead of being sent late.
 
     The first line of the text template is ``Subject: ...``; the rest is the body. Nothing is sent here: the row
     is part of the caller's transaction, so mail exists exactly when the change that caused it was committed.
@@ -49,6 +54,7 @@ def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None,
         body_text=body.strip() + "\n",
         body_html=html,
         message_id=f"<{secrets.token_hex(16)}@{domain}>",
+        valid_until=valid_until,
     )
     db.session.add(email)
     return email

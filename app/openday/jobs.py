@@ -66,7 +66,7 @@ def _send_reminders(now: datetime | None = None) -> int:
             sa.update(Registration).where(Registration.id == reg.id, Registration.reminder_sent_at.is_(None))
             .values(reminder_sent_at=now).execution_options(synchronize_session=False)).rowcount
         if claimed == 1:
-            services._mail(reg, "reminder")
+            services._mail(reg, "reminder", valid_until=reg.starts_at)
             sent += 1
         db.session.commit()
     return sent

@@ -8,14 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
-from app.core import exports
+from app.core import confirm, exports
 from app.core.errors import INVALID, commit_or_explain, form_status, show_error, submit
 from app.core.storage import Upload
 from app.core.timeutil import format_local, from_local, local, utcnow
@@ -184,6 +184,10 @@ def manage_publish(activity_id: int) -> ResponseReturnValue:
 def manage_cancel(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = CancelActivityForm()
+    if form.validate_on_submit() and (page := confirm.ask(
+            _("确定取消该活动吗？所有报名者都会收到通知，取消后不能恢复。"), detail=activity.title,
+            back=url_for("openday.manage_show", activity_id=activity.id), button=_("取消活动"))) is not None:
+        return page
     told = submit(form, lambda: services.cancel_activity(current_user, activity, form.reason.data))
     if told is not None:
         flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")
@@ -356,11 +360,10 @@ def check_in(session_id: int) -> ResponseReturnValue:
         method = request.form.get("method", "manual")
         method = method if method in ("scan", "manual", "search") else "manual"
         if reg_id or form.validate_on_submit():
-            registration = db.session.get(Registration, reg_id) if reg_id else None
-            if reg_id and registration is None:
-                abort(404)
+            registration = db.session.scalar(sa.select(Registration).where(
+                Registration.id == reg_id, Registration.session_id == session.id)) if reg_id else None
             result, reg, message = services.check_in(
-                current_user, session, code=form.code.data or "", registration=registration,
+                current_user, session, code="" if reg_id else form.code.data or "", registration=registration,
                 method="search" if reg_id else method, user_agent=request.user_agent.string)
             db.session.commit()
             ok = result is CheckInResult.OK
@@ -381,8 +384,9 @@ def check_in(session_id: int) -> ResponseReturnValue:
     recent = db.session.scalars(sa.select(CheckIn).where(CheckIn.session_id == session.id)
                                 .options(sa.orm.joinedload(CheckIn.registration).joinedload(Registration.user))
                                 .order_by(CheckIn.id.desc()).limit(10)).all()
+    door = session.door_window(current_app.config["OPENDAY_CHECK_IN_OPENS_MINUTES"])
     return render_template("openday/check_in.html", session=session, activity=session.activity, form=form,
-                           q=q, found=found, recent=recent), form_status(form)
+                           q=q, found=found, recent=recent, door=door), form_status(form)
 
 
 # ------------------------------------------------------------------------------------ the vote (admin)

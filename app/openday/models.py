@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import Department, Tag, User, tag_link_table
 from app.core.enums import LabelledEnum
 from app.core.errors import DomainError
-from app.core.timeutil import utcnow
+from app.core.timeutil import from_local, local, utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
@@ -67,6 +67,7 @@ class CheckInResult(enum.Enum):
     CANCELLED = "cancelled"
     NOT_CONFIRMED = "not_confirmed"
     UNKNOWN = "unknown"
+    NOT_TODAY = "not_today"
 
 
 activity_tag = tag_link_table("openday_activity_tag", "activity_id", "openday_activity.id")
@@ -143,6 +144,13 @@ class Activity(db.Model):
         return (self.state is ActivityState.PUBLISHED
                 and self.signup_opens_at <= now < self.signup_closes_at)
 
+    def door_window(self, opens_minutes: int) -> tuple[datetime, datetime]:
+        """When tickets are checked in: on the session's day (Shanghai), from ``opens_minutes`` before the start
+        (not before that day's midnight) until the day ends (or the session does, if it runs past midnight)."""
+        day = local(self.starts_at).date()
+        opens = max(from_local(day), self.starts_at - timedelta(minutes=opens_minutes))
+        return opens, max(from_local(day + timedelta(days=1)), self.ends_at)
+
     @property
     def average_rating(self) -> float | None:
         return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
@@ -210,6 +218,13 @@ class ActivitySession(db.Model):
 
     def has_ended(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.ends_at
+
+    def door_window(self, opens_minutes: int) -> tuple[datetime, datetime]:
+        """When tickets are checked in: on the session's day (Shanghai), from ``opens_minutes`` before the start
+        (not before that day's midnight) until the day ends (or the session does, if it runs past midnight)."""
+        day = local(self.starts_at).date()
+        opens = max(from_local(day), self.starts_at - timedelta(minutes=opens_minutes))
+        return opens, max(from_local(day + timedelta(days=1)), self.ends_at)
 
     @property
     def average_rating(self) -> float | None:

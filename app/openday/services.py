@@ -181,7 +181,7 @@ def offer_next(session: ActivitySession, now: datetime) -> list[Registration]:
             break
         session.offer_seat(candidate, now, expires)
         db.session.flush()
-        _mail(candidate, "offered", expires_at=expires)
+        _mail(candidate, "offered", expires_at=expires, valid_until=expires)  # never sent after its deadline
         signals.registration_changed.send(candidate)
         offered.append(candidate)
     return offered
@@ -256,7 +256,14 @@ def check_in(actor: User, session: ActivitySession, *, code: str = "", registrat
              method: str = "manual", user_agent: str = "", now: datetime | None = None) -> tuple[CheckInResult, Registration | None, str]:
     """Check a ticket in at the door. Every attempt is recorded. Returns (result, registration, message)."""
     now = now or utcnow()
-    reg = registration if registration is not None else find_by_code(code)
+    if registration is not None:
+        # Picked by id (the name search): only a registration of this very session. Ids are sequential, so any
+        # other is refused exactly like a forged code and names nobody.
+        reg = registration if registration.session_id == session.id else None
+    else:
+        reg = find_by_code(code)
+        if reg is not None and reg.activity.department_id != session.activity.department_id:
+            reg = None  # another department's ticket: nothing about it is shown here
     result, message = CheckInResult.OK, ""
     if reg is None:
         result, message = CheckInResult.UNKNOWN, _("无效的票码：找不到这张票，未签到。")
@@ -264,6 +271,10 @@ def check_in(actor: User, session: ActivitySession, *, code: str = "", registrat
         result = CheckInResult.WRONG_SESSION
         message = _("这张票属于另一场次（%(title)s，%(when)s），不能在本场次签到。",
                     title=reg.activity.title, when=format_local(reg.session.starts_at))
+    elif not (door := session.door_window(current_app.config["OPENDAY_CHECK_IN_OPENS_MINUTES"]))[0] <= now < door[1]:
+        result = CheckInResult.NOT_TODAY
+        message = _("本场次在 %(day)s 签到（%(opens)s 起），现在不能签到。",
+                    day=format_local(session.starts_at, "%Y-%m-%d"), opens=format_local(door[0], "%H:%M"))
     elif reg.state is RS.CANCELLED:
         result, message = CheckInResult.CANCELLED, _("这张票已取消，不能签到。")
     elif reg.state is RS.CHECKED_IN:
@@ -291,7 +302,9 @@ def check_in(actor: User, session: ActivitySession, *, code: str = "", registrat
         else:
             result = CheckInResult.ALREADY
             message = _("已于 %(time)s 签到，本次未重复签到。", time=format_local(reg.checked_in_at, "%H:%M"))
-    db.session.add(CheckIn(session_id=session.id, registration_id=reg.id if reg is not None else None,
+    # A scan row names a registration only when it belongs to this session (the page lists names of its rows).
+    own = reg is not None and reg.session_id == session.id
+    db.session.add(CheckIn(session_id=session.id, registration_id=reg.id if own else None,
                            staff_id=actor.id, scanned_at=now, code=normalise_code(code)[:64], method=method[:20],
                            user_agent=(user_agent or "")[:300], result=result))
     db.session.flush()

@@ -18,8 +18,10 @@ from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
+from app.core import confirm
 from app.core.errors import INVALID, commit_or_explain, submit
-from app.core.timeutil import SHANGHAI, from_local, local, utcnow
+from app.core.hotcommit import commit_then_flush
+from app.core.timeutil import SHANGHAI, format_local, from_local, local, utcnow
 from app.extensions import db, limiter
 from app.openday import bp, images, services, votes
 from app.openday.forms import RatingForm, SignUpForm
@@ -81,14 +83,14 @@ def _filtered_activities(f):
 def index() -> ResponseReturnValue:
     f = _filters()
     view = "calendar" if request.args.get("view") == "calendar" else "list"
-    today = local(utcnow()).date()
+    now = utcnow()
     month_arg = request.args.get("month", "")
     try:
         year, month = (int(x) for x in month_arg.split("-"))
         if parse_date(f"{date(year, month, 1):%Y-%m-%d}") is None:
             raise ValueError(month_arg)
     except ValueError:
-        year, month = (today.year, today.month) if today.month == 8 else (today.year, 8)
+        year, month = _opening_month(f, now)
     activities, next_url, weeks = [], None, []
     if view == "list":
         stmt = _filtered_activities(f)
@@ -128,7 +130,19 @@ def index() -> ResponseReturnValue:
     return render_template("openday/index.html", activities=activities, next_url=next_url, f=f, view=view,
                            weeks=weeks, year=year, month=month, departments=departments, tags=tags, districts=list(DISTRICTS),
                            modes=list(ActivityMode), prev_month=f"{prev_month.year}-{prev_month.month:02d}",
-                           next_month=f"{next_month.year}-{next_month.month:02d}", window=votes.current_window())
+                           next_month=f"{next_month.year}-{next_month.month:02d}", window=votes.current_window(),
+                           now=now)
+
+
+def _opening_month(f, now: datetime) -> tuple[int, int]:
+    """The calendar opens on the month of the next session open for sign-up (else the next session, else now)."""
+    ids = _filtered_activities(f).where(Activity.state_clause(ActivityState.PUBLISHED)).with_only_columns(Activity.id)
+    upcoming = sa.select(sa.func.min(ActivitySession.starts_at)).join(Activity).where(
+        ActivitySession.activity_id.in_(ids), ActivitySession.starts_at > now)
+    first = (db.session.scalar(upcoming.where(Activity.signup_opens_at <= now, Activity.signup_closes_at > now))
+             or db.session.scalar(upcoming) or now)
+    day = local(first).date()
+    return day.year, day.month
 
 
 def url_with_after(after: str) -> str:
@@ -171,7 +185,7 @@ def sign_up(session_id: int) -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("openday.show", activity_id=activity.id, _anchor=f"session-{session.id}"))
     reg_id, state, position = reg.id, reg.state, reg.waitlist_position
-    db.session.commit()
+    commit_then_flush()
     if state is RS.CONFIRMED:
         flash(_("报名成功！电子票已发送到您的邮箱。"), "success")
     else:
@@ -201,7 +215,17 @@ def ticket(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
-                           rank=services.waitlist_rank(reg), rating=rating, rating_form=RatingForm())
+                           rank=services.waitlist_rank(reg), rating=rating, rating_form=RatingForm(),
+                           leave=_leave_words(reg))
+
+
+def _leave_words(reg: Registration) -> tuple[str, str, str]:
+    """What leaving means in the registration's state: (button, question, done)."""
+    if reg.state is RS.WAITLISTED:
+        return (_("放弃候补"), _("确定要退出候补名单吗？您的候补位置将让给排在后面的人。"), _("已退出候补名单。"))
+    if reg.state is RS.OFFERED:
+        return (_("放弃名额"), _("确定要放弃留给您的名额吗？名额将让给下一位候补者。"), _("已放弃名额。"))
+    return (_("取消报名"), _("确定要取消报名吗？您的座位将让给候补者，取消后不能恢复。"), _("已取消报名。"))
 
 
 @bp.route("/openday/tickets/<int:registration_id>/qr.svg")
@@ -243,7 +267,12 @@ def ticket_ics(registration_id: int) -> ResponseReturnValue:
 @login_required
 def cancel(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
-    commit_or_explain(lambda: services.cancel_registration(current_user, reg), _("已取消报名。"))
+    button, question, done = _leave_words(reg)
+    back = url_for("openday.ticket", registration_id=reg.id)
+    if (page := confirm.ask(question, back=back, button=button,
+                            detail=f"{reg.activity.title} · {format_local(reg.session.starts_at)}")) is not None:
+        return page
+    commit_or_explain(lambda: services.cancel_registration(current_user, reg), done)
     return redirect(url_for("openday.ticket", registration_id=reg.id))
 
 
@@ -264,7 +293,8 @@ def rate(registration_id: int) -> ResponseReturnValue:
         return redirect(url_for("openday.ticket", registration_id=reg.id))
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
-                           rank=services.waitlist_rank(reg), rating=rating, rating_form=form), INVALID
+                           rank=services.waitlist_rank(reg), rating=rating, rating_form=form,
+                           leave=_leave_words(reg)), INVALID
 
 
 # ------------------------------------------------------------------------------------------------ the vote

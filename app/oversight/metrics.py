@@ -23,7 +23,7 @@ from app.consultations.models import (
     ModerationState,
 )
 from app.core.errors import DomainError
-from app.core.timeutil import SHANGHAI, from_local
+from app.core.timeutil import SHANGHAI, from_local, utcnow
 from app.extensions import db
 from app.hearings.models import FollowUp, Suggestion
 from app.openday.models import Activity, ActivitySession, ActivityState
@@ -215,25 +215,30 @@ def quarters_of(period: Period) -> list[Period]:
     return [period]
 
 
-def compliance_rows(period: Period) -> list[dict]:
+def compliance_rows(period: Period, now: datetime | None = None) -> list[dict]:
     """Compliance per department, per quarter when the period is a year."""
-    return [row for p in quarters_of(period) for row in compliance(p)]
+    now = now or utcnow()
+    return [row for p in quarters_of(period) for row in compliance(p, now)]
 
 
 def quarter_of(d: date) -> str:
     return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
 
 
-def compliance(period: Period) -> list[dict]:
-    """Per department, for consultations that closed in the period: reports on time, median days from close to
-    report, share of published comments answered, adoption rate among answers."""
+def compliance(period: Period, now: datetime | None = None) -> list[dict]:
+    """Per department, for consultations of the period that have closed by ``now``: reports on time among the
+    reports due (published by their due date, against published late or still missing once due; a report not
+    yet due and not published counts neither way), median days from close to report, share of published
+    comments answered, adoption rate among answers."""
 
+    now = now or utcnow()
     due = timedelta(days=_due_days())
     consultations = db.session.execute(
         sa.select(Consultation.id, Consultation.department_id, Consultation.closes_at, FeedbackReport.published_at)
         .outerjoin(FeedbackReport, FeedbackReport.consultation_id == Consultation.id)
         .where(Consultation.published_at.is_not(None), Consultation.withdrawn_at.is_(None),
-               Consultation.closes_at >= period.starts_at, Consultation.closes_at < period.ends_at)).all()
+               Consultation.closes_at >= period.starts_at, Consultation.closes_at < period.ends_at,
+               Consultation.closes_at <= now)).all()
     ids = [c.id for c in consultations]
     # Per published comment: its own answer, else its accepted group's answer (two queries).
     answers: dict[int, tuple[int, int, int]] = {}
@@ -258,14 +263,18 @@ def compliance(period: Period) -> list[dict]:
     for c in consultations:
         d = by_dept.setdefault(c.department_id, {"department_id": c.department_id,
                                                  "department": departments.get(c.department_id, ""),
-                                                 "closed": 0, "reports": 0, "on_time": 0, "days": [],
+                                                 "closed": 0, "reports": 0, "on_time": 0, "late": 0,
+                                                 "not_due": 0, "days": [],
                                                  "comments": 0, "answered": 0, "adopted": 0})
         d["closed"] += 1
         if c.published_at is not None:
             d["reports"] += 1
             d["days"].append((c.published_at - c.closes_at).total_seconds() / 86400)
-            if c.published_at <= c.closes_at + due:
-                d["on_time"] += 1
+            d["on_time" if c.published_at <= c.closes_at + due else "late"] += 1
+        elif now > c.closes_at + due:
+            d["late"] += 1  # due and missing
+        else:
+            d["not_due"] += 1
         total, answered, adopted = answers.get(c.id, (0, 0, 0))
         d["comments"] += total
         d["answered"] += answered
@@ -275,14 +284,16 @@ def compliance(period: Period) -> list[dict]:
         out.append({
             "department_id": d["department_id"], "department": d["department"], "period": period.key,
             "closed": d["closed"], "reports": d["reports"],
-            "on_time_share": round(d["on_time"] / d["closed"], 3) if d["closed"] else None,
+            "on_time_share": (round(d["on_time"] / (d["on_time"] + d["late"]), 3)
+                              if d["on_time"] + d["late"] else None),
             "median_days_to_report": round(statistics.median(d["days"]), 1) if d["days"] else None,
             "comments": d["comments"],
             "answered_share": round(d["answered"] / d["comments"], 3) if d["comments"] else None,
             "adoption_rate": round(d["adopted"] / d["answered"], 3) if d["answered"] else None,
+            "reports_late": d["late"], "reports_not_yet_due": d["not_due"],
         })
     return out
 
 
 COMPLIANCE_COLUMNS = ("department", "period", "closed", "reports", "on_time_share", "median_days_to_report",
-                      "comments", "answered_share", "adoption_rate")
+                      "comments", "answered_share", "adoption_rate", "reports_late", "reports_not_yet_due")

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from app.accounts.permissions import admin_required
 from app.core import exports
 from app.core.timeutil import local, utcnow
-from app.oversight import bp, charts, metrics
+from app.oversight import bp, charts, metrics, operations
 
 
 def _period(default_quarter: bool = True) -> metrics.Period:
@@ -25,7 +25,9 @@ def _period(default_quarter: bool = True) -> metrics.Period:
 def manage_dashboard() -> ResponseReturnValue:
     now = utcnow()
     return render_template("oversight/dashboard.html", data=metrics.dashboard(now), now=now,
-                           period=metrics.quarter_of(local(now).date()), month=local(now).strftime("%Y-%m"))
+                           period=metrics.quarter_of(local(now).date()), month=local(now).strftime("%Y-%m"),
+                           scheduler=operations.scheduler_status(now), outbox=operations.outbox_counts(),
+                           OutboxState=operations.OutboxState)
 
 
 @bp.route("/manage/oversight/list/<name>")
@@ -71,7 +73,7 @@ def manage_compliance_xlsx() -> ResponseReturnValue:
 def manage_report() -> ResponseReturnValue:
     period = _period()
     now = utcnow()
-    rows = metrics.compliance_rows(period)
+    rows = metrics.compliance_rows(period, now)
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     kind = _("季度通报") if "Q" in period.key else (_("年度通报") if len(period.key) == 4 else _("月度通报"))
     return render_template("oversight/report.html", rows=rows, period=period, charts=chart_list, kind=kind,

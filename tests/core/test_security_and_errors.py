@@ -81,6 +81,7 @@ def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
 def test_production_starts_with_a_real_secret_key(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "k" * 64)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")  # production refuses to start without it
+    monkeypatch.setenv("BASE_URL", "https://canyu.example.gov.cn")
     # The limiter is one object for every app of the process: keep it off (and off Redis) for the other tests.
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "UPLOAD_DIR": str(tmp_path),
                       "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"},

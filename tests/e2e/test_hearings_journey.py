@@ -124,14 +124,15 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
     expect(page.locator("#lottery")).to_contain_text("1000个方案")
 
     # 5. Draw: announce the future numbers, then enter them (a wrong form first).
-    tomorrow = (now + timedelta(days=1)).date().isoformat()
+    in_two_days = local(now + timedelta(days=2)).date().isoformat()
     page.fill("textarea[name=announce-descriptions]", "中国体育彩票“排列5”下一期开奖号码")
-    page.fill("input[name=announce-expected_on]", tomorrow)
+    page.fill("input[name=announce-expected_on]", in_two_days)
+    page.fill("input[name=announce-times]", "21:30")
     page.get_by_role("button", name="公布随机数来源").click()
     expect(page.locator(".flash-success")).to_contain_text("随机数来源已公布")
-    with live_server.session() as db:  # the draw date arrives
+    with live_server.session() as db:  # the numbers come out
         meeting = _meeting(db)
-        meeting.draw.expected_on = now.date()
+        meeting.draw.numbers_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
     page.goto(f"/manage/hearings/{meeting_id}#draw")
     page.fill("input[name=draw-source_0]", "4 0 九 2 6")

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
 from app.accounts.models import Role
-from app.hearings import services
+from app.hearings import selection_services, services
 from app.hearings.models import ApplicationState
 
 NOW = datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc)
+DRAW_TIME = time(21, 30)  # the announced source publishes its numbers at 21:30 Shanghai time on 30 June 2026
+AFTER_NUMBERS = datetime(2026, 6, 30, 13, 40, tzinfo=timezone.utc)  # 21:40 in Shanghai
 _n = itertools.count(1)
 DISTRICTS = ["xuhui", "pudong", "jingan", "yangpu"]
 
@@ -66,7 +68,7 @@ def pool_meeting(db, make_meeting, make_applicant, staff):
             apps.append(services.apply(user, meeting, now=meeting.opens_at + timedelta(hours=1), **apply_kwargs()))
         for a in apps:
             services.review(staff, a, eligible=True)
-        services.freeze_pool(staff, meeting, now=meeting.closes_at + timedelta(hours=1))
+        selection_services.freeze_pool(staff, meeting, now=meeting.closes_at + timedelta(hours=1))
         db.session.commit()
         assert all(a.state is ApplicationState.ELIGIBLE for a in apps)
         return meeting

@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from app.accounts.models import Role
 from app.core.audit import AuditEntry
 from app.core.timeutil import from_local
-from app.hearings import lottery, selection, services
+from app.hearings import lottery, lottery_runs, selection, selection_services, services
 from app.hearings.models import (
     Application,
     ApplicationState,
@@ -20,7 +20,7 @@ from app.hearings.models import (
     Meeting,
 )
 from app.notifications.models import OutboxEmail
-from tests.hearings.conftest import NOW, apply_kwargs
+from tests.hearings.conftest import AFTER_NUMBERS, DRAW_TIME, NOW, apply_kwargs
 
 
 def count(db, model):
@@ -131,7 +131,7 @@ def test_freeze_pool_numbers_and_hash(db, pool_meeting):
 
 def test_infeasible_quota_explained_and_no_draw(db, pool_meeting, staff):
     meeting = pool_meeting(quotas=({"category": "district", "value": "chongming", "min": 1, "max": 2},))
-    run = services.request_lottery(staff, meeting)
+    run = selection_services.request_lottery(staff, meeting)
     assert run.status is LotteryStatus.INFEASIBLE
     assert "崇明区" in run.message and "至少需要1人" in run.message and "只有0人" in run.message
     assert "Chongming" in run.message_en and "needs at least 1" in run.message_en  # kept for English readers
@@ -139,9 +139,9 @@ def test_infeasible_quota_explained_and_no_draw(db, pool_meeting, staff):
 
 
 def _run_lottery(db, staff, meeting):
-    run = services.request_lottery(staff, meeting)
+    run = selection_services.request_lottery(staff, meeting)
     db.session.commit()
-    services.execute_lottery_run(run, time_limit=120)
+    lottery_runs.execute_lottery_run(run, time_limit=120)
     assert run.status is LotteryStatus.SUCCEEDED, run.message
     return run
 
@@ -162,21 +162,21 @@ def test_lottery_panels_respect_quotas(db, pool_meeting, staff):
     assert abs(sum(c["chance"] for c in doc["chances"]) - 5) < 1e-9
     assert run.lowest_chance == pytest.approx(min(c["maximin_chance"] for c in doc["chances"]))
     with pytest.raises(HearingError):
-        services.request_lottery(staff, meeting)
+        selection_services.request_lottery(staff, meeting)
 
 
 def test_lottery_timeout_publishes_nothing(db, pool_meeting, staff, monkeypatch):
     meeting = pool_meeting()
-    run = services.request_lottery(staff, meeting)
+    run = selection_services.request_lottery(staff, meeting)
     db.session.commit()
 
     def slow(*a, **k):
         raise lottery.LotteryTimeout()
 
     monkeypatch.setattr(lottery, "compute_with_time_limit", slow)
-    services.execute_lottery_run(run, time_limit=1)
+    lottery_runs.execute_lottery_run(run, time_limit=1)
     assert run.status is LotteryStatus.TIMED_OUT and "时间上限" in run.message
-    assert run.panels_content is None and services.published_run(meeting) is None
+    assert run.panels_content is None and selection_services.published_run(meeting) is None
 
 
 def test_time_limit_kills_the_solver():
@@ -190,10 +190,10 @@ def _drawn(db, pool_meeting, staff, **kw):
     meeting = pool_meeting(**kw)
     _run_lottery(db, staff, meeting)
     with time_machine.travel(meeting.closes_at + timedelta(days=1)):
-        services.announce_draw(staff, meeting, descriptions=["福彩3D第2026150期开奖号码"],
-                               expected_on=date(2026, 6, 30))
-    with time_machine.travel(date(2026, 6, 30)):
-        draw = services.perform_draw(staff, meeting, ["7 3 9"])
+        selection_services.announce_draw(staff, meeting, descriptions=["福彩3D第2026150期开奖号码"],
+                               expected_on=date(2026, 6, 30), times=[DRAW_TIME])
+    with time_machine.travel(AFTER_NUMBERS):
+        draw = selection_services.perform_draw(staff, meeting, ["7 3 9"])
     db.session.commit()
     return meeting, draw
 
@@ -206,9 +206,9 @@ def test_draw_once_and_verifiable(db, pool_meeting, staff):
     assert {n for n, s in states.items() if s is ApplicationState.SELECTED} == set(doc["panel"])
     assert [n for n in doc["reserve_order"][:2]] == doc["alternates"]
     assert sum(s is ApplicationState.NOT_SELECTED for s in states.values()) == 12 - 5 - 2
-    with time_machine.travel(date(2026, 7, 1)):
+    with time_machine.travel(AFTER_NUMBERS + timedelta(days=1)):
         with pytest.raises(HearingError, match="只能进行一次"):
-            services.perform_draw(staff, meeting, ["1 2 3"])
+            selection_services.perform_draw(staff, meeting, ["1 2 3"])
     db.session.commit()
     refused = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "hearing.draw_refused")).all()
     assert len(refused) == 1
@@ -220,40 +220,42 @@ def test_draw_rejects_bad_numbers_and_early_entry(db, pool_meeting, staff):
     _run_lottery(db, staff, meeting)
     with time_machine.travel(meeting.closes_at + timedelta(days=1)):
         with pytest.raises(HearingError) as e:
-            services.announce_draw(staff, meeting, descriptions=["x"], expected_on=date(2026, 5, 1))
+            selection_services.announce_draw(staff, meeting, descriptions=["x"], expected_on=date(2026, 5, 1), times=[DRAW_TIME])
         assert e.value.field == "expected_on"
-        services.announce_draw(staff, meeting, descriptions=["a", "b"], expected_on=date(2026, 6, 30))
+        selection_services.announce_draw(staff, meeting, descriptions=["a", "b"], expected_on=date(2026, 6, 30), times=[DRAW_TIME])
         with pytest.raises(HearingError, match="还没到"):
-            services.perform_draw(staff, meeting, ["1", "2"])
-    with time_machine.travel(date(2026, 6, 30)):
+            selection_services.perform_draw(staff, meeting, ["1", "2"])
+    with time_machine.travel(AFTER_NUMBERS):
         with pytest.raises(HearingError) as e:
-            services.perform_draw(staff, meeting, ["1 2", "3,x"])
+            selection_services.perform_draw(staff, meeting, ["1 2", "3,x"])
         assert e.value.field == "source_1"
         with pytest.raises(HearingError):
-            services.perform_draw(staff, meeting, ["1 2"])
+            selection_services.perform_draw(staff, meeting, ["1 2"])
     assert meeting.draw.drawn_at is None and meeting.draw.key_string == ""
 
 
-def test_draw_dates_are_shanghai_dates_of_the_act(db, pool_meeting, staff):
-    """The draw date a person types is a Shanghai date, judged against the time of the act (``now``), which the
-    demo and the jobs pass in, not against whatever the wall clock says."""
+def test_draw_waits_a_full_day_and_for_the_time_the_numbers_come_out(db, pool_meeting, staff):
+    """The numbers must come out at least one full day after the announcement (Shanghai date and time of day, judged
+    against the time of the act), and the draw waits for that time of day, not for midnight."""
     meeting = pool_meeting()
     _run_lottery(db, staff, meeting)
-    late_evening = from_local(date(2026, 6, 14), time(23, 30))  # 15:30 UTC
-    past_midnight = from_local(date(2026, 6, 15), time(0, 30))  # 16:30 UTC, still 14 June in UTC
+    evening = from_local(date(2026, 6, 14), time(21, 0))
     with time_machine.travel(datetime(2026, 7, 20, tzinfo=timezone.utc)):  # the clock is long past both
-        with pytest.raises(HearingError) as refused:
-            services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15),
-                                   now=past_midnight)
+        with pytest.raises(HearingError, match="至少1整天") as refused:  # 23.5 hours later is not a full day
+            selection_services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15),
+                                             times=[time(20, 30)], now=evening)
         assert refused.value.field == "expected_on"
-        services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15), now=late_evening)
-        with pytest.raises(HearingError, match="还没到"):
-            services.perform_draw(staff, meeting, ["7 3 9"], now=late_evening + timedelta(minutes=20))  # 23:50
-        draw = services.perform_draw(staff, meeting, ["7 3 9"], now=past_midnight)
-    assert draw.drawn_at == past_midnight
+        draw = selection_services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15),
+                                                times=[time(21, 30)], now=evening)
+        assert draw.numbers_at == from_local(date(2026, 6, 15), time(21, 30)) and draw.announced_before_numbers
+        with pytest.raises(HearingError, match="还没到"):  # the lottery date, but before 21:30
+            selection_services.perform_draw(staff, meeting, ["7 3 9"], now=from_local(date(2026, 6, 15), time(21, 20)))
+        drawn_at = from_local(date(2026, 6, 15), time(21, 35))
+        draw = selection_services.perform_draw(staff, meeting, ["7 3 9"], now=drawn_at)
+    assert draw.drawn_at == drawn_at
     with pytest.raises(HearingError) as again, force_locale("zh"):
-        services.perform_draw(staff, meeting, ["7 3 9"])
-    assert "2026-06-15 00:30" in str(again.value)  # when it was drawn, as the reader's clock showed it
+        selection_services.perform_draw(staff, meeting, ["7 3 9"])
+    assert "2026-06-15 21:35" in str(again.value)  # when it was drawn, as the reader's clock showed it
 
 
 def test_decline_moves_alternate_in_keeping_quotas(db, pool_meeting, staff):
@@ -262,8 +264,8 @@ def test_decline_moves_alternate_in_keeping_quotas(db, pool_meeting, staff):
         Application.state == ApplicationState.SELECTED)).all()
     female = next(a for a in selected if a.categories["gender"] == "female")
     females_in_panel = sum(a.categories["gender"] == "female" for a in selected)
-    with time_machine.travel(date(2026, 6, 30) + timedelta(hours=12)):
-        moved = services.respond(female.user, female, accept=False)
+    with time_machine.travel(AFTER_NUMBERS + timedelta(hours=12)):
+        moved = selection_services.respond(female.user, female, accept=False)
     assert female.state is ApplicationState.DECLINED
     assert moved is not None and moved.state is ApplicationState.SELECTED
     alternates = db.session.scalars(sa.select(Application).where(
@@ -278,14 +280,14 @@ def test_no_answer_by_deadline_is_a_decline_and_job_is_safe_twice(db, pool_meeti
     meeting, draw = _drawn(db, pool_meeting, staff)
     first = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
     for a in first[1:]:
-        services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
+        selection_services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
     db.session.commit()
     late = first[0]
     with pytest.raises(HearingError):
-        services.respond(late.user, late, accept=True, now=late.respond_by + timedelta(minutes=1))
-    assert services.expire_unanswered(late.respond_by + timedelta(minutes=1)) == 1
+        selection_services.respond(late.user, late, accept=True, now=late.respond_by + timedelta(minutes=1))
+    assert selection_services.expire_unanswered(late.respond_by + timedelta(minutes=1)) == 1
     db.session.commit()
-    assert services.expire_unanswered(late.respond_by + timedelta(minutes=2)) == 0
+    assert selection_services.expire_unanswered(late.respond_by + timedelta(minutes=2)) == 0
     assert late.state is ApplicationState.DECLINED and late.decline_reason == "no_answer"
     assert db.session.scalar(sa.select(sa.func.count(Application.id)).where(
         Application.state == ApplicationState.SELECTED)) == 1
@@ -295,7 +297,7 @@ def test_materials_warn_when_late_and_feedback(db, pool_meeting, staff):
     meeting, draw = _drawn(db, pool_meeting, staff)
     selected = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
     for a in selected:
-        services.respond(a.user, a, accept=True, now=date_dt(2026, 7, 1))
+        selection_services.respond(a.user, a, accept=True, now=date_dt(2026, 7, 1))
     assert services.send_materials(staff, meeting, "议程与背景材料", now=meeting.starts_at - timedelta(days=10)) is False
     assert services.send_materials(staff, meeting, "议程与背景材料", now=meeting.starts_at - timedelta(days=3)) is True
     after = meeting.starts_at + timedelta(hours=3)

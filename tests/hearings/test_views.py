@@ -6,9 +6,9 @@ import time_machine
 
 from app.accounts.models import Role
 from app.core.audit import AuditEntry
-from app.hearings import jobs, services
+from app.hearings import jobs, selection_services, services
 from app.hearings.models import Application, ApplicationState, Draw, LotteryRun, Meeting
-from tests.hearings.conftest import apply_kwargs
+from tests.hearings.conftest import AFTER_NUMBERS, apply_kwargs
 
 FORM = {"statement": "我住在老小区，关心加装电梯。", "confirms_categories": "y", "lives_or_works_in_city": "y",
         "consents_to_publication": "y"}
@@ -129,14 +129,14 @@ def _through_draw(client, auth, db, pool_meeting, staff):
         auth.login(staff)
         r = client.post(f"/manage/hearings/{meeting.id}/announce-draw",
                         data={"announce-descriptions": "福彩3D 第2026150期开奖号码\n体彩排列5 第26150期",
-                              "announce-expected_on": "2026-06-30"})
+                              "announce-expected_on": "2026-06-30", "announce-times": "21:30"})
         assert r.status_code == 302
     return meeting
 
 
 def test_draw_page_flow(client, auth, db, pool_meeting, staff):
     meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(date(2026, 6, 30)):
+    with time_machine.travel(AFTER_NUMBERS):
         auth.login(staff)
         r = client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "3 1 x", "draw-source_1": "1"})
         html = r.get_data(as_text=True)
@@ -166,11 +166,11 @@ def test_draw_page_flow(client, auth, db, pool_meeting, staff):
 
 def test_selected_person_accepts_on_own_page(client, auth, db, pool_meeting, staff):
     meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(date(2026, 6, 30)):
+    with time_machine.travel(AFTER_NUMBERS):
         auth.login(staff)
         client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
     chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).first()
-    with time_machine.travel(date(2026, 7, 1)):
+    with time_machine.travel(AFTER_NUMBERS + timedelta(days=1)):
         auth.logout()
         auth.login(chosen.user)
         page = client.get(f"/hearings/{meeting.id}/my-application").get_data(as_text=True)
@@ -192,12 +192,12 @@ def test_materials_late_warning_and_record_refused_until_answered(client, auth, 
     from app.hearings.models import Suggestion
 
     meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(date(2026, 6, 30)):
+    with time_machine.travel(AFTER_NUMBERS):
         auth.login(staff)
         client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
     chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
     for a in chosen:
-        services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
+        selection_services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
     db.session.commit()
     with time_machine.travel(meeting.starts_at - timedelta(days=3)):
         auth.login(staff)

@@ -28,7 +28,7 @@ def row(db, email_id) -> OutboxEmail:
 def test_delivered_with_subject_text_and_html_in_the_recipients_language(db, smtp, make_user):
     user = make_user(email="mary@example.com", name="Mary", locale="en")
     email_id = queue(db, user.email, user=user)
-    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 0}
+    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 0, "expired": 0}
 
     assert len(smtp.messages) == 1
     msg = smtp.messages[0]
@@ -49,7 +49,7 @@ def test_running_the_job_twice_sends_nothing_twice(db, smtp):
     queue(db, "a@example.com")
     queue(db, "b@example.com")
     assert send_pending_email()["sent"] == 2
-    assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0}
+    assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0, "expired": 0}
     assert sorted(m["To"] for m in smtp.messages) == ["a@example.com", "b@example.com"]
 
 
@@ -66,7 +66,7 @@ def test_server_down_loses_nothing_backs_off_and_delivers_once_when_back(app, db
     backoff = app.config["OUTBOX_BACKOFF_SECONDS"]
     with time_machine.travel(T0, tick=False) as traveller:
         email_id = queue(db)
-        assert send_pending_email() == {"sent": 0, "retried": 1, "failed": 0}
+        assert send_pending_email() == {"sent": 0, "retried": 1, "failed": 0, "expired": 0}
         r = row(db, email_id)
         assert r.state is OutboxState.PENDING and r.attempts == 1
         assert r.next_attempt_at == T0 + timedelta(seconds=backoff)
@@ -74,7 +74,7 @@ def test_server_down_loses_nothing_backs_off_and_delivers_once_when_back(app, db
 
         # Not due yet: the job leaves it alone.
         traveller.move_to(T0 + timedelta(seconds=backoff - 1))
-        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0}
+        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0, "expired": 0}
         assert row(db, email_id).attempts == 1
 
         # Second failure: the wait doubles.
@@ -93,9 +93,9 @@ def test_server_down_loses_nothing_backs_off_and_delivers_once_when_back(app, db
         # The server comes back: delivered exactly once.
         smtp_down.start()
         traveller.move_to(t3 + timedelta(seconds=4 * backoff))
-        assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 0}
+        assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 0, "expired": 0}
         traveller.shift(timedelta(days=1))
-        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0}
+        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0, "expired": 0}
     assert len(smtp_down.messages) == 1
     r = row(db, email_id)
     assert r.state is OutboxState.SENT and r.attempts == 4 and r.last_error is None
@@ -104,7 +104,7 @@ def test_server_down_loses_nothing_backs_off_and_delivers_once_when_back(app, db
 def test_an_outage_stops_the_run_and_keeps_every_row(db, smtp_down):
     with time_machine.travel(T0, tick=False) as traveller:
         ids = [queue(db, f"p{i}@example.com") for i in range(3)]
-        assert send_pending_email() == {"sent": 0, "retried": 1, "failed": 0}
+        assert send_pending_email() == {"sent": 0, "retried": 1, "failed": 0, "expired": 0}
         attempts = [row(db, i).attempts for i in ids]
         assert attempts == [1, 0, 0]  # one connection attempt per run, not one per message
         smtp_down.start()
@@ -113,20 +113,21 @@ def test_an_outage_stops_the_run_and_keeps_every_row(db, smtp_down):
     assert sorted(m["To"] for m in smtp_down.messages) == ["p0@example.com", "p1@example.com", "p2@example.com"]
 
 
-def test_failed_after_the_maximum_number_of_attempts(app, db, smtp_down, monkeypatch):
-    monkeypatch.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 3)
+def test_failed_after_the_48_hour_retry_horizon_and_logged_as_an_error(app, db, smtp_down, caplog):
+    assert app.config["OUTBOX_RETRY_HOURS"] == 48
     with time_machine.travel(T0, tick=False) as traveller:
         email_id = queue(db)
         results = []
-        for _ in range(3):
+        for _ in range(3):  # T0, T0 + 1 day, T0 + 2 days (the horizon)
             results.append(send_pending_email())
             traveller.shift(timedelta(days=1))
         assert [r["retried"] for r in results] == [1, 1, 0] and results[2]["failed"] == 1
         r = row(db, email_id)
         assert r.state is OutboxState.FAILED and r.attempts == 3
+        assert [rec.levelname for rec in caplog.records if "failed for good" in rec.getMessage()] == ["ERROR"]
         # A failed row is never tried again, even when the server is back.
         smtp_down.start()
-        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0}
+        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0, "expired": 0}
     assert smtp_down.messages == []
 
 
@@ -140,7 +141,7 @@ def test_a_permanent_refusal_fails_at_once_and_the_rest_still_goes(db, smtp):
     smtp.handler.handle_RCPT = refuse_unknown
     bad = queue(db, "nobody@example.com")
     good = queue(db, "somebody@example.com")
-    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 1}
+    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 1, "expired": 0}
     assert row(db, bad).state is OutboxState.FAILED and "550" in row(db, bad).last_error
     assert row(db, good).state is OutboxState.SENT
     assert [m["To"] for m in smtp.messages] == ["somebody@example.com"]
@@ -152,7 +153,7 @@ def test_a_temporary_refusal_is_retried(db, smtp):
 
     smtp.handler.handle_RCPT = busy
     email_id = queue(db)
-    assert send_pending_email() == {"sent": 0, "retried": 1, "failed": 0}
+    assert send_pending_email() == {"sent": 0, "retried": 1, "failed": 0, "expired": 0}
     assert row(db, email_id).state is OutboxState.PENDING
 
 
@@ -164,7 +165,7 @@ def test_a_row_claimed_by_another_sender_is_left_alone_until_the_lease_expires(d
                            .values(state=OutboxState.SENDING, claimed_at=T0))
         db.session.commit()
         traveller.move_to(T0 + CLAIM_LEASE - timedelta(seconds=1))
-        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0}
+        assert send_pending_email() == {"sent": 0, "retried": 0, "failed": 0, "expired": 0}
         assert row(db, email_id).state is OutboxState.SENDING
         traveller.move_to(T0 + CLAIM_LEASE + timedelta(seconds=1))
         assert send_pending_email()["sent"] == 1
@@ -212,7 +213,7 @@ def test_old_sent_and_failed_mail_is_purged_and_pending_mail_kept(app, db, smtp)
 def test_a_header_injection_attempt_is_failed_and_never_sent(db, smtp):
     bad = queue(db, "victim@example.com\nBcc: evil@example.com")
     good = queue(db, "fine@example.com")
-    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 1}
+    assert send_pending_email() == {"sent": 1, "retried": 0, "failed": 1, "expired": 0}
     assert row(db, bad).state is OutboxState.FAILED and "line break" in row(db, bad).last_error
     assert row(db, good).state is OutboxState.SENT
     assert [m["To"] for m in smtp.messages] == ["fine@example.com"]

@@ -11,7 +11,7 @@ import time_machine
 from app import create_app
 from app.extensions import db as _db
 from app.notifications.services import queue_email
-from app.scheduler import HEARTBEAT_STALE, JOBS, DatabaseLock, SchedulerLock, resolve
+from app.scheduler import EXIT_LOCK_HELD, HEARTBEAT_STALE, JOBS, DatabaseLock, SchedulerLock, resolve
 from config import TestingConfig
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
@@ -122,7 +122,7 @@ def test_run_once_with_the_real_jobs_sends_the_outbox(app, db, runner, smtp):
     db.session.commit()
     result = runner.invoke(args=["scheduler", "run", "--once"])
     assert result.exit_code == 0, result.output
-    assert "app.notifications.jobs.send_pending_email: {'sent': 1, 'retried': 0, 'failed': 0}" in result.output
+    assert "app.notifications.jobs.send_pending_email: {'sent': 1, 'retried': 0, 'failed': 0, 'expired': 0}" in result.output
     assert [m["To"] for m in smtp.messages] == ["ops@example.com"]
 
 
@@ -142,3 +142,25 @@ def test_a_failing_job_does_not_stop_the_others(app, runner, monkeypatch):
     # Reported, and the exit status says so (for cron).
     assert f"{JOBS[0][0]}: FAILED (see the log)" in result.output
     assert result.exit_code == 1 and "1 job(s) failed" in result.output
+
+
+def test_run_once_while_another_holds_the_lock_exits_75_with_a_message(app, runner, monkeypatch):
+    ran = []
+    monkeypatch.setattr("app.scheduler.resolve", lambda path: lambda: ran.append(path))
+    monkeypatch.setitem(app.config, "SCHEDULER_POLL_SECONDS", 0.1)
+    other = DatabaseLock(app)
+    assert other.try_acquire()
+    try:
+        result = runner.invoke(args=["scheduler", "run", "--once"])
+        assert result.exit_code == EXIT_LOCK_HELD == 75
+        assert "Another scheduler holds the lock" in result.output and ran == []
+        # --wait: waits at most that long, then the same.
+        result = runner.invoke(args=["scheduler", "run", "--once", "--wait", "0.3"])
+        assert result.exit_code == 75 and ran == []
+        # ...and runs when the lock is released meanwhile.
+        threading.Timer(0.3, other.release).start()
+        result = runner.invoke(args=["scheduler", "run", "--once", "--wait", "20"])
+        assert result.exit_code == 0, result.output
+        assert ran == [path for path, _ in JOBS]
+    finally:
+        other.release()

@@ -65,7 +65,13 @@ def test_sign_up_ticket_qr_ics_and_cancel(client, auth, clock, make_activity, re
     # Twice: a clear message, nothing written.
     page = client.post(f"/openday/sessions/{session.id}/sign-up", follow_redirects=True).get_data(as_text=True)
     assert "不能重复报名" in page and count(db, Registration) == 1
-    page = client.post(f"/openday/tickets/{reg.id}/cancel", follow_redirects=True).get_data(as_text=True)
+    # Without JavaScript, cancelling asks first (a page with the question) and changes nothing yet.
+    page = client.post(f"/openday/tickets/{reg.id}/cancel").get_data(as_text=True)
+    assert "确定要取消报名吗" in page and 'name="confirmed" value="1"' in page
+    db.session.refresh(reg)
+    assert reg.state is RS.CONFIRMED
+    page = client.post(f"/openday/tickets/{reg.id}/cancel", data={"confirmed": "1"},
+                       follow_redirects=True).get_data(as_text=True)
     assert "已取消报名" in page
     assert client.get(f"/openday/tickets/{reg.id}/qr.svg").status_code == 404
 

@@ -63,7 +63,7 @@ def test_compliance_per_department(client, auth, db, admin, resident, make_consu
         assert lines[0].lstrip("\ufeff").startswith("department,period,closed")
         fields = lines[1].split(",")
         # 2 closed, 2 reports, 1 on time, median 25 days, 4 comments, 2 answered, 1 adopted of 2
-        assert fields[2:] == ["2", "2", "0.5", "25.0", "4", "0.5", "0.5"]
+        assert fields[2:] == ["2", "2", "0.5", "25.0", "4", "0.5", "0.5", "1", "0"]
         page = client.get("/manage/oversight/compliance?period=2026-Q4")
         assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
         xlsx = client.get("/manage/oversight/compliance.xlsx?period=2026-Q4")
@@ -93,3 +93,38 @@ def test_year_view_lists_each_quarter_and_open_month_list(client, auth, db, admi
         html = client.get("/manage/oversight/list/openday").get_data(as_text=True)
         assert "走进档案馆" in html and "到场率 75%" in html
         assert "/manage/oversight/list/openday" in client.get("/manage/oversight").get_data(as_text=True)
+
+
+def test_compliance_counts_a_consultation_once_closed_and_a_report_late_once_due(client, auth, db, admin,
+                                                                                make_consultation):
+    """2026-Q4 seen on 20 December: open, closed but not due, on time, late and missing reports; then in February."""
+    from app.consultations.models import FeedbackReport
+
+    def closing(month, day, report=None):
+        c = make_consultation(title=f"截止{month}-{day}")
+        c.opens_at = datetime(2026, 9, 1, tzinfo=timezone.utc)
+        c.closes_at = datetime(2026, month, day, 4, tzinfo=timezone.utc)
+        if report is not None:
+            db.session.add(FeedbackReport(consultation_id=c.id, published_at=c.closes_at + timedelta(days=report)))
+        return c
+
+    with time_machine.travel(datetime(2026, 12, 20, 4, tzinfo=timezone.utc), tick=False):
+        closing(12, 25)             # still open: not counted
+        closing(12, 10)             # closed, report due 9 January: neither on time nor late yet
+        closing(10, 5, report=15)   # on time
+        closing(10, 10, report=46)  # published late
+        closing(10, 15)             # due 14 November and missing: late
+        db.session.commit()
+        auth.login(admin)
+        lines = client.get("/manage/oversight/compliance.csv?period=2026-Q4").get_data(as_text=True).splitlines()
+        row = dict(zip(lines[0].lstrip("\ufeff").split(","), lines[1].split(",")))
+        assert (row["closed"], row["reports"], row["reports_late"], row["reports_not_yet_due"]) == ("4", "2", "2", "1")
+        assert row["on_time_share"] == "0.333"  # 1 of the 3 reports due
+        report = client.get("/manage/oversight/report?period=2026-Q4").get_data(as_text=True)
+        assert "33%" in report and "25%" not in report and "20%" not in report
+    with time_machine.travel(datetime(2027, 2, 1, 4, tzinfo=timezone.utc), tick=False):
+        auth.login(admin)  # six weeks later: a fresh sign-in
+        lines = client.get("/manage/oversight/compliance.csv?period=2026-Q4").get_data(as_text=True).splitlines()
+        row = dict(zip(lines[0].lstrip("\ufeff").split(","), lines[1].split(",")))
+        assert (row["closed"], row["reports_late"], row["reports_not_yet_due"], row["on_time_share"]) == \
+            ("5", "4", "0", "0.2")

@@ -1,0 +1,168 @@
+"""Side by side: Canyu's Open Month sign-up rush against pretix's order rush, alternating, in one window.
+
+    .venv/bin/python bench/bench_rush_vs_pretix.py                  # 2 rounds, 2,000 attempts, 100 clients, 100 seats
+    .venv/bin/python bench/bench_rush_vs_pretix.py --rounds 3 --workers 3
+
+Both sides get the same shape: ATTEMPTS sign-ups for SEATS seats from CLIENTS concurrent clients, gunicorn with
+WORKERS sync workers, PostgreSQL, and the same kind of client (httpx with asyncio: one AsyncClient, CLIENTS tasks, each
+sending one request at a time, as the peer's rush.py does). Each round runs Canyu first, then pretix (the peer's own
+run.sh, RUNS=1, with its private PostgreSQL cluster on 127.0.0.1:5544); the table prints every round, then the
+medians and the ratios Canyu/pretix. Canyu's database is its own (canyu_openday_bench on the PostgreSQL server at
+127.0.0.1:5432) and is emptied each round.
+
+The peer lives in ../shared/peers/pretix (set PEER_DIR to move it); its first run installs pretix into
+/tmp/pretix-peer (minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from bench_openday import DEFAULT_DB, USER_AGENT, count_states, free_port, prepare, wait_for  # noqa: E402
+
+PEER_DIR = Path(os.environ.get("PEER_DIR", ROOT.parent / "shared" / "peers" / "pretix"))
+PEER_STATE = Path(os.environ.get("STATE", "/tmp/pretix-peer"))
+
+
+def pct(sorted_vals: list[float], p: int) -> float:
+    """Nearest-rank percentile, as the peer's rush.py computes it."""
+    k = max(1, -(-len(sorted_vals) * p // 100))
+    return sorted_vals[int(k) - 1]
+
+
+async def _rush(port: int, session_id: int, creds, clients: int) -> tuple[float, list[float], dict, list[str]]:
+    path = f"/openday/sessions/{session_id}/sign-up"
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    latencies: list[float] = []
+    outcomes = {"ok": 0, "errors": 0}
+    samples: list[str] = []
+    todo = list(reversed(creds))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+                                 timeout=httpx.Timeout(60.0)) as client:
+        async def worker() -> None:
+            while todo:
+                cookie, token = todo.pop()
+                body = urlencode({"csrf_token": token, f"s{session_id}-companions": "0"})
+                started = time.perf_counter()
+                try:
+                    resp = await client.post(path, content=body, headers={
+                        "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"session={cookie}",
+                        "User-Agent": USER_AGENT})
+                    location = resp.headers.get("location", "")
+                    ok = resp.status_code == 302 and "/openday/tickets/" in location
+                    note = f"{resp.status_code} {location}"
+                except httpx.HTTPError as exc:
+                    ok, note = False, repr(exc)
+                latencies.append(time.perf_counter() - started)
+                outcomes["ok" if ok else "errors"] += 1
+                if not ok and len(samples) < 5:
+                    samples.append(note)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        wall = time.perf_counter() - started
+    return wall, latencies, outcomes, samples
+
+
+def run_canyu(args: argparse.Namespace) -> dict:
+    secret = secrets.token_hex(32)
+    session_id, creds = prepare(args.database_url, secret, args.attempts, args.seats)
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
+               SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0")
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
+         "--backlog", "2048", "--log-level", "warning", "wsgi:app"],
+        cwd=str(ROOT), env=env, start_new_session=True)
+    try:
+        wait_for(port)
+        wall, latencies, outcomes, samples = asyncio.run(_rush(port, session_id, creds, args.clients))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    counts = count_states(args.database_url, session_id)
+    latencies.sort()
+    return {"req_per_s": len(latencies) / wall, "p50_ms": pct(latencies, 50) * 1000,
+            "p99_ms": pct(latencies, 99) * 1000, "ok": counts.get("confirmed", 0), "errors": outcomes["errors"],
+            "consecutive": counts["positions_consecutive"], "samples": samples}
+
+
+def run_pretix(args: argparse.Namespace) -> dict:
+    results = PEER_STATE / "results.jsonl"
+    before = results.read_text().count("\n") if results.exists() else 0
+    env = dict(os.environ, RUNS="1", ATTEMPTS=str(args.attempts), CONCURRENCY=str(args.clients),
+               QUOTA=str(args.seats), WORKERS=str(args.workers), STATE=str(PEER_STATE))
+    proc = subprocess.run(["bash", str(PEER_DIR / "run.sh")], env=env, capture_output=True, text=True)
+    lines = results.read_text().splitlines() if results.exists() else []
+    if len(lines) <= before:
+        raise SystemExit(f"pretix's run.sh gave no result (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    res = json.loads(lines[-1])
+    return {"req_per_s": res["req_per_s"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"],
+            "ok": res["created"], "errors": res["other_errors"], "consecutive": None, "samples": []}
+
+
+def row(name: str, r: dict) -> str:
+    return (f"| {name} | {r['req_per_s']:.1f} | {r['p50_ms']:,.0f} ms | {r['p99_ms']:,.0f} ms | {r['ok']} | "
+            f"{r['errors']} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--attempts", type=int, default=2000)
+    parser.add_argument("--seats", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=100)
+    args = parser.parse_args()
+    if not args.database_url.rstrip("/").endswith("_bench"):
+        raise SystemExit("refusing to empty a database whose name does not end in _bench")
+
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; {args.attempts} sign-ups for "
+          f"{args.seats} seats from {args.clients} httpx clients; gunicorn {args.workers} sync workers each side",
+          flush=True)
+    canyu, pretix = [], []
+    print("| run | requests/s | p50 | p99 | confirmed | errors |\n| --- | --- | --- | --- | --- | --- |", flush=True)
+    for n in range(1, args.rounds + 1):
+        c = run_canyu(args)
+        canyu.append(c)
+        print(row(f"Canyu {n}", c), flush=True)
+        for note in c["samples"]:
+            print(f"  e.g. {note}", flush=True)
+        p = run_pretix(args)
+        pretix.append(p)
+        print(row(f"pretix {n}", p), flush=True)
+
+    def med(runs: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    rc, rp = med(canyu, "req_per_s"), med(pretix, "req_per_s")
+    pc, pp = med(canyu, "p99_ms"), med(pretix, "p99_ms")
+    print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("| workers | Canyu req/s | pretix req/s | ratio | Canyu p99 | pretix p99 | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| {args.workers} | {rc:.1f} | {rp:.1f} | {rc / rp:.1f}× | {pc:,.0f} ms | {pp:,.0f} ms | {pc / pp:.2f}× |")
+    exact = all(c["ok"] == args.seats and c["errors"] == 0 and c["consecutive"] for c in canyu)
+    print(f"Canyu: exactly {args.seats} confirmed, 0 errors, waitlist consecutive in every round: {exact}")
+    return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
