@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
+from flask_wtf import FlaskForm
 from wtforms.fields import IntegerField
 from wtforms.widgets import TextArea
 
@@ -38,7 +38,7 @@ def field_problem(field) -> str | None:
     return None
 
 
-class Form(Form):
+class Form(FlaskForm):
     """A FlaskForm that refuses control characters, out-of-range numbers and far dates next to their field."""
 
     def validate(self, extra_validators=None) -> bool:
