@@ -91,7 +91,7 @@ def test_a_malformed_group_id_answers_400(client, auth, make_consultation, staff
 
 
 def test_the_atom_feed_stays_well_formed_with_control_characters_stored_earlier(client, db, make_consultation):
-    c = make_consultation(title="停车\x00管理\x1b办法")
+    c = make_consultation(title="停车\x1b管理\x01办法")  # PostgreSQL refuses NUL itself
     db.session.commit()
     response = client.get("/api/v1/feeds/consultations.atom")
     titles = [e.text for e in ElementTree.fromstring(response.data).iter("{http://www.w3.org/2005/Atom}title")]
