@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import bp, lottery_runs, selection_services, services, shares, topics
@@ -337,7 +338,7 @@ def manage_materials(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_attendance(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    ids = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
+    ids = set(form_ids("attended"))
     commit_or_explain(lambda: services.record_attendance(current_user, meeting, ids), _("出席情况已保存。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#attendance")
 
@@ -365,7 +366,7 @@ def manage_record(id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         meeting.decisions = form.decisions.data.strip()
         for topic in meeting.topics:
-            topic.decision = (request.form.get(f"topic-{topic.id}") or "").strip()[:5000]
+            topic.decision = form_text(f"topic-{topic.id}", 5000)
         try:
             services.publish_record(current_user, meeting)
             db.session.commit()

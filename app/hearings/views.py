@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.permissions import can_manage_department, verified_required
 from app.core import confirm
 from app.core.errors import show_error, submit
+from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import bp, record, selection_services, services
@@ -71,13 +72,12 @@ def index() -> ResponseReturnValue:
             .options(selectinload(Meeting.department)).order_by(Meeting.starts_at.desc(), Meeting.id.desc()))
     after = request.args.get("after", "")
     if after:
-        try:
-            ts, mid = after.split("_")
-            cursor_at = datetime.fromtimestamp(int(ts), timezone.utc)
-            stmt = stmt.where(sa.or_(Meeting.starts_at < cursor_at,
-                                     sa.and_(Meeting.starts_at == cursor_at, Meeting.id < int(mid))))
-        except ValueError:
+        cursor = parse_stamp_cursor(after, timezone.utc)
+        if cursor is None:
             abort(400)
+        cursor_at, mid = cursor
+        stmt = stmt.where(sa.or_(Meeting.starts_at < cursor_at,
+                                 sa.and_(Meeting.starts_at == cursor_at, Meeting.id < mid)))
     meetings = db.session.scalars(stmt.limit(PAGE_SIZE + 1)).all()
     next_url = None
     if len(meetings) > PAGE_SIZE:
