@@ -46,7 +46,7 @@ def format_topics(topics) -> str:
     return "\n\n".join(f"{t.title}\n{t.background}".strip() for t in topics)
 
 
-class QuotaRowForm(FlaskForm):
+class QuotaRowForm(Form):
     """One category value: at least ``minimum`` and at most ``maximum`` seats, and why. Both empty: no quota."""
 
     class Meta:
