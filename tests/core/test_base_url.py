@@ -33,3 +33,11 @@ def test_production_refuses_to_start_without_base_url(monkeypatch):
     monkeypatch.delenv("BASE_URL", raising=False)
     with pytest.raises(RuntimeError, match="BASE_URL"):
         create_app(config_class=ProductionConfig)
+
+
+def test_make_run_says_what_each_step_does():
+    out = _make_run_dry(PORT="5101")
+    steps = ["== Installing the pinned dependencies", "== Compiling the language catalogues",
+             "== Migrating the database", "== Loading the demo data", "Serving on http://127.0.0.1:5101"]
+    positions = [out.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions)
