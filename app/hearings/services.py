@@ -66,6 +66,12 @@ def update_meeting(actor: User, meeting: Meeting, **fields) -> None:
         raise HearingError(_l("报名截止时间必须晚于开始时间。"), "closes_at")
     if starts <= closes:
         raise HearingError(_l("会议时间必须晚于报名截止时间。"), "starts_at")
+    if "seats" in fields and fields["seats"] != meeting.seats and meeting.quotas:
+        from app.hearings import quotas as quota_rules
+
+        problems = quota_rules.problems([q.as_dict() for q in meeting.quotas], fields["seats"])
+        if problems:
+            raise HearingError(problems[0].message, "seats")
     for k, v in fields.items():
         setattr(meeting, k, v)
     db.session.flush()
@@ -73,25 +79,22 @@ def update_meeting(actor: User, meeting: Meeting, **fields) -> None:
 
 
 def _replace_quotas(meeting: Meeting, quotas) -> None:
+    from app.hearings import quotas as quota_rules
+
     seen = set()
     new = []
     for q in quotas:
-        if q["category"] not in CATEGORIES:
+        if q["category"] not in CATEGORIES or q["value"] not in quota_rules.category_values(q["category"]):
             raise HearingError(_l("未知的配额类别。"), "quotas")
         key = (q["category"], q["value"])
         if key in seen:
             raise HearingError(_l("同一类别的同一取值只能设置一个配额。"), "quotas")
         seen.add(key)
-        if q["min"] < 0 or q["max"] < q["min"]:
-            raise HearingError(_l("配额的最少人数不能大于最多人数。"), "quotas")
-        new.append(Quota(category=q["category"], value=q["value"], minimum=q["min"], maximum=q["max"]))
-    by_cat: dict[str, int] = {}
-    for q in new:
-        by_cat[q.category] = by_cat.get(q.category, 0) + q.minimum
-    for cat, total in by_cat.items():
-        if total > meeting.seats:
-            raise HearingError(_l("“%(category)s”各项最少人数之和（%(total)d）超过了名额（%(seats)d）。",
-                                  category=CATEGORIES[cat], total=total, seats=meeting.seats), "quotas")
+        new.append(Quota(category=q["category"], value=q["value"], minimum=q["min"], maximum=q["max"],
+                         reason=(q.get("reason") or "").strip()))
+    problems = quota_rules.problems(list(quotas), meeting.seats)
+    if problems:
+        raise HearingError(problems[0].message, "quotas")
     meeting.quotas = new
 
 
@@ -99,7 +102,7 @@ def set_quotas(actor: User, meeting: Meeting, quotas: list[dict]) -> None:
     meeting.ensure_rules_editable()
     _replace_quotas(meeting, quotas)
     db.session.flush()
-    audit(actor, "hearing.quotas", meeting, quotas=[q.as_dict() for q in meeting.quotas])
+    audit(actor, "hearing.quotas", meeting, quotas=[{**q.as_dict(), "reason": q.reason} for q in meeting.quotas])
 
 
 def publish_meeting(actor: User, meeting: Meeting) -> None:

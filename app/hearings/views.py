@@ -5,6 +5,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from app.core import confirm
 from app.core.errors import show_error, submit
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.hearings import bp, selection_services, services
+from app.hearings import bp, record, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -32,6 +33,8 @@ from app.hearings.models import (
     MeetingPhase,
     Suggestion,
 )
+from app.hearings.selection import canonical
+from app.i18n import current_language
 
 PAGE_SIZE = 20
 
@@ -149,9 +152,19 @@ def selection(id: int) -> ResponseReturnValue:
     draw_doc = json.loads(draw.content) if draw and draw.content else None
     chances = {c["number"]: c for c in panels_doc["chances"]} if panels_doc else {}
     uniform = (meeting.seats / pool.size) if pool and pool.size else None
+    # The true chances are counted from the published panels themselves, so the page cannot say otherwise.
+    n_panels = len(panels_doc["panels"]) if panels_doc else 0
+    in_panels = Counter(n for panel in panels_doc["panels"] for n in panel) if panels_doc else Counter()
+    counts = [in_panels[n] for n in chances]
+    true_lowest = min(counts) / n_panels if counts and n_panels else None
+    true_highest = max(counts) / n_panels if counts and n_panels else None
+    optimum = min(c["maximin_chance"] for c in chances.values()) if chances else None
     return render_template("hearings/selection.html", meeting=meeting, pool=pool, run=run, latest=latest,
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
-                           pool_doc=json.loads(pool.content) if pool else None)
+                           n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
+                           optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
+                           events=[{**e.as_dict(), "when": record.parse_stamp(e.at)} for e in record.entries(meeting.id)],
+                           kind_label=record.kind_label, language=current_language())
 
 
 def _download(content: str, name: str) -> Response:
@@ -182,6 +195,14 @@ def draw_file(id: int) -> ResponseReturnValue:
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
     return _download(meeting.draw.content, f"hearing-{meeting.id}-draw.json")
+
+
+@bp.route("/hearings/<int:id>/record.json")
+def record_file(id: int) -> ResponseReturnValue:
+    """The public selection record: every event with its time, each entry carrying the previous entry's SHA-256."""
+    meeting = _public_meeting(id)
+    return _download(canonical(record.document(meeting.id)).decode("utf-8"),
+                     f"hearing-{meeting.id}-record.json")
 
 
 VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_hearing_draw.py"
