@@ -8,6 +8,9 @@ import pytest
 from app import create_app
 from config import ProductionConfig
 
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

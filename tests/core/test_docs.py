@@ -2,6 +2,11 @@
 import re
 from pathlib import Path
 
+import pytest
+
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
