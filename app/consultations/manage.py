@@ -176,6 +176,10 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
+    if (page := confirm.ask(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"), detail=c.title,
+                            back=url_for("consultations.manage_show", id=c.id), button=_("发布"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
     return redirect(url_for("consultations.manage_show", id=c.id))
 

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
-from app.core import exports
+from app.core import confirm, exports
 from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
@@ -210,6 +210,10 @@ def manage_lottery_status(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
+    if (page := confirm.ask(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"), detail=meeting.title,
+                            back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
     return redirect(url_for("hearings.manage_meeting", id=id))
 
