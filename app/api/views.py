@@ -268,8 +268,14 @@ SELECTION = obj({
     "pool": {"type": ["object", "null"], "additionalProperties": False, "required": ["frozen_at", "size", "sha256", "file"],
              "properties": {"frozen_at": DT, "size": I, "sha256": S, "file": S}},
     "panels": {"type": ["object", "null"], "additionalProperties": False,
-               "required": ["sha256", "file", "lowest_chance", "highest_chance"],
-               "properties": {"sha256": S, "file": SN, "lowest_chance": NUMN, "highest_chance": NUMN}},
+               "required": ["sha256", "file", "number_of_panels", "lowest_chance", "highest_chance",
+                            "optimum_lowest_chance"],
+               "properties": {"sha256": S, "file": SN, "number_of_panels": I,
+                              "lowest_chance": {**NUMN, "description": "true lowest chance in the draw: (published "
+                                                "panels containing the person) / number_of_panels"},
+                              "highest_chance": {**NUMN, "description": "true highest chance in the draw"},
+                              "optimum_lowest_chance": {**NUMN, "description": "lowest chance in the solver's "
+                                                        "optimal distribution, before rounding to the panels"}}},
     "draw": {"type": ["object", "null"], "additionalProperties": False,
              "required": ["announced_at", "source_descriptions", "sources", "key_string", "panel_index",
                           "drawn_at", "sha256", "file"],
@@ -300,8 +306,10 @@ def _meeting(m, detail: bool = False) -> dict:
             "quotas": [q.as_dict() for q in m.quotas],
             "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,
                      "file": pool.content} if pool is not None else None,
-            "panels": {"sha256": run.panels_sha256, "file": run.panels_content, "lowest_chance": run.lowest_chance,
-                       "highest_chance": run.highest_chance} if run is not None else None,
+            "panels": {"sha256": run.panels_sha256, "file": run.panels_content,
+                       "number_of_panels": run.panel_count, "lowest_chance": run.lowest_chance,
+                       "highest_chance": run.highest_chance, "optimum_lowest_chance": run.optimum_chance}
+            if run is not None else None,
             "draw": {"announced_at": iso(draw.announced_at), "source_descriptions": draw.source_descriptions or [],
                      "sources": draw.sources, "key_string": draw.key_string, "panel_index": draw.panel_index,
                      "drawn_at": iso(draw.drawn_at), "sha256": draw.sha256, "file": draw.content}
