@@ -163,7 +163,7 @@ def selection(id: int) -> ResponseReturnValue:
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
                            n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
                            optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
-                           events=[{**e.as_dict(), "when": record.parse_stamp(e.at)} for e in record.entries(meeting.id)],
+                           events=_record_events(meeting),
                            kind_label=record.kind_label, language=current_language())
 
 
@@ -195,6 +195,18 @@ def draw_file(id: int) -> ResponseReturnValue:
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
     return _download(meeting.draw.content, f"hearing-{meeting.id}-draw.json")
+
+
+def _record_events(meeting: Meeting) -> list[dict]:
+    """The record's entries for the page: their time as a datetime, and each fact as display text."""
+    events = []
+    for entry in record.entries(meeting.id):
+        e = entry.as_dict()
+        e["when"] = record.parse_stamp(entry.at)
+        e["facts"] = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                      for k, v in sorted(e["data"].items())]
+        events.append(e)
+    return events
 
 
 @bp.route("/hearings/<int:id>/record.json")
