@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from app import signals
 from app.accounts.models import Role, Tag, User, mask_name
-from app.consultations import rules
+from app.consultations import redaction, rules
 from app.consultations.models import (
     Article,
     Comment,
@@ -250,6 +250,7 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     existing = find_by_idempotency_key(actor, idempotency_key)
     if existing is not None:
         return existing, False
+    redaction.check_account_limit(actor)
     state = c.state
     if state is ConsultationState.WITHDRAWN:
         raise ConsultationError(_("该征询已撤回，不再接受意见。"))

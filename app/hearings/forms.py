@@ -21,9 +21,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, URL
 
+from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS
 from app.core.timeutil import SHANGHAI
 from app.hearings import quotas as quota_rules
 from app.hearings.models import Disposition
+from app.i18n import current_language
 
 
 def local_to_utc(value: datetime | None) -> datetime | None:
@@ -181,6 +183,10 @@ class ApplicationForm(FlaskForm):
     has_conflict = BooleanField(_l("我与会议议题存在利益关系"),
                                 description=_l("例如您或家人受雇于相关企业、拥有直接经济利益。"))
     conflict_details = TextAreaField(_l("利益关系说明"), validators=[Length(max=1000)])
+    # Asked only when the profile lacks them (then required, and saved to the profile): see require_profile().
+    district = SelectField(_l("所在区"), choices=[], validate_choice=False)
+    age_band = SelectField(_l("年龄段"), choices=[], validate_choice=False)
+    gender = SelectField(_l("性别"), choices=[], validate_choice=False)
     consents_to_publication = BooleanField(
         _l("如被选中，同意公开我的姓名（隐去名字，如“张**”）"),
         validators=[DataRequired(_l("列席代表名单须公开（姓名隐去），请勾选同意。"))])
@@ -188,6 +194,15 @@ class ApplicationForm(FlaskForm):
     def validate_conflict_details(self, field) -> None:
         if self.has_conflict.data and not (field.data or "").strip():
             raise ValidationError(_l("请说明利益关系。"))
+
+    def require_profile(self, missing: list[str]) -> None:
+        """Ask on the form itself for the profile's missing quota categories: required, with their choices."""
+        lang = current_language()
+        for name, table in (("district", DISTRICTS), ("age_band", AGE_BANDS), ("gender", GENDERS)):
+            field = getattr(self, name)
+            field.choices = [("", _l("请选择"))] + [(code, en if lang == "en" else zh) for code, (zh, en) in table.items()]
+            field.description = _l("报名列席需要填写，也会保存到您的个人资料。")
+            field.validators = [DataRequired(_l("报名列席需要填写此项。"))] if name in missing else []
 
 
 class ReviewForm(FlaskForm):

@@ -122,9 +122,13 @@ def manage_edit(id: int) -> ResponseReturnValue:
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):
-    applications = db.session.scalars(sa.select(Application).where(Application.meeting_id == meeting.id)
-                                      .options(selectinload(Application.user), selectinload(Application.pool_entry))
-                                      .order_by(Application.id)).all()
+    # The applications themselves are reviewed page by page (review.py); here, their counts and the observers.
+    state_counts = dict(db.session.execute(sa.select(Application.state, sa.func.count()).where(
+        Application.meeting_id == meeting.id).group_by(Application.state)).all())
+    observers = db.session.scalars(sa.select(Application).where(
+        Application.meeting_id == meeting.id,
+        Application.state.in_([ApplicationState.CONFIRMED, ApplicationState.ATTENDED]))
+        .options(selectinload(Application.user)).order_by(Application.id)).all()
     suggestions = db.session.scalars(sa.select(Suggestion).where(Suggestion.meeting_id == meeting.id)
                                      .options(selectinload(Suggestion.application).selectinload(Application.user))
                                      .order_by(Suggestion.id)).all()
@@ -140,7 +144,8 @@ def _render_manage(meeting: Meeting, status: int = 200, **forms):
     if can_relax:
         forms.setdefault("relax_form", relax_form(list(meeting.quotas)))
         forms.setdefault("cancel_form", CancelRoundForm(prefix="cancel"))
-    return render_template("hearings/manage/meeting.html", can_relax=can_relax, meeting=meeting, applications=applications,
+    return render_template("hearings/manage/meeting.html", can_relax=can_relax, meeting=meeting, observers=observers,
+                           state_counts=state_counts, application_count=sum(state_counts.values()),
                            suggestions=suggestions, latest=latest, run=run,
                            phase=meeting.phase(), Phase=MeetingPhase, S=ApplicationState, draw=draw,
                            review_form=ReviewForm(), answer_form_for=_answer_form, now=utcnow(), **forms), status

@@ -107,6 +107,10 @@ def show(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     form = ApplicationForm()
+    missing = []
+    if current_user.is_authenticated:
+        missing = [name for name in ("district", "age_band", "gender") if not getattr(current_user, name)]
+    form.require_profile(missing)
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.login", next=request.path))
@@ -117,7 +121,9 @@ def show(id: int) -> ResponseReturnValue:
                 current_user, meeting, statement=form.statement.data,
                 lives_or_works_in_city=form.lives_or_works_in_city.data, has_conflict=form.has_conflict.data,
                 conflict_details=form.conflict_details.data, consents_to_publication=form.consents_to_publication.data,
-                confirms_categories=form.confirms_categories.data), _("报名成功。审查结果会通过电子邮件通知您。")):
+                confirms_categories=form.confirms_categories.data,
+                profile={name: getattr(form, name).data for name in missing}),
+                  _("报名成功。审查结果会通过电子邮件通知您。")):
             return redirect(url_for("hearings.my_application", id=meeting.id))
     profile = None
     if current_user.is_authenticated and mine is None:
@@ -129,7 +135,7 @@ def show(id: int) -> ResponseReturnValue:
                                          .order_by(Suggestion.id)).all()
     observers = _observers(meeting) if meeting.draw and meeting.draw.drawn_at else []
     status = 200 if request.method == "GET" or not form.errors else 422
-    return render_template("hearings/show.html", meeting=meeting, form=form, mine=mine, profile=profile,
+    return render_template("hearings/show.html", meeting=meeting, form=form, mine=mine, profile=profile, missing=missing,
                            observers=observers, suggestions=suggestions, phase=meeting.phase(),
                            Phase=MeetingPhase), status
 

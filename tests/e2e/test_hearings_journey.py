@@ -111,12 +111,12 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
     login(page, STAFF)
     page.goto(f"/manage/hearings/{meeting_id}")
     check_a11y(page)
-    for i in range(len(OTHERS) + 1):
-        form = page.locator("form.review-form").nth(i)
-        form.locator("input[value=eligible]").check()
-        form.get_by_role("button", name="保存").click()
-        expect(page.locator(".flash-success")).to_contain_text("审查结果已保存")
+    page.get_by_role("link", name="审查申请").click()
+    check_a11y(page)
+    page.get_by_role("button", name="保存，并把本页其余待审查的申请标为符合条件").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"已保存 {len(OTHERS) + 1} 份审查结果")
     assert "符合条件" in outbox(APPLICANT)
+    page.goto(f"/manage/hearings/{meeting_id}")
 
     # 4. Lottery: freeze the pool, start the computation, the job runs it.
     page.get_by_role("button", name="冻结候选池").click()
