@@ -15,6 +15,7 @@ The draw then picks one of the m panels by RFC 3797.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -172,7 +173,8 @@ def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int =
     maximin_chances = {}
     for t, members in enumerate(dist.types.members):
         for n in members:
-            maximin_chances[n] = round(float(type_chances[t]), 6)
+            # rounded down, so that the published optimum never overstates the solver's
+            maximin_chances[n] = math.floor(float(type_chances[t]) * 1e9) / 1e9
     numbers = [p["number"] for p in pool]
     return LotteryResult(
         panels=rounded.panels,

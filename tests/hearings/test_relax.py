@@ -3,6 +3,7 @@ and the public record shows it."""
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from flask_babel import force_locale
@@ -23,6 +24,7 @@ def _infeasible(client, auth, pool_meeting, staff):
     return meeting
 
 
+@pytest.mark.slow  # about 4 s: two lottery runs
 def test_infeasible_quota_is_explained_on_a_chinese_page_and_relaxed_in_public(client, auth, db, pool_meeting,
                                                                                staff):
     meeting = _infeasible(client, auth, pool_meeting, staff)
