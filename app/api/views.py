@@ -24,6 +24,7 @@ from app.consultations.models import (
 )
 from app.core.timeutil import from_local, local, utcnow
 from app.extensions import db
+from app.hearings import record
 from app.hearings.models import LotteryRun, LotteryStatus, Meeting
 from app.openday.models import Activity, Vote, VotingWindow, activity_tag
 from app.oversight import metrics
@@ -281,6 +282,12 @@ SELECTION = obj({
              "properties": {"announced_at": DT, "source_descriptions": {"type": "array"}, "sources": {"type": ["array", "null"]},
                             "key_string": S, "panel_index": IN, "drawn_at": DTN, "sha256": S, "file": SN}},
 })
+RECORD_ENTRY = obj({"seq": I, "kind": S, "at": S, "data": {"type": "object"}, "prev_sha256": S, "sha256": S})
+SELECTION["properties"]["record"] = {
+    "type": "array", "items": RECORD_ENTRY,
+    "description": "The append-only public selection record: every event in order; each entry's sha256 is the SHA-256 "
+                   "of its canonical JSON without sha256, and prev_sha256 is the previous entry's (64 zeros first)."}
+SELECTION["required"].append("record")
 MEETING_DETAIL = obj({**MEETING["properties"], "selection": SELECTION})
 
 
@@ -307,6 +314,7 @@ def _meeting(m, detail: bool = False) -> dict:
                      "sources": draw.sources, "key_string": draw.key_string, "panel_index": draw.panel_index,
                      "drawn_at": iso(draw.drawn_at), "sha256": draw.sha256, "file": draw.content}
             if draw is not None else None,
+            "record": [e.as_dict() for e in record.entries(m.id)],
         }
     return data
 

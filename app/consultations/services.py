@@ -285,13 +285,15 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         stored, size = _store(upload, ext)
         comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
                                                      stored_name=stored, mime_type=mime, size=size))
-    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
-        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     db.session.flush()
     if actor.email:
         queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
                     consultation=c)
     signals.comment_submitted.send(comment)
+    # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
+    # consultation waits for that lock, so nothing else is done while holding it.
+    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
+        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     return comment, True
 
 

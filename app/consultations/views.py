@@ -35,6 +35,7 @@ from app.consultations.models import (
     Stance,
 )
 from app.core.errors import show_error
+from app.core.hotcommit import commit_then_flush
 from app.core.paging import parse_time_cursor, time_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db, limiter
@@ -176,7 +177,7 @@ def comment(id: int) -> ResponseReturnValue:
                 current_user, c, text=form.text.data, article_id=form.article_id.data or None, stance=stance,
                 uploads=_uploads(form), show_organisation=form.show_organisation.data,
                 idempotency_key=form.idempotency_key.data)
-            db.session.commit()  # stored before the user is told the number
+            commit_then_flush()  # stored (on disk) before the user is told the number
         except ConsultationError as error:
             db.session.rollback()
             show_error(form, error)

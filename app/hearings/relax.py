@@ -20,8 +20,8 @@ from app.hearings import record, selection
 from app.hearings import quotas as quota_rules
 from app.hearings.models import HearingError, LotteryRun, LotteryStatus, Meeting, Pool, Quota
 
-QUOTAS_RELAXED = "quotas_relaxed"
-ROUND_CANCELLED = "round_cancelled"
+QUOTAS_RELAXED = record.Kind.QUOTAS_RELAXED
+ROUND_CANCELLED = record.Kind.ROUND_CANCELLED
 
 
 def ensure_open_to_change(meeting: Meeting) -> None:

@@ -21,7 +21,7 @@ from app.core import confirm
 from app.core.errors import show_error, submit
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.hearings import bp, relax, selection_services, services
+from app.hearings import bp, record, relax, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -33,6 +33,8 @@ from app.hearings.models import (
     MeetingPhase,
     Suggestion,
 )
+from app.hearings.selection import canonical
+from app.i18n import current_language
 
 PAGE_SIZE = 20
 
@@ -160,8 +162,10 @@ def selection(id: int) -> ResponseReturnValue:
     return render_template("hearings/selection.html", meeting=meeting, pool=pool, run=run, latest=latest,
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
                            relaxations=relax.relaxations(meeting.id),
-                           n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest, optimum=optimum,
-                           pool_doc=json.loads(pool.content) if pool else None)
+                           n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
+                           optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
+                           events=[{**e.as_dict(), "when": record.parse_stamp(e.at)} for e in record.entries(meeting.id)],
+                           kind_label=record.kind_label, language=current_language())
 
 
 def _download(content: str, name: str) -> Response:
@@ -192,6 +196,14 @@ def draw_file(id: int) -> ResponseReturnValue:
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
     return _download(meeting.draw.content, f"hearing-{meeting.id}-draw.json")
+
+
+@bp.route("/hearings/<int:id>/record.json")
+def record_file(id: int) -> ResponseReturnValue:
+    """The public selection record: every event with its time, each entry carrying the previous entry's SHA-256."""
+    meeting = _public_meeting(id)
+    return _download(canonical(record.document(meeting.id)).decode("utf-8"),
+                     f"hearing-{meeting.id}-record.json")
 
 
 VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_hearing_draw.py"

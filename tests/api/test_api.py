@@ -80,7 +80,7 @@ def test_every_endpoint_matches_its_openapi_schema(client, world):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
     check_document(doc)
-    documented = set(doc["paths"])
+    documented = {path for path, item in doc["paths"].items() if "get" in item}  # the forwarding API is a POST
     walked = set()
     for url in _urls(world):
         response = client.get(url)
