@@ -22,10 +22,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, URL
 
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS
-from app.i18n import current_language
 from app.core.timeutil import SHANGHAI
 from app.hearings import quotas as quota_rules
 from app.hearings.models import Disposition
+from app.i18n import current_language
 
 
 def local_to_utc(value: datetime | None) -> datetime | None:
@@ -128,6 +128,48 @@ class MeetingForm(Form):
     def validate_topics(self, field) -> None:
         if not parse_topics(field.data):
             raise ValidationError(_l("请至少填写一个议题。"))
+
+
+class RelaxRowForm(Form):
+    """A new, looser bound for one of the meeting's quotas; both empty removes it."""
+
+    class Meta:
+        csrf = False
+
+    minimum = IntegerField(_l("新的最少人数"), validators=[Optional(), NumberRange(0, 50, _l("请填写0至50的整数。"))])
+    maximum = IntegerField(_l("新的最多人数"), validators=[Optional(), NumberRange(0, 50, _l("请填写0至50的整数。"))])
+    reason = StringField(_l("放宽的理由"), validators=[Length(max=500, message=_l("理由不能超过500字。"))])
+
+
+class RelaxQuotasForm(Form):
+    rows = FieldList(FormField(RelaxRowForm), min_entries=0)
+
+    def changes(self, quotas) -> list[dict]:
+        """The rows that change a quota, as dicts for relax.relax_quotas (``quotas`` in the rows' order)."""
+        out = []
+        for q, entry in zip(quotas, self.rows.entries):
+            lo, hi, reason = entry.form.minimum.data, entry.form.maximum.data, (entry.form.reason.data or "").strip()
+            if (lo, hi) != (q.minimum, q.maximum):
+                out.append({"category": q.category, "value": q.value, "min": lo, "max": hi, "reason": reason})
+        return out
+
+
+def relax_form(quotas, formdata=None) -> RelaxQuotasForm:
+    form = RelaxQuotasForm(prefix="relax") if formdata is None else RelaxQuotasForm(prefix="relax",
+                                                                                     formdata=formdata)
+    while len(form.rows.entries) < len(quotas):
+        form.rows.append_entry()
+    if formdata is None:
+        for q, entry in zip(quotas, form.rows.entries):
+            entry.form.minimum.data, entry.form.maximum.data = q.minimum, q.maximum
+    return form
+
+
+class CancelRoundForm(Form):
+    reason = TextAreaField(_l("取消本轮遴选、重新报名的理由"), validators=[DataRequired(_l("请说明取消本轮遴选、重新报名的理由。")),
+                                                          Length(max=1000)])
+    closes_at = DateTimeLocalField(_l("新的报名截止时间（北京时间）"), format="%Y-%m-%dT%H:%M",
+                                   validators=[InputRequired(_l("请填写新的报名截止时间。"))])
 
 
 class ApplicationForm(Form):

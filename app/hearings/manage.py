@@ -24,6 +24,7 @@ from app.hearings.forms import (
     QUOTA_ROWS,
     AnnounceDrawForm,
     AnswerForm,
+    CancelRoundForm,
     MaterialsForm,
     MeetingForm,
     RecordForm,
@@ -33,6 +34,7 @@ from app.hearings.forms import (
     format_topics,
     local_to_utc,
     parse_topics,
+    relax_form,
 )
 from app.hearings.models import (
     Application,
@@ -138,9 +140,14 @@ def _render_manage(meeting: Meeting, status: int = 200, **forms):
     forms.setdefault("materials_form", MaterialsForm(prefix="materials", data={"materials": meeting.materials}))
     forms.setdefault("record_form", RecordForm(prefix="record", data={"decisions": meeting.decisions}))
     latest = selection_services.latest_run(meeting)
-    return render_template("hearings/manage/meeting.html", meeting=meeting, observers=observers,
+    run = selection_services.published_run(meeting)
+    can_relax = meeting.pool is not None and draw is None and run is None and not (latest and latest.is_active)
+    if can_relax:
+        forms.setdefault("relax_form", relax_form(list(meeting.quotas)))
+        forms.setdefault("cancel_form", CancelRoundForm(prefix="cancel"))
+    return render_template("hearings/manage/meeting.html", can_relax=can_relax, meeting=meeting, observers=observers,
                            state_counts=state_counts, application_count=sum(state_counts.values()),
-                           suggestions=suggestions, latest=latest, run=selection_services.published_run(meeting),
+                           suggestions=suggestions, latest=latest, run=run,
                            phase=meeting.phase(), Phase=MeetingPhase, S=ApplicationState, draw=draw,
                            review_form=ReviewForm(), answer_form_for=_answer_form, now=utcnow(), **forms), status
 

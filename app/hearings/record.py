@@ -32,6 +32,8 @@ class Kind:
     DECLINED = "declined"  # data.reason: "declined" | "no_answer"
     MOVED_IN = "moved_in"
     NO_ALTERNATE = "no_alternate"
+    QUOTAS_RELAXED = "quotas_relaxed"  # data: changes (each with its reason), old_pool_sha256, pool_sha256
+    ROUND_CANCELLED = "round_cancelled"  # data: pool_sha256, size, reason, applications_close_at
 
 
 # What each kind of entry is called, in both languages (the Atom feed shows both, pages the reader's).
@@ -44,6 +46,8 @@ KIND_LABELS = {
     Kind.DECLINED: ("谢绝或逾期未答复", "Declined or no answer"),
     Kind.MOVED_IN: ("候补递补", "Alternate moved in"),
     Kind.NO_ALTERNATE: ("无候补可递补", "No alternate left"),
+    Kind.QUOTAS_RELAXED: ("放宽配额", "Quotas relaxed"),
+    Kind.ROUND_CANCELLED: ("取消本轮遴选、重新开放报名", "Round cancelled, applications reopened"),
 }
 
 

@@ -22,7 +22,7 @@ from app.core.errors import show_error, submit
 from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.hearings import bp, record, selection_services, services
+from app.hearings import bp, record, relax, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -161,6 +161,7 @@ def selection(id: int) -> ResponseReturnValue:
     optimum = min(c["maximin_chance"] for c in chances.values()) if chances else None
     return render_template("hearings/selection.html", meeting=meeting, pool=pool, run=run, latest=latest,
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
+                           relaxations=relax.relaxations(meeting.id),
                            n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
                            optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
                            events=_record_events(meeting),
