@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
+from app.extensions import db
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -204,5 +205,16 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 def _unexpected(exc: Exception) -> ResponseReturnValue:  # never an HTML 500 from the API
     if isinstance(exc, HTTPException):
         return _http_error(exc)
+    from app.errors import RETRY_AFTER_SECONDS, is_database_unavailable
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone
+        pass
+    if is_database_unavailable(exc):
+        current_app.logger.error("API: database unavailable on %s", request.path)
+        response = error_response(503, "Temporarily unavailable; try again shortly.")
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     current_app.logger.exception("API error")
     return error_response(500, "Internal error.")

@@ -41,7 +41,7 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
 from app.core.paging import parse_time_cursor
 from app.core.storage import Upload, storage
 from app.core.timeutil import local, utcnow
@@ -221,7 +221,7 @@ def manage_moderation(id: int) -> ResponseReturnValue:
                 reason = RejectionReason(form.reason.data) if form.reason.data else None
                 n = services.moderate(current_user, c, chosen, publish=form.action.data == "publish",
                                       reason=reason, note=form.note.data or "")
-                db.session.commit()
+                commit()
             except ConsultationError as error:
                 db.session.rollback()
                 show_error(form, error)
@@ -250,7 +250,7 @@ def manage_documents(id: int) -> ResponseReturnValue:
                        if f and f.filename]
             services.add_documents(current_user, c, uploads)
             message = _("文件已上传。")
-        db.session.commit()
+        commit()
     except ConsultationError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -294,7 +294,7 @@ def manage_groups(id: int) -> ResponseReturnValue:
                 message = _("已合并意见组。")
             else:
                 abort(400)
-            db.session.commit()
+            commit()
         except ConsultationError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -367,13 +367,13 @@ def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
     if form.validate_on_submit():
         if request.form.get("delete") and item is not None:
             services.delete_faq(current_user, c, item)
-            db.session.commit()
+            commit()
             flash(_("已删除。"), "success")
             return redirect(url_for("consultations.manage_faq", id=c.id))
         try:
             services.save_faq(current_user, c, question=form.question.data, answer_text=form.answer.data,
                               is_published=form.is_published.data, item=item)
-            db.session.commit()
+            commit()
         except ConsultationError as error:
             db.session.rollback()
             show_error(form, error)
@@ -409,7 +409,7 @@ def manage_report_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     try:
         reports.publish_report(current_user, c)
-        db.session.commit()
+        commit()
     except ConsultationError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -424,7 +424,7 @@ def manage_report_publish(id: int) -> ResponseReturnValue:
 
 def _export(c: Consultation, fmt: str):
     exports.audit_export(current_user, "consultation.export", c, fmt)
-    db.session.commit()
+    commit()
     chunks = export_csv(c.id) if fmt == "csv" else None
     return exports.download(fmt, f"consultation-{c.id}-comments", EXPORT_HEADER,
                             export_rows(c.id), sheet_name="comments", chunks=chunks)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
 from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import bp, lottery_runs, selection_services, services, topics
@@ -97,7 +97,7 @@ def manage_edit(id: int) -> ResponseReturnValue:
             if sorted(map(str, new_quotas)) != sorted(map(str, (q.as_dict() for q in meeting.quotas))):
                 services.set_quotas(current_user, meeting, new_quotas)
             topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
-            db.session.commit()
+            commit()
             flash(_("已保存。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=meeting.id))
         except HearingError as exc:
@@ -171,7 +171,7 @@ def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     if fmt not in exports.FORMATS:
         abort(404)
     exports.audit_export(current_user, "hearing.export", meeting, fmt)
-    db.session.commit()
+    commit()
     return exports.download(fmt, f"hearing-{meeting.id}-applications", EXPORT_HEADER, _export_rows(meeting),
                             sheet_name="applications")
 
@@ -211,7 +211,7 @@ def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     try:
         services.review(current_user, application, eligible=form.decision.data == "eligible",
                         reason=form.reason.data or "")
-        db.session.commit()
+        commit()
         flash(_("审查结果已保存，并已通知申请人。"), "success")
     except HearingError as exc:
         db.session.rollback()
@@ -260,7 +260,7 @@ def manage_announce_draw(id: int) -> ResponseReturnValue:
         try:
             selection_services.announce_draw(current_user, meeting, descriptions=form.descriptions.data.splitlines(),
                                    expected_on=form.expected_on.data)
-            db.session.commit()
+            commit()
             flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
         except HearingError as exc:
@@ -280,7 +280,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
         try:
             selection_services.perform_draw(current_user, meeting, [])
         except HearingError as exc:
-            db.session.commit()  # keeps the audit entry of the refused attempt
+            commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")
         return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
     form = draw_form(draw.source_descriptions)(prefix="draw")
@@ -288,7 +288,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
         texts = [getattr(form, f"source_{i}").data for i in range(len(draw.source_descriptions))]
         try:
             selection_services.perform_draw(current_user, meeting, texts)
-            db.session.commit()
+            commit()
             flash(_("抽签完成，结果已公开，并已通知所有申请人。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
         except HearingError as exc:
@@ -347,7 +347,7 @@ def manage_record(id: int) -> ResponseReturnValue:
             topic.decision = (request.form.get(f"topic-{topic.id}") or "").strip()[:5000]
         try:
             services.publish_record(current_user, meeting)
-            db.session.commit()
+            commit()
             flash(_("会议记录已公开，并已把决定和答复发给列席代表。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
         except HearingError as exc:
