@@ -20,6 +20,7 @@ BLUEPRINTS = [
     "app.consultations:bp",
     "app.hearings:bp",
     "app.openday:bp",
+    "app.messages:bp",
     "app.oversight:bp",
     "app.api:bp",
 ]
@@ -28,6 +29,7 @@ BLUEPRINTS = [
 RECEIVERS = [
     "app.notifications.receivers",
     "app.oversight.receivers",
+    "app.messages.receivers",
 ]
 
 # Every module's models, imported so that the metadata (and so migrations) sees every table.
@@ -40,7 +42,9 @@ MODELS = [
     "app.scheduler",
     "app.consultations.models",
     "app.hearings.models",
+    "app.hearings.record",
     "app.openday.models",
+    "app.messages.models",
     "app.oversight.models",
     "app.notifications.notices",
     "app.notifications.subscriptions",

@@ -21,6 +21,7 @@ DEMO_LOADERS = [
     "app.consultations.demo:load",
     "app.hearings.demo:load",
     "app.openday.demo:load",
+    "app.messages.demo:load",
 ]
 
 translations_cli = AppGroup("translations", help="Language catalogues.")

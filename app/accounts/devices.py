@@ -1,17 +1,20 @@
-"""The signed-in person's sessions: where the account is signed in, ending one, signing out everywhere."""
+"""Sessions: where the account is signed in, ending one, signing out everywhere; the e-mailed sign-in link."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from app.accounts import bp, sessions
-from app.accounts.forms import ConfirmForm
+from app.accounts import bp, sessions, signin
+from app.accounts.forms import ConfirmForm, SigninLinkForm
 from app.accounts.permissions import login_required
-from app.extensions import db
+from app.accounts.tokens import LinkError
+from app.core.errors import form_status
+from app.extensions import db, limiter
 
 
+bp.before_app_request(sessions.forget_before_request)
 bp.after_app_request(sessions.touch_after_request)
 
 
@@ -49,3 +52,35 @@ def end_all_sessions() -> ResponseReturnValue:
     logout_user()
     flash(_("已在所有设备上退出登录（%(n)d 处）。", n=n), "success")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/accounts/signin-link", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def request_signin_link() -> ResponseReturnValue:
+    """A sign-in link by e-mail: how the owner gets in while the password form is throttled."""
+    form = SigninLinkForm()
+    if form.validate_on_submit():
+        signin.request_signin_link(form.email.data)
+        db.session.commit()
+        flash(_("如果该电子邮箱已注册，我们已发送一封含登录链接的邮件，链接 %(hours)s 小时内有效。",
+                hours=current_app.config["RESET_LINK_HOURS"]), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/signin_link.html", form=form), form_status(form)
+
+
+@bp.route("/accounts/signin/<token>", methods=["GET", "POST"])
+def signin_with_link(token: str) -> ResponseReturnValue:
+    """A page with a button (mail scanners that open links do not sign anyone in), then signed in."""
+    try:
+        user = signin.check_signin_link(token)
+        form = ConfirmForm()
+        if form.validate_on_submit():
+            signin.sign_in_with_link(token)
+            sessions.sign_in(user)
+            db.session.commit()
+            flash(_("您已登录。"), "success")
+            return redirect(url_for("core.home"))
+    except LinkError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+    return render_template("accounts/signin_with_link.html", form=form, email=user.email)

@@ -13,6 +13,7 @@ from app.accounts import bp, services
 from app.accounts.forms import AuditFilterForm, ConfirmForm, DepartmentForm, InviteStaffForm, TagForm, TagRenameForm
 from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, User
 from app.accounts.permissions import admin_required, managed_department_ids, staff_required
+from app.core import confirm
 from app.core.audit import AuditEntry
 from app.core.errors import commit, form_status, show_error
 from app.core.timeutil import from_local
@@ -112,6 +113,10 @@ def _staff_member(user_id: int) -> User:
 @admin_required
 def manage_staff_deactivate(user_id: int) -> ResponseReturnValue:
     person = _staff_member(user_id)
+    if (page := confirm.ask(_("确定停用 %(name)s 的账户吗？停用后无法登录。", name=person.name),
+                            back=url_for("accounts.manage_staff", department_id=person.department_id),
+                            button=_("停用"))) is not None:
+        return page
     if ConfirmForm().validate_on_submit():
         services.deactivate_staff(current_user, person)
         commit()

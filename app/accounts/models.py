@@ -193,14 +193,17 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.role.value}>"
 
 
-class LoginFailure(db.Model):
-    """One failed sign-in, kept for throttling by account and by address."""
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per key ("email:x@y" or "ip:1.2.3.4"). An attempt is counted *before* its password
+    is checked, by a compare-and-set on ``version``, so parallel guesses cannot get more checks than allowed."""
 
-    __tablename__ = "login_failure"
+    __tablename__ = "login_throttle"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(300), index=True)  # "email:x@y" or "ip:1.2.3.4"
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    version: Mapped[int] = mapped_column(default=0)
 
 
 class UserSession(db.Model):

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from app import signals
 from app.accounts import sessions
-from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginFailure, Role, Tag, \
+from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, Department, DepartmentKind, LoginThrottle, Role, Tag, \
     TagKind, User
 from app.accounts.tokens import LinkError, load_user_for, make_token, state_fingerprint
 from app.accounts.validators import normalise_uscc, uscc_problem
@@ -91,12 +91,12 @@ def send_verification(user: User) -> None:
 
 def register_user(*, email: str, password: str, name: str, role: Role = Role.RESIDENT,
                   organisation_name: str | None = None, uscc: str | None = None,
-                  district: str | None = None, locale: str = "zh") -> User:
+                  district: str | None = None, locale: str = "zh") -> User | None:
+    """The new account, or None when the address already has one: then its owner is told by e-mail, and the
+    caller answers exactly as for a new account (nobody learns which addresses are registered)."""
     if role not in (Role.RESIDENT, Role.ENTERPRISE):
         raise ValueError("only residents and enterprise representatives register themselves")
     email = normalise_email(email)
-    if email_taken(email):
-        raise AccountError(_("该电子邮箱已注册。如果忘记了密码，请使用“找回密码”。"), field="email")
     if role is Role.ENTERPRISE:
         # The form checks these too; the rule lives here so that no other caller can skip it.
         if not (organisation_name or "").strip():
@@ -105,6 +105,13 @@ def register_user(*, email: str, password: str, name: str, role: Role = Role.RES
         if problem:
             raise AccountError(_("统一社会信用代码的校验位不正确，请核对后重新输入。") if problem == "check"
                                else _("请填写有效的统一社会信用代码。"), field="uscc")
+    owner = find_user_by_email(email)
+    if owner is not None:
+        hash_password(password)  # the same work as a new account
+        if owner.deleted_at is None:
+            queue_email(owner.email, "accounts/emails/already_registered", user=owner,
+                        login=_absolute("accounts.login"), reset=_absolute("accounts.forgot_password"))
+        return None
     user = User(email=email, name=name.strip(), role=role, district=district or None, locale=locale)
     if role is Role.ENTERPRISE:
         user.organisation_name = (organisation_name or "").strip()
@@ -171,7 +178,7 @@ def reset_password(token: str, password: str) -> User:
     set_password(user, password)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{user.email}"))
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.reset_password", user)
     return user
@@ -241,10 +248,12 @@ def confirm_email_change(token: str) -> User:
     if email_taken(new_email):
         raise AccountError(_("该电子邮箱已被其他账户使用。"), field="new_email")
     old = user.email
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{old}"))
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{old}"))
     user.email = new_email
     user.email_verified_at = utcnow()
     sessions.end_all(user)  # a new address signs the account out everywhere
+    from app.accounts import email_undo  # (imports this module)
+    email_undo.notify_old_address(user, old)
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.change_email", user)
     return user
@@ -309,7 +318,7 @@ def delete_account(user: User, password: str) -> int:
     if not check_password(user, password):
         raise AccountError(_("密码不正确。"), field="password")
     user_id = user.id
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.key == f"email:{user.email}"))
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{user.email}"))
     user.email = None
     user.password_hash = None
     user.name = DELETED_NAME

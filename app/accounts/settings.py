@@ -9,11 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from app.accounts import bp, services, sessions
-from app.accounts.forms import ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
+from app.accounts import bp, email_undo, services, sessions
+from app.accounts.forms import ChangeEmailForm, ConfirmForm, ChangePasswordForm, DeleteAccountForm, ProfileForm
 from app.accounts.models import Tag
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
+from app.core import exports
 from app.core.errors import form_status, show_error
 from app.core.timeutil import local, utcnow
 from app.extensions import db, limiter
@@ -97,6 +98,29 @@ def confirm_email_change(token: str) -> ResponseReturnValue:
     return redirect(url_for("accounts.login"))
 
 
+@bp.route("/accounts/email/undo/<token>", methods=["GET", "POST"])
+def undo_email_change(token: str) -> ResponseReturnValue:
+    """From the notice sent to the old address: a confirmation page, then the old address is back."""
+    try:
+        user, data = email_undo.check(token)
+        if request.method == "POST" and ConfirmForm().validate_on_submit():
+            email_undo.undo(token)
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+            flash(_("登录邮箱已恢复为 %(email)s，所有设备都已退出登录。我们已向该邮箱发送重置密码的链接，请设置新密码。",
+                    email=user.email), "success")
+            return redirect(url_for("accounts.login"))
+    except LinkError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+    except services.AccountError as exc:
+        db.session.rollback()
+        return render_template("accounts/link_problem.html", reason="taken", message=exc.message), 400
+    return render_template("accounts/email_undo.html", old_email=data.get("o", ""), new_email=user.email,
+                           form=ConfirmForm())
+
+
 @bp.route("/accounts/password", methods=["GET", "POST"])
 @login_required
 def change_password() -> ResponseReturnValue:
@@ -127,6 +151,8 @@ def my_data() -> ResponseReturnValue:
 @login_required
 def download_my_data() -> ResponseReturnValue:
     data = services.export_user_data(current_user)
+    exports.audit_export(current_user, "accounts.data_export", current_user, "json")  # personal data: audited
+    db.session.commit()
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     filename = f"canyu-my-data-{local(utcnow()):%Y%m%d}.json"  # the day in Shanghai
     return Response(body, mimetype="application/json",

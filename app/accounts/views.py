@@ -49,7 +49,7 @@ def register() -> ResponseReturnValue:
     if form.validate_on_submit():
         role = Role.ENTERPRISE if form.account_type.data == "enterprise" else Role.RESIDENT
         try:
-            user = services.register_user(
+            services.register_user(
                 email=form.email.data, password=form.password.data, name=form.name.data, role=role,
                 organisation_name=form.organisation_name.data, uscc=form.uscc.data,
                 district=form.district.data, locale=current_language(),
@@ -57,11 +57,11 @@ def register() -> ResponseReturnValue:
         except services.AccountError as exc:
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
-            sessions.sign_in(user)
             commit()
-            flash(_("注册成功。我们已向 %(email)s 发送了验证邮件，请点击邮件中的链接完成验证。", email=user.email),
-                  "success")
-            return redirect(url_for("accounts.unverified"))
+            # The same answer whether or not the address already had an account (its owner got a mail).
+            flash(_("我们已向 %(email)s 发送了一封邮件。请打开邮件中的链接验证电子邮箱，然后登录。",
+                    email=services.normalise_email(form.email.data)), "success")
+            return redirect(url_for("accounts.login"))
     return render_template("accounts/register.html", form=form), form_status(form)
 
 
@@ -95,7 +95,7 @@ def unverified() -> ResponseReturnValue:
 @limiter.limit("30 per minute", methods=["POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("accounts.manage_home" if is_staff_or_admin(current_user) else "core.home"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -107,7 +107,9 @@ def login() -> ResponseReturnValue:
             sessions.sign_in(user, remember=bool(form.remember.data))
             commit()
             flash(_("您已登录。"), "success")
-            return redirect(safe_next(url_for("core.home")))
+            # Staff and admins work under /manage/; residents go back to the public pages.
+            landing = "accounts.manage_home" if is_staff_or_admin(user) else "core.home"
+            return redirect(safe_next(url_for(landing)))
     return render_template("accounts/login.html", form=form), form_status(form)
 
 

@@ -40,7 +40,7 @@ from app.consultations.models import (
     ModerationState,
     RejectionReason,
 )
-from app.core import exports
+from app.core import confirm, exports
 from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
 from app.core.paging import parse_time_cursor
 from app.core.storage import Upload, storage
@@ -366,6 +366,10 @@ def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
     form = FaqForm(obj=item) if request.method == "GET" and item else FaqForm()
     if form.validate_on_submit():
         if request.form.get("delete") and item is not None:
+            if (page := confirm.ask(_("确定删除这条问答吗？删除后公开页面上不再显示。"), detail=item.question,
+                                    back=url_for("consultations.manage_faq", id=c.id, faq_id=item.id),
+                                    button=_("删除"))) is not None:
+                return page
             services.delete_faq(current_user, c, item)
             commit()
             flash(_("已删除。"), "success")
@@ -407,6 +411,10 @@ def manage_report(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_report_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
+    if (page := confirm.ask(_("发布后将通知所有提出意见的人，答复不能再修改。确定发布？"), detail=c.title,
+                            back=url_for("consultations.manage_report", id=c.id), button=_("发布反馈报告"),
+                            danger=False)) is not None:
+        return page
     try:
         reports.publish_report(current_user, c)
         commit()

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 import secrets
-import zlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
-
-import holidays
+from datetime import datetime, timedelta
 
 from app.consultations.models import DocumentType, local_date_span
+# Shared rules, kept importable from here: working days, near-duplicate grouping, masking, check characters.
+from app.core.grouping import (  # noqa: F401
+    EXACT_LIMIT,
+    MINHASH_BANDS,
+    REPS_PER_BUCKET,
+    SIMILARITY_THRESHOLD,
+    jaccard,
+    propose_groups,
+    shingles,
+)
+from app.core.grouping import normalise as _normalise
+from app.core.privacy import mask_personal_information  # noqa: F401
+from app.core.tracking import mod11_2_check
+from app.core.workdays import is_working_day
 
 # ---------------------------------------------------------------------------------------------------------------
 # Minimum comment periods (重大行政决策程序暂行条例 art. 15; 规章制定程序条例 art. 15; normative-document practice).
@@ -30,17 +40,6 @@ def minimum_period(document_type: DocumentType, concerns_enterprises: bool) -> M
     if document_type is DocumentType.NORMATIVE_DOCUMENT:
         return MinimumPeriod(30, False) if concerns_enterprises else MinimumPeriod(7, True)
     return None
-
-
-@lru_cache(maxsize=32)
-def _china_calendar(year: int) -> holidays.HolidayBase:
-    return holidays.China(years=year)
-
-
-def is_working_day(d: date) -> bool:
-    """Working day of the official calendar: weekdays that are not holidays, plus make-up workdays (调休)
-    such as Saturday 2026-02-14. Decided by the maintained ``holidays`` library, never by a hand list."""
-    return _china_calendar(d.year).is_working_day(d)
 
 
 def period_length(opens_at: datetime, closes_at: datetime) -> tuple[int, int]:
@@ -73,14 +72,6 @@ def period_shortfall(document_type: DocumentType, concerns_enterprises: bool, op
 TRACKING_RE = re.compile(r"^ZX-(\d{4})-(\d{8})-([0-9X])$")
 
 
-def mod11_2_check(digits: str) -> str:
-    total = 0
-    for ch in digits:
-        total = (total + int(ch)) * 2 % 11
-    check = (12 - total) % 11
-    return "X" if check == 10 else str(check)
-
-
 def make_tracking_number(year: int, serial: int) -> str:
     body = f"{year:04d}{serial:08d}"
     return f"ZX-{year:04d}-{serial:08d}-{mod11_2_check(body)}"
@@ -94,24 +85,6 @@ def random_tracking_number(year: int) -> str:
 def is_valid_tracking_number(value: str) -> bool:
     m = TRACKING_RE.match((value or "").strip().upper())
     return bool(m) and mod11_2_check(m.group(1) + m.group(2)) == m.group(3)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Masking personal information inside comment text before publication (个人信息保护法 art. 25, 28).
-
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_ID_RE = re.compile(r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9])")
-_MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
-_LANDLINE_RE = re.compile(r"(?<![0-9])0\d{2,3}-?\d{7,8}(?![0-9])")
-
-
-def mask_personal_information(text: str) -> str:
-    """Replace e-mail addresses, ID numbers, mobile and landline numbers with placeholders."""
-    text = _EMAIL_RE.sub("[邮箱已隐去]", text)
-    text = _ID_RE.sub("[身份证号已隐去]", text)
-    text = _MOBILE_RE.sub("[电话已隐去]", text)
-    text = _LANDLINE_RE.sub("[电话已隐去]", text)
-    return text
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -195,122 +168,3 @@ def match_articles(existing: list, parsed: list[ParsedArticle]) -> list[tuple[ob
     return [(a, p) for a, p in pairs]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Near-duplicates: normalise (drop spaces and punctuation, lower case), take the set of 3-character shingles, and
-# compare sets with the Jaccard index |A∩B| / |A∪B|. Comments at or above the threshold join one group.
-
-_DROP_RE = re.compile(r"[\s\W_]+", re.UNICODE)
-SIMILARITY_THRESHOLD = 0.6
-
-
-def _normalise(text: str) -> str:
-    return _DROP_RE.sub("", (text or "").lower())
-
-
-def shingles(text: str, k: int = 3) -> frozenset[str]:
-    norm = _normalise(text)
-    if len(norm) <= k:
-        return frozenset([norm]) if norm else frozenset()
-    return frozenset(norm[i:i + k] for i in range(len(norm) - k + 1))
-
-
-def jaccard(a: frozenset, b: frozenset) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
-
-
-EXACT_LIMIT = 2000  # up to this many distinct texts every candidate pair is compared exactly
-
-
-def propose_groups(items: list[tuple[int, str]], threshold: float = SIMILARITY_THRESHOLD
-                   ) -> list[tuple[list[int], float]]:
-    """Group ids whose texts are near-duplicates (single linkage: A~B and B~C put A, B, C together).
-
-    Returns (ids, lowest similarity of a joining pair) for each group of two or more. Identical texts (after
-    normalising) are grouped first. Up to EXACT_LIMIT distinct texts, candidate pairs come from an inverted index
-    of shingles and every pair sharing a shingle is compared exactly; beyond that (a mass campaign of many slightly
-    edited copies) candidates come from MinHash signatures (see _lsh_pairs) and are confirmed with the exact Jaccard,
-    so the work grows linearly with the number of comments.
-    """
-    by_text: dict[str, list[int]] = {}
-    for cid, text in items:
-        by_text.setdefault(_normalise(text), []).append(cid)
-    reps = {ids[0]: norm for norm, ids in by_text.items()}
-    members = {ids[0]: ids for ids in by_text.values()}
-    sets = {cid: shingles(norm) for cid, norm in reps.items()}
-    parent = {cid: cid for cid in sets}
-    lowest: dict[int, float] = {}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def join(a, b, sim):
-        ra, rb = find(a), find(b)
-        low = min(sim, lowest.get(ra, 1.0), lowest.get(rb, 1.0))
-        if ra != rb:
-            parent[rb] = ra
-        lowest[ra] = low
-
-    pairs = _exact_pairs(sets) if len(sets) <= EXACT_LIMIT else _lsh_pairs(sets, find)
-    for a, b in pairs:
-        sim = jaccard(sets[a], sets[b])
-        if sim >= threshold:
-            join(a, b, sim)
-    groups: dict[int, list[int]] = {}
-    for rep in sets:
-        groups.setdefault(find(rep), []).extend(members[rep])
-    return [(sorted(ids), round(lowest.get(root, 1.0), 3)) for root, ids in groups.items() if len(ids) > 1]
-
-
-def _exact_pairs(sets: dict[int, frozenset]):
-    index: dict[str, list[int]] = {}
-    for cid, s in sets.items():
-        for sh in s:
-            index.setdefault(sh, []).append(cid)
-    for cid, s in sets.items():
-        seen = set()
-        for sh in s:
-            for other in index[sh]:
-                if other > cid and other not in seen:
-                    seen.add(other)
-                    yield cid, other
-
-
-MINHASH_BANDS, MINHASH_ROWS = 20, 3  # P(candidate) is 0.99 at Jaccard 0.6 and 0.42 at 0.3
-REPS_PER_BUCKET = 5
-
-
-def _lsh_pairs(sets: dict[int, frozenset], find):
-    """Candidate pairs from MinHash locality-sensitive hashing: texts whose signatures agree on a whole band
-    share a bucket; each text in a bucket is compared with at most REPS_PER_BUCKET groups already found there."""
-    # numpy is imported only when comments are grouped: it costs every web worker ~20 MB and 0.1 s otherwise.
-    import numpy as np
-
-    prime = (1 << 31) - 1
-    rng = np.random.default_rng(20260214)
-    k = MINHASH_BANDS * MINHASH_ROWS
-    a = rng.integers(1, prime, size=(k, 1), dtype=np.int64)
-    b = rng.integers(0, prime, size=(k, 1), dtype=np.int64)
-    ids = [cid for cid, s in sets.items() if s]
-    signatures = np.empty((len(ids), k), dtype=np.int64)
-    for row, cid in enumerate(ids):
-        x = np.fromiter((zlib.crc32(sh.encode("utf-8")) % prime for sh in sets[cid]), dtype=np.int64)
-        signatures[row] = ((a * x + b) % prime).min(axis=1)
-    for band in range(MINHASH_BANDS):
-        buckets: dict[bytes, list[int]] = {}
-        chunk = signatures[:, band * MINHASH_ROWS:(band + 1) * MINHASH_ROWS]
-        for row, cid in enumerate(ids):
-            buckets.setdefault(chunk[row].tobytes(), []).append(cid)
-        for bucket in buckets.values():
-            if len(bucket) < 2:
-                continue
-            reps: list[int] = []
-            for cid in bucket:
-                for rep in reps:
-                    yield rep, cid
-                if len(reps) < REPS_PER_BUCKET and all(find(r) != find(cid) for r in reps):
-                    reps.append(cid)

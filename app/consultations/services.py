@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-import filetype
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app import signals
 from app.accounts.models import Role, Tag, User, mask_name
-from app.consultations import rules
+from app.consultations import redaction, rules
 from app.consultations.models import (
     Article,
     Comment,
@@ -32,6 +31,7 @@ from app.consultations.models import (
     RejectionReason,
     Stance,
 )
+from app.core import uploads as uploads_rule
 from app.core.audit import audit
 from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
 from app.core.timeutil import local, utcnow
@@ -39,13 +39,12 @@ from app.extensions import db
 from app.notifications.services import queue_email
 
 MAX_COMMENT_LENGTH = 5000
-MAX_ATTACHMENTS = 5
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = uploads_rule.MAX_ATTACHMENTS
+MAX_ATTACHMENT_BYTES = uploads_rule.MAX_ATTACHMENT_BYTES
 UPLOAD_AREA = "consultations"  # storage keys: consultations/<random>.<ext>
 # Accepted attachment types, recognised from the file's content (magic numbers), never from its name.
-ALLOWED_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png",
-                 "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-DOCUMENT_TYPES = {k: v for k, v in ALLOWED_TYPES.items() if k in ("pdf", "docx")}
+ALLOWED_TYPES = uploads_rule.ATTACHMENT_TYPES
+DOCUMENT_TYPES = uploads_rule.DOCUMENT_TYPES
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -201,26 +200,9 @@ def withdraw(actor: User, c: Consultation, reason: str) -> None:
 
 
 def check_uploads(uploads: list[Upload], allowed: dict[str, str] | None = None) -> list[tuple[Upload, str, str]]:
-    """Refuse more than five files, a file over 10 MB, or one whose content is not PDF, DOCX, JPG or PNG.
-    Only the first bytes are read to check the type; the file is stored later, streamed in chunks."""
-    allowed = allowed or ALLOWED_TYPES
-    uploads = [u for u in uploads if not u.is_empty()]
-    if len(uploads) > MAX_ATTACHMENTS:
-        raise ConsultationError(_("最多上传%(n)s个附件。", n=MAX_ATTACHMENTS), field="attachments")
-    checked = []
-    for u in uploads:
-        name = clean_name(u.filename)[:100]  # as shown in a message: no control characters
-        if u.size > MAX_ATTACHMENT_BYTES:
-            raise ConsultationError(_("附件“%(name)s”超过10 MB。", name=name), field="attachments")
-        kind = filetype.guess(u.head())
-        if kind is None or kind.extension not in allowed:
-            if allowed is DOCUMENT_TYPES:
-                msg = _("文件“%(name)s”不是PDF或DOCX文件（按文件内容检查）。", name=name)
-            else:
-                msg = _("附件“%(name)s”不是PDF、DOCX、JPG或PNG文件（按文件内容检查）。", name=name)
-            raise ConsultationError(msg, field="attachments")
-        checked.append((u, kind.extension, allowed[kind.extension]))
-    return checked
+    """Refuse more than five files, a file over 10 MB, or one whose content is not PDF, DOCX, JPG or PNG (the shared
+    rule of core.uploads, refused as a ConsultationError)."""
+    return uploads_rule.check_uploads(uploads, allowed or ALLOWED_TYPES, ConsultationError)
 
 
 def _store(upload: Upload, ext: str) -> tuple[str, int]:
@@ -268,6 +250,7 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     existing = find_by_idempotency_key(actor, idempotency_key)
     if existing is not None:
         return existing, False
+    redaction.check_account_limit(actor)
     state = c.state
     if state is ConsultationState.WITHDRAWN:
         raise ConsultationError(_("该征询已撤回，不再接受意见。"))
@@ -302,13 +285,15 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         stored, size = _store(upload, ext)
         comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
                                                      stored_name=stored, mime_type=mime, size=size))
-    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
-        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     db.session.flush()
     if actor.email:
         queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
                     consultation=c)
     signals.comment_submitted.send(comment)
+    # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
+    # consultation waits for that lock, so nothing else is done while holding it.
+    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
+        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     return comment, True
 
 

@@ -19,7 +19,7 @@ from app.core.audit import audit
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import lottery as lottery_mod
-from app.hearings import selection
+from app.hearings import record, selection
 from app.hearings.models import CATEGORIES, HearingError, LotteryRun, LotteryStatus
 from app.hearings.services import category_value_label
 
@@ -72,8 +72,10 @@ def _finish(run: LotteryRun, status: LotteryStatus, make_message) -> None:
     db.session.commit()
 
 
-def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> LotteryRun:
-    """Compute a queued run: commits its progress as it goes, so others can watch. Called by the job/CLI."""
+def execute_lottery_run(run: LotteryRun, time_limit: float | None = None,
+                        recorded_at: datetime | None = None) -> LotteryRun:
+    """Compute a queued run: commits its progress as it goes, so others can watch. Called by the job/CLI (and by the
+    demo, which dates the record entry with ``recorded_at``)."""
     time_limit = time_limit or current_app.config["LOTTERY_TIME_LIMIT_SECONDS"]
     claimed = db.session.execute(
         sa.update(LotteryRun).where(LotteryRun.id == run.id, LotteryRun.status == LotteryStatus.QUEUED)
@@ -111,7 +113,8 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
         return run
     except lottery_mod.LotteryTimeout:
         _finish(run, LotteryStatus.TIMED_OUT, lambda:
-                _("计算超过了%(seconds)d秒的时间上限，已停止，没有公布任何结果。可以减少配额或联系管理员调整时间上限后重试。",
+                _("计算超过了%(seconds)d秒的时间上限，已停止，没有公布任何结果。配额已经冻结，不能为此修改；请在服务器"
+                  "负载较低时重新计算，或请管理员调高 LOTTERY_TIME_LIMIT_SECONDS 后重新计算。",
                   seconds=int(time_limit)))
         return run
     except Exception as exc:  # noqa: BLE001 - any solver failure ends the run with a message
@@ -131,7 +134,13 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None) -> Lot
     run.seconds = result.seconds
     run.lowest_chance = result.lowest_chance
     run.highest_chance = result.highest_chance
-    _finish(run, LotteryStatus.SUCCEEDED, lambda: _("已生成%(n)d个满足配额的方案。", n=len(result.panels)))
+    run.optimum_chance = result.optimum_chance
+    record.append(run.meeting_id, record.Kind.PANELS_COMPUTED, {
+        "pool_sha256": run.pool_sha256, "panels_sha256": run.panels_sha256, "panels": len(result.panels)},
+        at=recorded_at)
+    _finish(run, LotteryStatus.SUCCEEDED, lambda: _(
+        "已生成%(n)d个满足配额的方案。最低入选机会：最优分布%(opt).2f%%，取整为方案后实际%(low).2f%%。",
+        n=len(result.panels), opt=result.optimum_chance * 100, low=result.lowest_chance * 100))
     return run
 
 
@@ -155,6 +164,10 @@ def panels_document(pool_doc: dict, result) -> dict:
         "settings": result.settings,
         "seconds": result.seconds,
         "distribution_size": result.distribution_size,
+        "number_of_panels": len(result.panels),
+        "optimum_chance": result.optimum_chance,
+        "lowest_chance": result.lowest_chance,
+        "highest_chance": result.highest_chance,
         "chances": [{"number": n, "in_panels": round(result.chances[n] * len(result.panels)),
                      "chance": result.chances[n], "maximin_chance": result.maximin_chances[n]}
                     for n in sorted(result.chances)],

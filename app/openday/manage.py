@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
-from app.core import exports
+from app.core import confirm, exports
 from app.core.errors import INVALID, commit, commit_or_explain, form_status, show_error, submit
 from app.core.storage import Upload
 from app.core.timeutil import format_local, from_local, local, utcnow
@@ -183,6 +183,10 @@ def manage_publish(activity_id: int) -> ResponseReturnValue:
 def manage_cancel(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = CancelActivityForm()
+    if form.validate_on_submit() and (page := confirm.ask(
+            _("确定取消该活动吗？所有报名者都会收到通知，取消后不能恢复。"), detail=activity.title,
+            back=url_for("openday.manage_show", activity_id=activity.id), button=_("取消活动"))) is not None:
+        return page
     told = submit(form, lambda: services.cancel_activity(current_user, activity, form.reason.data))
     if told is not None:
         flash(_("活动已取消，已通知 %(n)d 位报名者。", n=told), "success")

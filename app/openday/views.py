@@ -18,9 +18,10 @@ from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
+from app.core import confirm
 from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
-from app.core.timeutil import SHANGHAI, from_local, local, utcnow
+from app.core.timeutil import SHANGHAI, format_local, from_local, local, utcnow
 from app.extensions import db, limiter
 from app.openday import bp, images, services, votes
 from app.openday.forms import RatingForm, SignUpForm
@@ -220,7 +221,17 @@ def ticket(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
-                           rank=services.waitlist_rank(reg), rating=rating, rating_form=RatingForm())
+                           rank=services.waitlist_rank(reg), rating=rating, rating_form=RatingForm(),
+                           leave=_leave_words(reg))
+
+
+def _leave_words(reg: Registration) -> tuple[str, str, str]:
+    """What leaving means in the registration's state: (button, question, done)."""
+    if reg.state is RS.WAITLISTED:
+        return (_("放弃候补"), _("确定要退出候补名单吗？您的候补位置将让给排在后面的人。"), _("已退出候补名单。"))
+    if reg.state is RS.OFFERED:
+        return (_("放弃名额"), _("确定要放弃留给您的名额吗？名额将让给下一位候补者。"), _("已放弃名额。"))
+    return (_("取消报名"), _("确定要取消报名吗？您的座位将让给候补者，取消后不能恢复。"), _("已取消报名。"))
 
 
 @bp.route("/openday/tickets/<int:registration_id>/qr.svg")
@@ -262,7 +273,12 @@ def ticket_ics(registration_id: int) -> ResponseReturnValue:
 @login_required
 def cancel(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
-    commit_or_explain(lambda: services.cancel_registration(current_user, reg), _("已取消报名。"))
+    button, question, done = _leave_words(reg)
+    back = url_for("openday.ticket", registration_id=reg.id)
+    if (page := confirm.ask(question, back=back, button=button,
+                            detail=f"{reg.activity.title} · {format_local(reg.session.starts_at)}")) is not None:
+        return page
+    commit_or_explain(lambda: services.cancel_registration(current_user, reg), done)
     return redirect(url_for("openday.ticket", registration_id=reg.id))
 
 
@@ -283,7 +299,8 @@ def rate(registration_id: int) -> ResponseReturnValue:
         return redirect(url_for("openday.ticket", registration_id=reg.id))
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
-                           rank=services.waitlist_rank(reg), rating=rating, rating_form=form), INVALID
+                           rank=services.waitlist_rank(reg), rating=rating, rating_form=form,
+                           leave=_leave_words(reg)), INVALID
 
 
 # ------------------------------------------------------------------------------------------------ the vote

@@ -9,12 +9,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.consultations.models import Comment, CommentGroup, Consultation
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.hearings.models import Application, Suggestion
+from app.messages.models import Message
 from app.openday.models import Activity, Rating, Registration, Vote
 
 SECTION_TITLES = {
@@ -22,6 +23,7 @@ SECTION_TITLES = {
     "applications": _l("我的列席申请"),
     "registrations": _l("我的活动报名"),
     "ratings": _l("我的评价和投票"),
+    "messages": _l("我的留言"),
 }
 
 
@@ -139,8 +141,28 @@ def ratings(user, last_visit) -> list[dict]:
     return rows
 
 
+def messages(user, last_visit) -> list[dict]:
+    """The person's messages with their state and the latest reply (one query for the messages, one for replies)."""
+    stmt = (sa.select(Message).where(Message.user_id == user.id).options(selectinload(Message.replies))
+            .order_by(Message.received_at.desc(), Message.id.desc()).limit(200))
+    rows = []
+    for m in db.session.scalars(stmt):
+        reply = m.latest_reply
+        action = None
+        if reply is not None and m.user_id == user.id and (m.rated_at is None or m.rated_at < m.replied_at):
+            action = {"url": f"/messages/track/{m.tracking_number}#rate-title", "label": _("评价答复")}
+        rows.append({
+            "when": m.received_at, "title": _("%(number)s · %(title)s", number=m.tracking_number, title=m.subject),
+            "link": f"/messages/track/{m.tracking_number}", "state": m.state.label, "detail": m.text_public[:200],
+            "answer": reply.text[:500] if reply is not None else "",
+            "is_new": _is_new(_latest(m.assigned_at, m.replied_at, m.returned_at), last_visit),
+            "action": action,
+        })
+    return rows
+
+
 BUILDERS = [("comments", comments), ("applications", applications), ("registrations", registrations),
-            ("ratings", ratings)]
+            ("ratings", ratings), ("messages", messages)]
 
 
 def sections_for(user, last_visit: datetime | None) -> list[dict]:

@@ -1,7 +1,7 @@
 """hearing lottery run worker
 
 Revision ID: ea62f6449577
-Revises: 50394a068c0b
+Revises: 415842cd98db
 Create Date: 2026-12-01 02:57:06.389398
 
 """
@@ -13,7 +13,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = 'ea62f6449577'
-down_revision = '50394a068c0b'
+down_revision = '415842cd98db'
 branch_labels = None
 depends_on = None
 

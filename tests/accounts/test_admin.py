@@ -232,7 +232,11 @@ def test_staff_listed_per_department(client, auth, admin, make_department, make_
 
 def test_deactivate_and_reactivate_a_staff_member(client, db, auth, admin, staff):
     auth.login(admin)
-    response = client.post(f"/manage/accounts/staff/{staff.id}/deactivate")
+    page = client.post(f"/manage/accounts/staff/{staff.id}/deactivate").get_data(as_text=True)
+    assert "确定停用" in page  # asks first, also without JavaScript
+    db.session.refresh(staff)
+    assert staff.is_active
+    response = client.post(f"/manage/accounts/staff/{staff.id}/deactivate", data={"confirmed": "1"})
     assert response.status_code == 302
     db.session.refresh(staff)
     assert staff.deactivated_at is not None and not staff.is_active
@@ -252,7 +256,7 @@ def test_a_deactivated_staff_session_ends(client, db, auth, admin, staff, app):
     staff_client.post("/accounts/login", data={"email": staff.email, "password": PASSWORD})
     assert staff_client.get("/manage/").status_code == 200
     auth.login(admin)
-    client.post(f"/manage/accounts/staff/{staff.id}/deactivate")
+    client.post(f"/manage/accounts/staff/{staff.id}/deactivate", data={"confirmed": "1"})
     db.session.expire_all()
     assert staff_client.get("/manage/").status_code == 302
 

@@ -216,6 +216,7 @@ def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_co
     db.session.expire_all()
     assert [x.moderation_state for x in comments] == [ModerationState.PUBLISHED] * 2 + [ModerationState.REJECTED]
     with time_machine.travel(AFTER, tick=False):
+        auth.login(staff)  # weeks later: the first sign-in's session has ended (SESSION_IDLE_HOURS)
         r = client.post(f"/manage/consultations/{c.id}/comments/{comments[0].id}/answer",
                         data={"kind": "not_adopted", "response": "", "reason": ""})
         assert r.status_code == 422 and "未采纳时必须说明理由" in r.get_data(as_text=True)
@@ -225,10 +226,12 @@ def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_co
         assert "已在第三条增加" not in client.get(f"/consultations/track/{comments[0].tracking_number}").get_data(as_text=True)
         client.post(f"/manage/consultations/{c.id}/report", data={"main_points": "要点", "changes": ""})
         r = client.post(f"/manage/consultations/{c.id}/report/publish", follow_redirects=True)
+        assert "确定发布" in r.get_data(as_text=True)  # without JavaScript, a page asks first
+        r = client.post(f"/manage/consultations/{c.id}/report/publish", data={"confirmed": "1"}, follow_redirects=True)
         assert "没有答复" in r.get_data(as_text=True)
         client.post(f"/manage/consultations/{c.id}/comments/{comments[1].id}/answer",
                     data={"kind": "not_applicable", "response": "与本办法无关"})
-        r = client.post(f"/manage/consultations/{c.id}/report/publish", follow_redirects=True)
+        r = client.post(f"/manage/consultations/{c.id}/report/publish", data={"confirmed": "1"}, follow_redirects=True)
         assert "反馈报告已发布" in r.get_data(as_text=True)
         track = client.get(f"/consultations/track/{comments[0].tracking_number}").get_data(as_text=True)
         assert "已在第三条增加" in track and "采纳" in track

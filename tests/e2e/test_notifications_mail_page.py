@@ -1,4 +1,4 @@
-"""The development mail page: a staff member opens /manage/mail and follows a link in a mail."""
+"""The development mail page: the oversight admin opens /manage/mail and follows a link in a mail."""
 from __future__ import annotations
 
 import re
@@ -13,7 +13,7 @@ def test_staff_follow_a_link_from_the_mail_page(page, live_server, check_a11y, l
     from app.accounts.models import Role
     from app.notifications.services import queue_email
 
-    staff_id = live_server.create_user("mail.staff@example.com", "王五", role=Role.STAFF)
+    staff_id = live_server.create_user("mail.staff@example.com", "王五", role=Role.ADMIN)
     assert staff_id
     with live_server.session() as db:
         queue_email("reader@example.com", "notifications/emails/test_message", locale="en")

@@ -33,6 +33,16 @@ def _registration(live_server, email):
         return reg.id, reg.short_code, reg.state.value
 
 
+def _move_session_to_now(live_server, registration_id):
+    from app.core.timeutil import utcnow
+    from app.openday.models import Registration
+
+    with live_server.session() as db:
+        session = db.session.get(Registration, registration_id).session
+        session.starts_at, session.ends_at = utcnow() - timedelta(minutes=10), utcnow() + timedelta(minutes=80)
+        db.session.commit()
+
+
 def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     from app.accounts.models import Role
     from app.core.timeutil import local, utcnow
@@ -123,6 +133,10 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     page.get_by_role("link", name="签到").first.click()
     expect(page).to_have_url(re.compile(r"/check-in$"))
     check_a11y(page)
+    page.fill("input[name=code]", code_b)  # ten days early: refused, with the day
+    page.locator("#code-form button[type=submit]").click()
+    expect(page.locator(".flashes")).to_contain_text(f"本场次在 {day} 签到")
+    _move_session_to_now(live_server, reg_c)  # the day has come: the session started 10 minutes ago
     for code in (code_b, code_c):
         page.fill("input[name=code]", code)
         page.locator("#code-form button[type=submit]").click()

@@ -20,7 +20,7 @@ from app.hearings.models import (
     Meeting,
 )
 from app.notifications.models import OutboxEmail
-from tests.hearings.conftest import NOW, apply_kwargs
+from tests.hearings.conftest import AFTER_NUMBERS, DRAW_TIME, NOW, apply_kwargs
 
 
 def count(db, model):
@@ -152,15 +152,20 @@ def test_lottery_panels_respect_quotas(db, pool_meeting, staff):
     meeting = pool_meeting(quotas=quotas)
     run = _run_lottery(db, staff, meeting)
     doc = json.loads(run.panels_content)
-    assert len(doc["panels"]) == 1000
+    m = len(doc["panels"])
+    assert 1000 <= m < 2000 and doc["settings"]["number_of_panels"] == m == doc["number_of_panels"]
     pool_doc = json.loads(meeting.pool.content)
     by_number = {e["number"]: e for e in pool_doc["entries"]}
     for panel in doc["panels"]:
         assert lottery.panel_satisfies(panel, by_number, pool_doc["quotas"], 5)
-    assert doc["settings"]["library_version"] == "0.12.15"
     assert doc["settings"]["selection_algorithm"] == "maximin"
-    assert abs(sum(c["chance"] for c in doc["chances"]) - 5) < 1e-9
-    assert run.lowest_chance == pytest.approx(min(c["maximin_chance"] for c in doc["chances"]))
+    # the chances stored are the true ones: panels containing the person / m
+    counts = {e["number"]: sum(e["number"] in p for p in doc["panels"]) for e in pool_doc["entries"]}
+    assert {c["number"]: c["in_panels"] for c in doc["chances"]} == counts
+    assert all(c["chance"] == counts[c["number"]] / m for c in doc["chances"])
+    assert run.lowest_chance == min(counts.values()) / m and run.highest_chance == max(counts.values()) / m
+    assert run.optimum_chance == pytest.approx(min(c["maximin_chance"] for c in doc["chances"]))
+    assert run.lowest_chance >= run.optimum_chance - 1 / m
     with pytest.raises(HearingError):
         selection_services.request_lottery(staff, meeting)
 
@@ -191,8 +196,8 @@ def _drawn(db, pool_meeting, staff, **kw):
     _run_lottery(db, staff, meeting)
     with time_machine.travel(meeting.closes_at + timedelta(days=1)):
         selection_services.announce_draw(staff, meeting, descriptions=["福彩3D第2026150期开奖号码"],
-                               expected_on=date(2026, 6, 30))
-    with time_machine.travel(date(2026, 6, 30)):
+                               expected_on=date(2026, 6, 30), times=[DRAW_TIME])
+    with time_machine.travel(AFTER_NUMBERS):
         draw = selection_services.perform_draw(staff, meeting, ["7 3 9"])
     db.session.commit()
     return meeting, draw
@@ -206,7 +211,7 @@ def test_draw_once_and_verifiable(db, pool_meeting, staff):
     assert {n for n, s in states.items() if s is ApplicationState.SELECTED} == set(doc["panel"])
     assert [n for n in doc["reserve_order"][:2]] == doc["alternates"]
     assert sum(s is ApplicationState.NOT_SELECTED for s in states.values()) == 12 - 5 - 2
-    with time_machine.travel(date(2026, 7, 1)):
+    with time_machine.travel(AFTER_NUMBERS + timedelta(days=1)):
         with pytest.raises(HearingError, match="只能进行一次"):
             selection_services.perform_draw(staff, meeting, ["1 2 3"])
     db.session.commit()
@@ -220,12 +225,12 @@ def test_draw_rejects_bad_numbers_and_early_entry(db, pool_meeting, staff):
     _run_lottery(db, staff, meeting)
     with time_machine.travel(meeting.closes_at + timedelta(days=1)):
         with pytest.raises(HearingError) as e:
-            selection_services.announce_draw(staff, meeting, descriptions=["x"], expected_on=date(2026, 5, 1))
+            selection_services.announce_draw(staff, meeting, descriptions=["x"], expected_on=date(2026, 5, 1), times=[DRAW_TIME])
         assert e.value.field == "expected_on"
-        selection_services.announce_draw(staff, meeting, descriptions=["a", "b"], expected_on=date(2026, 6, 30))
+        selection_services.announce_draw(staff, meeting, descriptions=["a", "b"], expected_on=date(2026, 6, 30), times=[DRAW_TIME])
         with pytest.raises(HearingError, match="还没到"):
             selection_services.perform_draw(staff, meeting, ["1", "2"])
-    with time_machine.travel(date(2026, 6, 30)):
+    with time_machine.travel(AFTER_NUMBERS):
         with pytest.raises(HearingError) as e:
             selection_services.perform_draw(staff, meeting, ["1 2", "3,x"])
         assert e.value.field == "source_1"
@@ -234,26 +239,28 @@ def test_draw_rejects_bad_numbers_and_early_entry(db, pool_meeting, staff):
     assert meeting.draw.drawn_at is None and meeting.draw.key_string == ""
 
 
-def test_draw_dates_are_shanghai_dates_of_the_act(db, pool_meeting, staff):
-    """The draw date a person types is a Shanghai date, judged against the time of the act (``now``), which the
-    demo and the jobs pass in, not against whatever the wall clock says."""
+def test_draw_waits_a_full_day_and_for_the_time_the_numbers_come_out(db, pool_meeting, staff):
+    """The numbers must come out at least one full day after the announcement (Shanghai date and time of day, judged
+    against the time of the act), and the draw waits for that time of day, not for midnight."""
     meeting = pool_meeting()
     _run_lottery(db, staff, meeting)
-    late_evening = from_local(date(2026, 6, 14), time(23, 30))  # 15:30 UTC
-    past_midnight = from_local(date(2026, 6, 15), time(0, 30))  # 16:30 UTC, still 14 June in UTC
+    evening = from_local(date(2026, 6, 14), time(21, 0))
     with time_machine.travel(datetime(2026, 7, 20, tzinfo=timezone.utc)):  # the clock is long past both
-        with pytest.raises(HearingError) as refused:
+        with pytest.raises(HearingError, match="至少1整天") as refused:  # 23.5 hours later is not a full day
             selection_services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15),
-                                   now=past_midnight)
+                                             times=[time(20, 30)], now=evening)
         assert refused.value.field == "expected_on"
-        selection_services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15), now=late_evening)
-        with pytest.raises(HearingError, match="还没到"):
-            selection_services.perform_draw(staff, meeting, ["7 3 9"], now=late_evening + timedelta(minutes=20))  # 23:50
-        draw = selection_services.perform_draw(staff, meeting, ["7 3 9"], now=past_midnight)
-    assert draw.drawn_at == past_midnight
+        draw = selection_services.announce_draw(staff, meeting, descriptions=["a"], expected_on=date(2026, 6, 15),
+                                                times=[time(21, 30)], now=evening)
+        assert draw.numbers_at == from_local(date(2026, 6, 15), time(21, 30)) and draw.announced_before_numbers
+        with pytest.raises(HearingError, match="还没到"):  # the lottery date, but before 21:30
+            selection_services.perform_draw(staff, meeting, ["7 3 9"], now=from_local(date(2026, 6, 15), time(21, 20)))
+        drawn_at = from_local(date(2026, 6, 15), time(21, 35))
+        draw = selection_services.perform_draw(staff, meeting, ["7 3 9"], now=drawn_at)
+    assert draw.drawn_at == drawn_at
     with pytest.raises(HearingError) as again, force_locale("zh"):
         selection_services.perform_draw(staff, meeting, ["7 3 9"])
-    assert "2026-06-15 00:30" in str(again.value)  # when it was drawn, as the reader's clock showed it
+    assert "2026-06-15 21:35" in str(again.value)  # when it was drawn, as the reader's clock showed it
 
 
 def test_decline_moves_alternate_in_keeping_quotas(db, pool_meeting, staff):
@@ -262,7 +269,7 @@ def test_decline_moves_alternate_in_keeping_quotas(db, pool_meeting, staff):
         Application.state == ApplicationState.SELECTED)).all()
     female = next(a for a in selected if a.categories["gender"] == "female")
     females_in_panel = sum(a.categories["gender"] == "female" for a in selected)
-    with time_machine.travel(date(2026, 6, 30) + timedelta(hours=12)):
+    with time_machine.travel(AFTER_NUMBERS + timedelta(hours=12)):
         moved = selection_services.respond(female.user, female, accept=False)
     assert female.state is ApplicationState.DECLINED
     assert moved is not None and moved.state is ApplicationState.SELECTED

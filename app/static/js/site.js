@@ -9,6 +9,14 @@
       event.preventDefault();
       return;
     }
+    // Confirmed in the dialog: the server skips its own confirmation page (app/core/confirm.py).
+    if (message && !event.target.querySelector("input[name=confirmed]")) {
+      var confirmed = document.createElement("input");
+      confirmed.type = "hidden";
+      confirmed.name = "confirmed";
+      confirmed.value = "1";
+      event.target.appendChild(confirmed);
+    }
     // Guard against a double click: disable submit buttons once the form is on its way.
     var form = event.target;
     if (!form.hasAttribute("data-allow-resubmit")) {
