@@ -34,7 +34,7 @@ from app.consultations.models import (
     ModerationState,
     Stance,
 )
-from app.core.errors import show_error
+from app.core.errors import commit, show_error
 from app.core.hotcommit import commit_then_flush
 from app.core.paging import parse_time_cursor, time_cursor
 from app.core.timeutil import utcnow
@@ -178,6 +178,7 @@ def comment(id: int) -> ResponseReturnValue:
                 current_user, c, text=form.text.data, article_id=form.article_id.data or None, stance=stance,
                 uploads=_uploads(form), show_organisation=form.show_organisation.data,
                 idempotency_key=form.idempotency_key.data)
+            number = comment.tracking_number  # read before the commit: the answer needs no query after it
             commit_then_flush()  # stored (on disk) before the user is told the number
         except ConsultationError as error:
             db.session.rollback()
@@ -188,10 +189,10 @@ def comment(id: int) -> ResponseReturnValue:
             comment = services.find_by_idempotency_key(current_user, form.idempotency_key.data)
             if comment is None:
                 raise
+            number = comment.tracking_number
         if comment is not None:
-            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。",
-                    number=comment.tracking_number), "success")
-            return redirect(url_for("consultations.track", number=comment.tracking_number))
+            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。", number=number), "success")
+            return redirect(url_for("consultations.track", number=number))
     c = db.session.get(Consultation, id)
     return _render_show(c, form=form, status=422)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import can_manage_department, verified_required
 from app.core import confirm
-from app.core.errors import show_error, submit
+from app.core.errors import commit, show_error, submit
 from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -278,7 +278,7 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
             message = _("建议已提交，部门会逐条答复。")
         else:
             abort(404)
-        db.session.commit()
+        commit()
         flash(message, "success")
     except HearingError as exc:
         db.session.rollback()
