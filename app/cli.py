@@ -39,9 +39,10 @@ def demo_data_command() -> None:
     for path in DEMO_LOADERS:
         module, _, name = path.partition(":")
         loader = getattr(importlib.import_module(module), name)
+        click.echo(f"  {module} ...", nl=False)  # the hearings lottery takes a while: say what runs
         added = loader()
         db.session.commit()
-        click.echo(f"{module}: {added or 'nothing new'}")
+        click.echo(f" {added or 'nothing new'}")
 
     click.echo("\nDemo accounts (password for all: %s):" % DEMO_ACCOUNTS[0][2])
     for email, role, _password, note in DEMO_ACCOUNTS:

@@ -16,6 +16,7 @@ from app.accounts.permissions import admin_required, managed_department_ids, sta
 from app.core import confirm
 from app.core.audit import AuditEntry
 from app.core.errors import commit, form_status, show_error
+from app.core.inputs import arg_int
 from app.core.timeutil import from_local
 from app.extensions import db
 from app.i18n import current_language
@@ -250,10 +251,7 @@ def manage_audit() -> ResponseReturnValue:
     entries, next_url = [], None
     valid = form.validate() if request.args else True
     if valid:
-        try:
-            before_id = int(request.args.get("before", "") or 0) or None
-        except ValueError:
-            before_id = None
+        before_id = arg_int("before")
         department_id = int(form.department.data) if (form.department.data or "").isdigit() else None
         stmt = audit_query(current_user, actor=(form.actor.data or "").strip(), action=(form.action.data or "").strip(),
                            object_type=form.object_type.data or None, department_id=department_id,

@@ -17,10 +17,12 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
+from app.core.inputs import MAX_DATE, MAX_INT, MIN_DATE, parse_date, parse_id
 from app.extensions import db
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 400  # a real one is under 100 characters
 
 
 class ApiError(Exception):
@@ -38,15 +40,16 @@ class Param:
 
     def parse(self, raw: str) -> Any:
         if self.kind == "integer":
-            try:
-                return int(raw)
-            except ValueError:
-                raise ApiError(400, f"Parameter '{self.name}' must be an integer.") from None
+            value = parse_id(raw)
+            if value is None:
+                raise ApiError(400, f"Parameter '{self.name}' must be an integer from 1 to {MAX_INT}.")
+            return value
         if self.kind == "date":
-            try:
-                return date.fromisoformat(raw)
-            except ValueError:
-                raise ApiError(400, f"Parameter '{self.name}' must be a date (YYYY-MM-DD).") from None
+            day = parse_date(raw)
+            if day is None:
+                raise ApiError(400, f"Parameter '{self.name}' must be a date (YYYY-MM-DD) from "
+                                    f"{MIN_DATE} to {MAX_DATE}.")
+            return day
         if self.enum and raw not in self.enum:
             raise ApiError(400, f"Parameter '{self.name}' must be one of: {', '.join(self.enum)}.")
         return raw
@@ -129,9 +132,11 @@ def decode_cursor(raw: str | None) -> list | None:
     if not raw:
         return None
     try:
+        if len(raw) > MAX_CURSOR_LENGTH:
+            raise ValueError(raw)
         padded = raw + "=" * (-len(raw) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.") from None
     if not isinstance(values, list) or not values or not all(isinstance(v, (int, str)) for v in values):
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.")
@@ -143,13 +148,13 @@ def cursor_datetime(value) -> datetime:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.") from None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or not MIN_DATE.year < parsed.year < MAX_DATE.year:
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.")
     return parsed
 
 
 def cursor_int(value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INT:
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.")
     return value
 

@@ -43,6 +43,7 @@ from app.openday.models import (
     Vote,
 )
 from app.templating import url_with
+from app.core.inputs import arg_int, form_int
 
 RS = RegistrationState
 PAGE_SIZE = 20
@@ -78,7 +79,7 @@ def _activity_fields(form: ActivityForm) -> dict:
 @staff_required
 def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Activity), Activity.department_id)
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     if before:
         stmt = stmt.where(Activity.id < before)
     rows = db.session.scalars(stmt.options(sa.orm.joinedload(Activity.department),
@@ -174,6 +175,10 @@ def manage_show(activity_id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
+    if (page := confirm.ask(_("发布后活动公开，市民可以按报名时间报名。确定发布？"), detail=activity.title,
+                            back=url_for("openday.manage_show", activity_id=activity.id), button=_("发布"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
     return redirect(url_for("openday.manage_show", activity_id=activity.id))
 
@@ -270,7 +275,7 @@ def manage_participants(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     state = _state_arg()
     stmt = _participants_stmt(session, state)
-    after = request.args.get("after", type=int)
+    after = arg_int("after")
     if after:
         stmt = stmt.where(Registration.id > after)
     rows = db.session.scalars(stmt.order_by(Registration.id).limit(100 + 1)).all()
@@ -355,7 +360,7 @@ def check_in(session_id: int) -> ResponseReturnValue:
     form = CheckInForm()
     wants_json = request.accept_mimetypes.best == "application/json"
     if request.method == "POST":
-        reg_id = request.form.get("registration_id", type=int)
+        reg_id = form_int("registration_id")
         method = request.form.get("method", "manual")
         method = method if method in ("scan", "manual", "search") else "manual"
         if reg_id or form.validate_on_submit():
@@ -416,7 +421,7 @@ def manage_vote() -> ResponseReturnValue:
         stmt = sa.select(Vote).where(Vote.window_id == window.id)
         if request.args.get("flagged") == "1":
             stmt = stmt.where(Vote.is_flagged)
-        before = request.args.get("before", type=int)
+        before = arg_int("before")
         if before:
             stmt = stmt.where(Vote.id < before)
         cast = db.session.scalars(stmt.options(sa.orm.joinedload(Vote.user), sa.orm.joinedload(Vote.activity))
