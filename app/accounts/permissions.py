@@ -58,7 +58,9 @@ def scope_to_managed(stmt, department_column, user=None) -> sa.Select:
 
 def _login_redirect():
     flash(_("请先登录。"), "info")
-    return redirect(url_for("accounts.login", next=request.full_path))
+    # full_path always ends in "?" (even without a query string): send the plain path back when there is none.
+    here = request.full_path if request.query_string else request.path
+    return redirect(url_for("accounts.login", next=here))
 
 
 def login_required(view: Callable) -> Callable:

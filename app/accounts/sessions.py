@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 from app.accounts.models import User, UserSession
 from app.core.timeutil import utcnow
@@ -83,6 +83,12 @@ def load(session_id: str) -> User | None:
     return user
 
 
+def forget_before_request() -> None:
+    """Each request starts without a session row (tests share one app context, and so ``g``, across requests)."""
+    g.pop("user_session", None)
+    g.pop("user_session_touch", None)
+
+
 def touch_after_request(response):
     """Record the session's last activity in its own short transaction, after the view has committed (the user
     loader may run in the middle of a view, whose unfinished work must not be committed with it)."""
@@ -99,7 +105,12 @@ def touch_after_request(response):
 
 
 def current() -> UserSession | None:
-    return g.get("user_session") if has_request_context() else None
+    """This request's session row (loading the signed-in user first if nothing has yet)."""
+    if not has_request_context():
+        return None
+    if "user_session" not in g:
+        _ = current_user.is_authenticated  # runs the user loader, which sets g.user_session
+    return g.get("user_session")
 
 
 def end_current(now: datetime | None = None) -> None:

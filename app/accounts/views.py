@@ -95,7 +95,7 @@ def unverified() -> ResponseReturnValue:
 @limiter.limit("30 per minute", methods=["POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("accounts.manage_home" if is_staff_or_admin(current_user) else "core.home"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -107,7 +107,9 @@ def login() -> ResponseReturnValue:
             sessions.sign_in(user, remember=bool(form.remember.data))
             db.session.commit()
             flash(_("您已登录。"), "success")
-            return redirect(safe_next(url_for("core.home")))
+            # Staff and admins work under /manage/; residents go back to the public pages.
+            landing = "accounts.manage_home" if is_staff_or_admin(user) else "core.home"
+            return redirect(safe_next(url_for(landing)))
     return render_template("accounts/login.html", form=form), form_status(form)
 
 

@@ -63,6 +63,9 @@ class Endpoint:
 
 
 ENDPOINTS: list[Endpoint] = []
+# OpenAPI paths declared by other modules for endpoints that are not read-only GETs (messages' forwarding API):
+# {path: {method: operation}}, merged into the document as they are.
+EXTRA_PATHS: dict[str, dict] = {}
 PAGE_PARAMS = [Param("limit", "integer", f"Page size, 1–{MAX_LIMIT} (default {DEFAULT_LIMIT})."),
                Param("cursor", "string", "Opaque cursor from a previous page's next_cursor.")]
 

@@ -134,10 +134,13 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None,
     run.seconds = result.seconds
     run.lowest_chance = result.lowest_chance
     run.highest_chance = result.highest_chance
+    run.optimum_chance = result.optimum_chance
     record.append(run.meeting_id, record.Kind.PANELS_COMPUTED, {
         "pool_sha256": run.pool_sha256, "panels_sha256": run.panels_sha256, "panels": len(result.panels)},
         at=recorded_at)
-    _finish(run, LotteryStatus.SUCCEEDED, lambda: _("已生成%(n)d个满足配额的方案。", n=len(result.panels)))
+    _finish(run, LotteryStatus.SUCCEEDED, lambda: _(
+        "已生成%(n)d个满足配额的方案。最低入选机会：最优分布%(opt).2f%%，取整为方案后实际%(low).2f%%。",
+        n=len(result.panels), opt=result.optimum_chance * 100, low=result.lowest_chance * 100))
     return run
 
 
@@ -161,6 +164,10 @@ def panels_document(pool_doc: dict, result) -> dict:
         "settings": result.settings,
         "seconds": result.seconds,
         "distribution_size": result.distribution_size,
+        "number_of_panels": len(result.panels),
+        "optimum_chance": result.optimum_chance,
+        "lowest_chance": result.lowest_chance,
+        "highest_chance": result.highest_chance,
         "chances": [{"number": n, "in_panels": round(result.chances[n] * len(result.panels)),
                      "chance": result.chances[n], "maximin_chance": result.maximin_chances[n]}
                     for n in sorted(result.chances)],

@@ -17,8 +17,10 @@ from app.core import exports
 from app.core.errors import commit_or_explain, form_status, show_error, submit
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
-from app.hearings import bp, lottery_runs, selection_services, services, topics
+from app.hearings import bp, lottery_runs, selection_services, services, shares, topics
+from app.hearings import quotas as quota_rules
 from app.hearings.forms import (
+    QUOTA_ROWS,
     AnnounceDrawForm,
     AnswerForm,
     MaterialsForm,
@@ -26,7 +28,7 @@ from app.hearings.forms import (
     RecordForm,
     ReviewForm,
     draw_form,
-    format_quotas,
+    fill_quota_rows,
     format_topics,
     local_to_utc,
     parse_topics,
@@ -62,10 +64,19 @@ def _meeting_fields(form: MeetingForm) -> dict:
                 closes_at=local_to_utc(form.closes_at.data), response_days=form.response_days.data)
 
 
+def _render_form(form: MeetingForm, meeting: Meeting | None) -> ResponseReturnValue:
+    rows = [(category, value, entry.form) for (category, value), entry in zip(QUOTA_ROWS, form.quotas.entries)]
+    return render_template("hearings/manage/form.html", form=form, meeting=meeting, quota_rows=rows,
+                           share=shares.share, category_errors=getattr(form, "quota_category_errors", {}),
+                           frozen=bool(meeting and meeting.rules_frozen())), form_status(form)
+
+
 @bp.route("/manage/hearings/new", methods=["GET", "POST"])
 @staff_required
 def manage_new() -> ResponseReturnValue:
     form = MeetingForm()
+    if request.method == "GET":
+        fill_quota_rows(form.quotas, quota_rules.default_quotas(form.seats.data or 5))
     if current_user.department_id is None:
         flash(_("管理员请以部门工作人员身份创建会议。"), "warning")
         return redirect(url_for("hearings.manage_index"))
@@ -75,7 +86,7 @@ def manage_new() -> ResponseReturnValue:
         _("会议已保存为草稿。公告前请检查遴选办法、名额和配额。"))
     if meeting is not None:
         return redirect(url_for("hearings.manage_meeting", id=meeting.id))
-    return render_template("hearings/manage/form.html", form=form, meeting=None), form_status(form)
+    return _render_form(form, None)
 
 
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
@@ -86,7 +97,7 @@ def manage_edit(id: int) -> ResponseReturnValue:
     form = MeetingForm(obj=meeting)
     if request.method == "GET":
         form.topics.data = format_topics(meeting.topics)
-        form.quotas.data = format_quotas(meeting.quotas)
+        fill_quota_rows(form.quotas, [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas])
         for name in ("starts_at", "opens_at", "closes_at"):
             getattr(form, name).data = local(getattr(meeting, name)).replace(tzinfo=None)
     elif form.validate_on_submit():
@@ -94,7 +105,9 @@ def manage_edit(id: int) -> ResponseReturnValue:
             fields = _meeting_fields(form)
             services.update_meeting(current_user, meeting, **fields)
             new_quotas = getattr(form, "parsed_quotas", [])
-            if sorted(map(str, new_quotas)) != sorted(map(str, (q.as_dict() for q in meeting.quotas))):
+            current = [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas]
+            # once the rules are frozen the rows are shown read-only (not submitted) and stay as they are
+            if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
                 services.set_quotas(current_user, meeting, new_quotas)
             topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
             db.session.commit()
@@ -103,13 +116,17 @@ def manage_edit(id: int) -> ResponseReturnValue:
         except HearingError as exc:
             db.session.rollback()
             show_error(form, exc)
-    return render_template("hearings/manage/form.html", form=form, meeting=meeting), form_status(form)
+    return _render_form(form, meeting)
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):
-    applications = db.session.scalars(sa.select(Application).where(Application.meeting_id == meeting.id)
-                                      .options(selectinload(Application.user), selectinload(Application.pool_entry))
-                                      .order_by(Application.id)).all()
+    # The applications themselves are reviewed page by page (review.py); here, their counts and the observers.
+    state_counts = dict(db.session.execute(sa.select(Application.state, sa.func.count()).where(
+        Application.meeting_id == meeting.id).group_by(Application.state)).all())
+    observers = db.session.scalars(sa.select(Application).where(
+        Application.meeting_id == meeting.id,
+        Application.state.in_([ApplicationState.CONFIRMED, ApplicationState.ATTENDED]))
+        .options(selectinload(Application.user)).order_by(Application.id)).all()
     suggestions = db.session.scalars(sa.select(Suggestion).where(Suggestion.meeting_id == meeting.id)
                                      .options(selectinload(Suggestion.application).selectinload(Application.user))
                                      .order_by(Suggestion.id)).all()
@@ -120,7 +137,8 @@ def _render_manage(meeting: Meeting, status: int = 200, **forms):
     forms.setdefault("materials_form", MaterialsForm(prefix="materials", data={"materials": meeting.materials}))
     forms.setdefault("record_form", RecordForm(prefix="record", data={"decisions": meeting.decisions}))
     latest = selection_services.latest_run(meeting)
-    return render_template("hearings/manage/meeting.html", meeting=meeting, applications=applications,
+    return render_template("hearings/manage/meeting.html", meeting=meeting, observers=observers,
+                           state_counts=state_counts, application_count=sum(state_counts.values()),
                            suggestions=suggestions, latest=latest, run=selection_services.published_run(meeting),
                            phase=meeting.phase(), Phase=MeetingPhase, S=ApplicationState, draw=draw,
                            review_form=ReviewForm(), answer_form_for=_answer_form, now=utcnow(), **forms), status

@@ -9,7 +9,7 @@ appear by their pool number, never by name.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,6 +31,24 @@ class Kind:
     DECLINED = "declined"  # data.reason: "declined" | "no_answer"
     MOVED_IN = "moved_in"
     NO_ALTERNATE = "no_alternate"
+
+
+# What each kind of entry is called, in both languages (the Atom feed shows both, pages the reader's).
+KIND_LABELS = {
+    Kind.POOL_FROZEN: ("候选池冻结", "Pool frozen"),
+    Kind.PANELS_COMPUTED: ("方案计算完成", "Panels computed"),
+    Kind.SOURCE_ANNOUNCED: ("公布随机数来源", "Random source announced"),
+    Kind.NUMBERS_ENTERED: ("录入开奖号码", "Numbers entered"),
+    Kind.DRAWN: ("抽签", "Draw"),
+    Kind.DECLINED: ("谢绝或逾期未答复", "Declined or no answer"),
+    Kind.MOVED_IN: ("候补递补", "Alternate moved in"),
+    Kind.NO_ALTERNATE: ("无候补可递补", "No alternate left"),
+}
+
+
+def kind_label(kind: str, language: str = "zh") -> str:
+    zh, en = KIND_LABELS.get(kind, (kind, kind))
+    return en if language == "en" else zh
 
 
 class RecordError(Exception):
@@ -81,6 +99,10 @@ for _statement in PG_TRIGGER:  # DDL formats with %, hence the doubling
 
 def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def entry_hash(entry: dict) -> str:

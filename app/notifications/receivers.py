@@ -151,6 +151,14 @@ def on_message_replied(message, **_) -> None:
           number=message.tracking_number)
 
 
+@signals.message_deadline.connect
+def on_message_deadline(message, what: str = "", user_ids=(), **_) -> None:
+    """Staff chased about a deadline (督办) see it among their notices too."""
+    for user_id in user_ids:
+        _tell(user_id, "deadline", f"message_{what}", f"/manage/messages/{message.id}",
+              number=message.tracking_number, title=message.subject)
+
+
 @signals.problem_confirmed.connect
 def on_problem_confirmed(problem, **_) -> None:
     """Every writer in a confirmed common problem is told what was done at the source."""

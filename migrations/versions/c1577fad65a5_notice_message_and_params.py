@@ -5,7 +5,7 @@ own column) and the Chinese texts of notices about one's own contributions (a Ch
 id). Others keep message "" and are shown with the text they were written with.
 
 Revision ID: c1577fad65a5
-Revises: 5ca57806390a
+Revises: 5f9f3f421489
 Create Date: 2026-12-01 03:25:45.661525
 
 """
@@ -19,7 +19,7 @@ import app.core.types  # noqa: F401  (custom column types used below)
 
 # revision identifiers, used by Alembic.
 revision = 'c1577fad65a5'
-down_revision = '5ca57806390a'
+down_revision = '5f9f3f421489'
 branch_labels = None
 depends_on = None
 

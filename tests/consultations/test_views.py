@@ -216,6 +216,7 @@ def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_co
     db.session.expire_all()
     assert [x.moderation_state for x in comments] == [ModerationState.PUBLISHED] * 2 + [ModerationState.REJECTED]
     with time_machine.travel(AFTER, tick=False):
+        auth.login(staff)  # weeks later: the first sign-in's session has ended (SESSION_IDLE_HOURS)
         r = client.post(f"/manage/consultations/{c.id}/comments/{comments[0].id}/answer",
                         data={"kind": "not_adopted", "response": "", "reason": ""})
         assert r.status_code == 422 and "未采纳时必须说明理由" in r.get_data(as_text=True)

@@ -29,3 +29,12 @@ def test_demo_data_loads_once(db):
     assert demo.load() == ""
     db.session.commit()
     assert [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Activity, Rating, Vote)] == before
+
+
+def test_demo_vote_results_are_plausible(db):
+    accounts_demo.load()
+    db.session.commit()
+    demo.load()
+    db.session.commit()
+    counts = sorted(db.session.scalars(sa.select(sa.func.count(Vote.id)).group_by(Vote.activity_id)), reverse=True)
+    assert len(set(counts)) >= 4 and counts[0] >= 2 * counts[-1]  # favourites and a tail, not 9/9/9/9/9
