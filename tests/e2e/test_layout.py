@@ -45,7 +45,8 @@ NOT_PAGES = {
     "openday.manage_export": "CSV/XLSX", "openday.image": "image", "openday.ticket_qr": "SVG",
     "openday.ticket_ics": "iCalendar",
     "oversight.manage_compliance_csv": "CSV", "oversight.manage_compliance_xlsx": "XLSX",
-    "messages.attachment": "file download",
+    "messages.attachment": "file download", "consultations.track_attachment": "file download",
+    "hearings.record_file": "JSON",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON, Atom and iCalendar"}
 # A person's own pages, visited as the demo resident.
@@ -65,7 +66,7 @@ def _params() -> dict[str, list[dict]]:
     from app.consultations.models import Comment, CommentGroup, Consultation, FaqItem, FeedbackReport
     from app.extensions import db
     from app.hearings.models import Application, Meeting
-    from app.messages.models import Message
+    from app.messages.models import ImportBatch, Message
     from app.openday.models import Activity, ActivitySession, Registration
     from app.oversight.metrics import FIGURES
 
@@ -85,6 +86,7 @@ def _params() -> dict[str, list[dict]]:
     session = first(sa.select(ActivitySession.id).order_by(ActivitySession.id))
     ticket = first(sa.select(Registration.id).where(Registration.user_id == resident).order_by(Registration.id))
     department = first(sa.select(Department.id).order_by(Department.id))
+    batch = first(sa.select(ImportBatch.id).order_by(ImportBatch.id))
     published = first(sa.select(Message.id).where(Message.published_at.is_not(None), Message.hidden_at.is_(None))
                       .order_by(Message.id))
     message = db.session.get(Message, first(sa.select(Message.id).order_by((Message.user_id == resident).desc(),
@@ -124,6 +126,9 @@ def _params() -> dict[str, list[dict]]:
         "messages.show": [{"id": published}],
         "messages.track": [{"number": message.tracking_number}],
         "messages.manage_show": [{"id": message.id}],
+        "messages.manage_import_report": [{"id": batch}],
+        "consultations.manage_redact": [{"id": comment.consultation_id, "comment_id": comment.id}],
+        "hearings.manage_applications": [{"id": i} for i in meetings],
     }
 
 
@@ -154,7 +159,7 @@ def _pages(app) -> dict[str, list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
-    """The app with the demo data (and one comment group, which the demo has none of), on a free port."""
+    """The app with the demo data (and a comment group and a message import, which the demo has none of)."""
     import importlib
 
     from app import create_app
@@ -173,6 +178,7 @@ def demo_server(tmp_path_factory):
         import sqlalchemy as sa
 
         from app.consultations.models import Comment, CommentGroup
+        from app.messages.models import ImportBatch, MessageSource
 
         db.drop_all()
         db.create_all()
@@ -183,6 +189,8 @@ def demo_server(tmp_path_factory):
         comments = list(db.session.scalars(sa.select(Comment).order_by(Comment.id).limit(2)))
         db.session.add(CommentGroup(consultation_id=comments[0].consultation_id, title="加装电梯费用分摊",
                                     comments=comments, similarity=0.8))
+        db.session.add(ImportBatch(source=list(MessageSource)[-1], filename="12345-2026-11.csv", rows_total=3,
+                                   rows_imported=1, rows_duplicate=1, errors=[{"line": 3, "reason": "缺少留言内容"}]))
         db.session.commit()
         db.session.remove()
     from flask import template_rendered
