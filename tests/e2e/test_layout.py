@@ -76,8 +76,8 @@ def _params() -> dict[str, list[dict]]:
     resident = first(sa.select(User.id).where(User.email == RESIDENT))
     consultations = list(db.session.scalars(sa.select(Consultation.id).order_by(Consultation.id.desc())))
     reported = first(sa.select(FeedbackReport.consultation_id))
-    comment = db.session.get(Comment, first(sa.select(Comment.id).where(Comment.user_id == resident)
-                                            .order_by(Comment.id)))
+    comment = db.session.get(Comment, first(sa.select(Comment.id).order_by((Comment.user_id == resident).desc(),
+                                                                           Comment.id)))
     group = db.session.get(CommentGroup, first(sa.select(CommentGroup.id)))
     faq = db.session.get(FaqItem, first(sa.select(FaqItem.id)))
     meetings = list(db.session.scalars(sa.select(Meeting.id).order_by(Meeting.id.desc())))  # the furthest on first
@@ -85,6 +85,7 @@ def _params() -> dict[str, list[dict]]:
     activities = list(db.session.scalars(sa.select(Activity.id).order_by(Activity.id)))
     session = first(sa.select(ActivitySession.id).order_by(ActivitySession.id))
     ticket = first(sa.select(Registration.id).where(Registration.user_id == resident).order_by(Registration.id))
+    assert comment and applied and ticket, f"the demo data must give {RESIDENT} a comment, an application and a ticket"
     department = first(sa.select(Department.id).order_by(Department.id))
     batch = first(sa.select(ImportBatch.id).order_by(ImportBatch.id))
     published = first(sa.select(Message.id).where(Message.published_at.is_not(None), Message.hidden_at.is_(None))
