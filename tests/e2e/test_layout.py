@@ -46,7 +46,7 @@ NOT_PAGES = {
     "openday.ticket_ics": "iCalendar",
     "oversight.manage_compliance_csv": "CSV", "oversight.manage_compliance_xlsx": "XLSX",
     "messages.attachment": "file download", "consultations.track_attachment": "file download",
-    "hearings.record_file": "JSON",
+    "hearings.record_file": "JSON", "messages.manage_report_download": "CSV/XLSX",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON, Atom and iCalendar"}
 # A person's own pages, visited as the demo resident.
@@ -66,7 +66,7 @@ def _params() -> dict[str, list[dict]]:
     from app.consultations.models import Comment, CommentGroup, Consultation, FaqItem, FeedbackReport
     from app.extensions import db
     from app.hearings.models import Application, Meeting
-    from app.messages.models import ImportBatch, Message
+    from app.messages.models import CommonProblem, ImportBatch, Message
     from app.openday.models import Activity, ActivitySession, Registration
     from app.oversight.metrics import FIGURES
 
@@ -128,6 +128,7 @@ def _params() -> dict[str, list[dict]]:
         "messages.track": [{"number": message.tracking_number}],
         "messages.manage_show": [{"id": message.id}],
         "messages.manage_import_report": [{"id": batch}],
+        "messages.manage_problem": [{"id": first(sa.select(CommonProblem.id).order_by(CommonProblem.id))}],
         "consultations.manage_redact": [{"id": comment.consultation_id, "comment_id": comment.id}],
         "hearings.manage_applications": [{"id": i} for i in meetings],
     }
