@@ -11,6 +11,7 @@ from app.accounts.demo import DEMO_ACCOUNTS
 from app.accounts.services import create_admin
 from app.extensions import db
 from app.i18n import compile_catalogs
+from app.core.backup import backup_cli
 from app.core.storage_cli import storage_cli
 from app.scheduler import scheduler_cli
 
@@ -64,6 +65,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(translations_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(backup_cli)
+    importlib.import_module("app.core.downgrade_guard").install()
     app.cli.add_command(demo_data_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(importlib.import_module("app.hearings.cli").hearings_cli)

@@ -1,6 +1,7 @@
 """Sending the outbox through a real SMTP server: delivery, outage, back-off, once only, give-up, stale claims."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -113,8 +114,10 @@ def test_an_outage_stops_the_run_and_keeps_every_row(db, smtp_down):
     assert sorted(m["To"] for m in smtp_down.messages) == ["p0@example.com", "p1@example.com", "p2@example.com"]
 
 
-def test_failed_after_the_48_hour_retry_horizon_and_logged_as_an_error(app, db, smtp_down, caplog):
+def test_failed_after_the_48_hour_retry_horizon_and_logged_as_an_error(app, db, smtp_down, caplog, monkeypatch):
     assert app.config["OUTBOX_RETRY_HOURS"] == 48
+    # (a logging.config.dictConfig run by an earlier test, e.g. gunicorn's settings, disables existing loggers)
+    monkeypatch.setattr(logging.getLogger("app.notifications.jobs"), "disabled", False)
     with time_machine.travel(T0, tick=False) as traveller:
         email_id = queue(db)
         results = []
