@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.core.errors import commit
 from app.extensions import db
 
 
 def commit_then_flush() -> None:
     """Commit the current transaction; return once it is durable, without holding its locks during the flush.
     Loaded values are kept (core.errors.commit): the answer needs no query after the commit."""
-    from app.core.errors import commit
-
     if db.session.get_bind().dialect.name != "postgresql":
         commit()
         return
