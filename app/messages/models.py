@@ -106,6 +106,7 @@ class Message(db.Model):
         sa.Index("ix_message_queue", "department_id", "replied_at", "reply_due_at", "id"),
         sa.Index("ix_message_waiting", "replied_at", "reply_due_at", "id"),  # the office's queue (queues.py)
         sa.Index("ix_message_reopened", "reopened_at"),
+        sa.Index("ix_message_dept_reopened", "department_id", "reopened_at"),
         sa.Index("ix_message_review", "reply_submitted_at"),
         sa.Index("ix_message_extension", "extension_decision"),
         # Public list, newest first by keyset (published_at, id).

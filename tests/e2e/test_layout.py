@@ -44,7 +44,7 @@ NOT_PAGES = {
     "openday.manage_export": "CSV/XLSX", "openday.image": "image", "openday.ticket_qr": "SVG",
     "openday.ticket_ics": "iCalendar",
     "oversight.manage_compliance_csv": "CSV", "oversight.manage_compliance_xlsx": "XLSX",
-    "messages.attachment": "file download",
+    "messages.attachment": "file download", "messages.manage_report_download": "CSV/XLSX",
 }
 NOT_PAGE_BLUEPRINTS = {"api": "JSON, Atom and iCalendar"}
 # A person's own pages, visited as the demo resident.
@@ -64,7 +64,7 @@ def _params() -> dict[str, list[dict]]:
     from app.consultations.models import Comment, CommentGroup, Consultation, FaqItem, FeedbackReport
     from app.extensions import db
     from app.hearings.models import Application, Meeting
-    from app.messages.models import Message
+    from app.messages.models import CommonProblem, ImportBatch, Message
     from app.openday.models import Activity, ActivitySession, Registration
     from app.oversight.metrics import FIGURES
 
@@ -123,6 +123,8 @@ def _params() -> dict[str, list[dict]]:
         "messages.show": [{"id": published}],
         "messages.track": [{"number": message.tracking_number}],
         "messages.manage_show": [{"id": message.id}],
+        "messages.manage_problem": [{"id": first(sa.select(CommonProblem.id))}],
+        "messages.manage_import_report": [{"id": first(sa.select(ImportBatch.id))}],
     }
 
 

@@ -1,6 +1,7 @@
 """Staff pages: the queue ordered by deadline, what each department sees, the acts through their forms."""
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Role
@@ -8,6 +9,8 @@ from app.messages import handling
 from app.messages.models import Message, MessageSource
 
 from tests.messages.conftest import RECEIVED
+
+pytestmark = pytest.mark.slow  # views and loaders, not clock-sensitive: run in the two full passes, not the clock passes
 
 
 def test_queue_by_deadline_scoped_to_the_department(client, auth, db, make_forwarded, make_message, resident, admin,
