@@ -38,7 +38,7 @@ def parse_period(key: str) -> Period:
             return Period(str(year), date(year, 1, 1), date(year + 1, 1, 1))
         if part.upper().startswith("Q"):
             q = int(part[1:])
-            if not 1 <= q <= 4:
+            if not 1 <= q <= 4 or not 2000 <= year <= 2100:
                 raise ValueError
             start = date(year, 3 * (q - 1) + 1, 1)
             end = date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)

@@ -15,7 +15,9 @@ The draw then picks one of the m panels by RFC 3797.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -50,7 +52,7 @@ def settings_record(n_panels: int = N_PANELS, method: str = "", within_bound: bo
 class Shortfall:
     """One reason the quotas cannot be met; ``kind`` names which check failed."""
 
-    kind: str  # "value_short" | "min_sum_over_seats" | "max_sum_under_seats" | "min_over_max" | "solver"
+    kind: str  # "value_short" | "min_sum_over_seats" | "max_sum_under_seats" | "min_over_max" | "conflict" | ...
     category: str = ""
     value: str = ""
     needed: int = 0
@@ -132,6 +134,19 @@ def check_feasibility(pool: list[dict], quotas: list[dict], seats: int) -> list[
     return out
 
 
+def explain_no_panel(pool: list[dict], quotas: list[dict], seats: int) -> list[Shortfall]:
+    """Every quota can be met on its own, but not all together: name the quotas that block, with how many people
+    in the pool have each value."""
+    from app.hearings import maximin
+
+    def count(q):
+        return sum(1 for p in pool if p["categories"].get(q["category"]) == q["value"])
+
+    blocking = maximin.blocking_quotas(pool, quotas, seats)
+    return [Shortfall("conflict", q["category"], q["value"], q["min"], count(q), detail=str(q["max"]))
+            for q in blocking] or [Shortfall("conflict_all")]
+
+
 def _categories(pool: list[dict], quotas: list[dict]) -> list[str]:
     return sorted({q["category"] for q in quotas})
 
@@ -149,7 +164,7 @@ def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int =
     try:
         dist = maximin.solve(pool, quotas, seats, _categories(pool, quotas), progress=progress)
     except maximin.NoPanel:
-        raise LotteryInfeasible([Shortfall("no_panel")]) from None
+        raise LotteryInfeasible(explain_no_panel(pool, quotas, seats)) from None
     if progress:
         progress("rounding", 0, None)
     bases = tuple(b for b in rounding.PANEL_COUNTS if b >= n_panels) or (n_panels,)
@@ -159,7 +174,8 @@ def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int =
     maximin_chances = {}
     for t, members in enumerate(dist.types.members):
         for n in members:
-            maximin_chances[n] = round(float(type_chances[t]), 6)
+            # rounded down, so that the published optimum never overstates the solver's
+            maximin_chances[n] = math.floor(float(type_chances[t]) * 1e9) / 1e9
     numbers = [p["number"] for p in pool]
     return LotteryResult(
         panels=rounded.panels,
@@ -212,11 +228,20 @@ def end_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _silence_stdout() -> None:
+    """HiGHS prints its banner and log from C straight to file descriptor 1, whatever its Python options say: the
+    child's standard output goes nowhere (results and errors travel through the pipe to the parent)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def _child(conn, pool, quotas, seats, n_panels, parent_pid=None, at_start=None):
     import logging
 
     if parent_pid is not None:
         end_with_parent(parent_pid)
+    _silence_stdout()
     if at_start is not None:
         at_start()  # e.g. forget the database connections inherited from the parent (without closing them)
 

@@ -47,9 +47,14 @@ def explain_shortfalls(shortfalls) -> str:
                            category=cat, needed=s.needed, available=s.available))
         elif s.kind == "min_over_max":
             lines.append(_("“%(category)s：%(value)s”的最少人数大于最多人数。", category=cat, value=value))
-        else:
-            lines.append(_("求解器认为配额无法同时满足：%(detail)s", detail=s.detail))
-    return "\n".join(lines) + "\n" + _("不会进行抽签。请调整配额前，注意报名开始后配额已冻结。")
+        elif s.kind == "conflict":
+            lines.append(_("“%(category)s：%(value)s”（最少%(min)d人、最多%(max)s人；候选池中有%(available)d人）与其他配额"
+                           "无法同时满足：放宽这一项后就能组成满足其余配额的名单。", category=cat, value=value,
+                           min=s.needed, max=s.detail, available=s.available))
+        else:  # no single quota is to blame: say so in words, never with the solver's own text
+            lines.append(_("这些配额单独看都能满足，但候选池中没有任何一组人能同时满足全部配额。"))
+    return "\n".join(lines) + "\n" + _("不会进行抽签。工作人员可以放宽配额（每项说明理由，记入公开记录），"
+                                         "或取消本轮遴选、重新开放报名。")
 
 
 def set_message(run: LotteryRun, make_message) -> None:

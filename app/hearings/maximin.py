@@ -93,6 +93,22 @@ class Pricer:
         return np.rint(np.array(self.h.getSolution().col_value)).astype(int)
 
 
+def feasible(pool: list[dict], quotas: list[dict], seats: int, categories: list[str]) -> bool:
+    """Whether any panel meets the quotas."""
+    types = group_types(pool, categories)
+    return Pricer(types, quotas, seats).best(np.zeros(len(types.keys))) is not None
+
+
+def blocking_quotas(pool: list[dict], quotas: list[dict], seats: int) -> list[dict]:
+    """The quotas each of which, relaxed alone (dropped), would let a panel meet the rest."""
+    out = []
+    for i, q in enumerate(quotas):
+        rest = quotas[:i] + quotas[i + 1:]
+        if feasible(pool, rest, seats, sorted({r["category"] for r in rest})):
+            out.append(q)
+    return out
+
+
 @dataclass
 class Distribution:
     compositions: np.ndarray  # J x T, how many of each type each panel composition holds

@@ -189,11 +189,17 @@ def seat_people(dist: Distribution, copies: np.ndarray) -> list[list[int]]:
 def panel_count(optimum: float, base: int) -> int:
     """The m in [base, base + 1/optimum) that leaves the most room for rounding: a person needs
     ceil(m * optimum - 1) panels, and m * optimum minus that is what the rounding may lose (for an optimum of 1/31:
-    0.26 of a panel at m = 1000, a whole panel at m = 1023)."""
+    0.26 of a panel at m = 1000, 0.97 at m = 1022; m = 1023 would give a whole panel, but then the bound holds only
+    with equality, so such m are avoided)."""
     if optimum <= 0:
         return base
     window = min(int(math.ceil(1 / optimum)), base)
-    return max(range(base, base + window), key=lambda m: (m * optimum - _need(m, optimum), -m))
+    def room(m: int) -> float:
+        r = m * optimum - _need(m, optimum)
+        # m * optimum a whole number: the bound would hold only with equality, at the mercy of float rounding
+        return 0.0 if r > 1 - 1e-6 else r
+
+    return max(range(base, base + window), key=lambda m: (room(m), -m))
 
 
 def _need(m: int, optimum: float) -> int:

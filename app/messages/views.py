@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, verified_required
 from app.core.errors import form_status, show_error, submit
+from app.core.inputs import arg_int
 from app.core.paging import parse_time_cursor, time_cursor
 from app.core.periods import PeriodError, parse_period
 from app.core.storage import Upload, storage
@@ -49,13 +50,13 @@ def district_choices(blank: str) -> list[tuple[str, str]]:
 def index() -> ResponseReturnValue:
     """Published messages with their replies, newest first by keyset (published_at, id)."""
     stmt = sa.select(Message).where(Message.published_at.is_not(None), Message.hidden_at.is_(None))
-    department_id = request.args.get("department", type=int)
+    department_id = arg_int("department")
     if department_id:
         stmt = stmt.where(Message.department_id == department_id)
     district = request.args.get("district", "")
     if district in DISTRICTS:
         stmt = stmt.where(Message.district == district)
-    tag_id = request.args.get("tag", type=int)
+    tag_id = arg_int("tag")
     if tag_id:
         stmt = stmt.where(Message.tags.any(Tag.id == tag_id))
     state = request.args.get("state", "")

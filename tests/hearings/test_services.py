@@ -185,10 +185,13 @@ def test_lottery_timeout_publishes_nothing(db, pool_meeting, staff, monkeypatch)
 
 
 def test_time_limit_kills_the_solver():
-    pool = [{"number": i, "categories": {"gender": "f" if i % 2 else "m"}} for i in range(1, 301)]
-    quotas = [{"category": "gender", "value": "f", "min": 2, "max": 3}]
+    # many types of people (the solver groups identical ones), and a limit shorter than starting a process
+    pool = [{"number": i, "categories": {"gender": "f" if i % 2 else "m", "district": f"d{i % 16}",
+                                         "age_band": f"a{i % 5}"}} for i in range(1, 601)]
+    quotas = [{"category": "gender", "value": "f", "min": 2, "max": 3},
+              {"category": "district", "value": "d1", "min": 1, "max": 2}]
     with pytest.raises(lottery.LotteryTimeout):
-        lottery.compute_with_time_limit(pool, quotas, 5, time_limit=0.05)
+        lottery.compute_with_time_limit(pool, quotas, 5, time_limit=0.001)
 
 
 def _drawn(db, pool_meeting, staff, **kw):
@@ -333,3 +336,13 @@ def date_dt(y, m, d):
     from datetime import datetime, timezone
 
     return datetime(y, m, d, 3, tzinfo=timezone.utc)
+
+
+@pytest.mark.slow
+def test_the_solver_banner_stays_out_of_the_console(capfd):
+    pool = [{"number": i, "categories": {"gender": "f" if i % 2 else "m"}} for i in range(1, 11)]
+    quotas = [{"category": "gender", "value": "f", "min": 1, "max": 2}]
+    result = lottery.compute_with_time_limit(pool, quotas, 2, time_limit=60, n_panels=20)
+    assert len(result.panels) == 20
+    out, _ = capfd.readouterr()
+    assert "HiGHS" not in out
