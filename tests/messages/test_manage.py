@@ -43,6 +43,7 @@ def test_acts_through_the_forms(client, auth, db, make_message, resident, admin,
     assert response.status_code == 302
     client.post("/accounts/logout")
     auth.login(co_staff)
+    assert message.tracking_number in client.get("/manage/messages/").get_data(as_text=True)  # co-handled
     bad = client.post(f"/manage/messages/{message.id}/opinion", data={"opinion-opinion": ""})
     assert bad.status_code == 422 and "请填写会办意见。" in bad.get_data(as_text=True)
     assert client.post(f"/manage/messages/{message.id}/opinion",
