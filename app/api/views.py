@@ -12,7 +12,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import ENDPOINTS, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.api.core import ENDPOINTS, PERIOD_PATTERN, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
 from app.consultations.models import (
     Comment,
     CommentGroup,
@@ -201,7 +201,7 @@ def _comment(c) -> dict:
           "first. Names are masked.", COMMENT,
           [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
            Param("tag", description="Tag name of the consultation (Chinese or English).")] + DATE_PARAMS,
-          paginated=True)
+          paginated=True, cursor="id")
 def comments(args) -> dict:
 
     stmt = sa.select(Comment).where(Comment.moderation_state == ModerationState.PUBLISHED)
@@ -352,7 +352,8 @@ def _activity(a) -> dict:
 
 @endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
           [Param("department", description="Department code."), Param("district", description="District code."),
-           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True)
+           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True,
+          cursor="id")
 def activities(args) -> dict:
 
     stmt = (sa.select(Activity).where(Activity.published_at.is_not(None))
@@ -408,7 +409,8 @@ COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
 
 
 @endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",
-          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.")])
+          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.",
+                            pattern=PERIOD_PATTERN)])
 def compliance(args) -> dict:
 
     key = args.get("period") or metrics.quarter_of(local(utcnow()).date())
