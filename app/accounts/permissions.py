@@ -58,7 +58,9 @@ def scope_to_managed(stmt, department_column, user=None) -> sa.Select:
 
 def _login_redirect():
     flash(_("请先登录。"), "info")
-    return redirect(url_for("accounts.login", next=request.full_path))
+    # A very long address (a server in front refuses those anyway) is not carried along: its path is enough.
+    target = request.full_path if len(request.full_path) <= 2000 else request.path
+    return redirect(url_for("accounts.login", next=target))
 
 
 def login_required(view: Callable) -> Callable:
