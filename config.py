@@ -134,6 +134,8 @@ class Config:
 
     # Consultations: feedback report due this many days after closing.
     FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)
+    # Comments per account per hour (besides the per-address limit of the comment form).
+    COMMENT_ACCOUNT_LIMIT = _int("COMMENT_ACCOUNT_LIMIT", 10)
     # Open Month: check-in opens this many minutes before a session starts, on the session's day only.
     OPENDAY_CHECK_IN_OPENS_MINUTES = _int("OPENDAY_CHECK_IN_OPENS_MINUTES", 120)
     # Hearings: the lottery's time limit.
@@ -156,6 +158,9 @@ class TestingConfig(Config):
     PASSWORD_HASH_FAST = True  # cheap Argon2id parameters for test accounts
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    COMMENT_ACCOUNT_LIMIT = 100000  # tests of the limit set their own
+    # Tests sign in and then move the clock on by weeks; the idle-expiry test sets its own.
+    SESSION_IDLE_HOURS = 24 * 365 * 10
     MAIL_SHOW_IN_APP = True
     MAIL_SUPPRESS_SEND = False
     MAIL_SERVER = "127.0.0.1"

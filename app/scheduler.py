@@ -48,6 +48,9 @@ JOBS: list[tuple[str, int]] = [
     ("app.openday.jobs.send_reminders", 300),
     ("app.notifications.digest.send_weekly_digests", 3600),
     ("app.oversight.jobs.send_invitations", 60),
+    ("app.messages.jobs.chase_acknowledgements", 900),
+    ("app.messages.jobs.remind_replies", 900),
+    ("app.messages.jobs.chase_overdue_replies", 900),
 ]
 
 ADVISORY_LOCK_KEY = 0x43616E7975  # "Canyu"

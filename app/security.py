@@ -1,7 +1,7 @@
 """Response headers every page carries."""
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -27,6 +27,14 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         # The check-in page uses the phone camera on this origin only.
         response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        # A page made for a signed-in person is never kept by the browser or a proxy (a shared computer's back
+        # button, a cache between). Static files and responses marked public stay cacheable.
+        user = g.get("_login_user")
+        # (is_anonymous, not is_authenticated: the latter reads the account's row, which may be gone with the
+        # database by now)
+        if (user is not None and not getattr(user, "is_anonymous", True) and request.endpoint != "static"
+                and "public" not in (response.headers.get("Cache-Control") or "")):
+            response.headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

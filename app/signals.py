@@ -34,4 +34,6 @@ activity_cancelled = _signals.signal("activity-cancelled")  # sender=activity, a
 message_received = _signals.signal("message-received")  # sender=message (on the platform or forwarded)
 message_changed = _signals.signal("message-changed")  # sender=message, what= (assigned, returned, replied, ...)
 message_replied = _signals.signal("message-replied")  # sender=message, reply=; the reply was released to the writer
+# sender=message, what= (ack_overdue, due_soon, overdue), user_ids= (the staff told by e-mail); from messages' jobs
+message_deadline = _signals.signal("message-deadline")
 problem_confirmed = _signals.signal("problem-confirmed")  # sender=problem, actor=; a common problem and its action

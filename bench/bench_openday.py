@@ -88,8 +88,15 @@ def prepare(db_url: str, secret: str, users: int, seats: int) -> tuple[int, list
              "email_verified_at": now, "created_at": now, "age_band": "30_44"} for i in range(users)])
         db.session.commit()
         session_id = session.id
-        # Flask-Login keeps User.get_id() in the session (the id, and a fingerprint of the password hash).
-        ids = [u.get_id() for u in db.session.scalars(sa.select(User).order_by(User.id))]
+        # Each resident signs in as a browser does: a server-side session row (app/accounts/sessions.py), whose
+        # id Flask-Login keeps in the cookie as User.get_id() (user id, password fingerprint, session token).
+        from app.accounts import sessions as user_sessions
+
+        users = db.session.scalars(sa.select(User).order_by(User.id)).all()
+        for u in users:
+            user_sessions.start(u, now=now)
+        ids = [u.get_id() for u in users]
+        db.session.commit()
         serializer = app.session_interface.get_signing_serializer(app)
         creds = []
         for uid in ids:

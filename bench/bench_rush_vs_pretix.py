@@ -87,8 +87,8 @@ def run_canyu(args: argparse.Namespace) -> dict:
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
                SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0")
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
-         "--backlog", "2048", "--log-level", "warning", "wsgi:app"],
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
+         "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning", "wsgi:app"],
         cwd=str(ROOT), env=env, start_new_session=True)
     try:
         wait_for(port)
@@ -127,6 +127,9 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per Canyu worker (gunicorn gthread when > 1); pretix keeps its sync workers")
+    parser.add_argument("--canyu-only", action="store_true", help="skip pretix (for quick comparisons)")
     parser.add_argument("--attempts", type=int, default=2000)
     parser.add_argument("--seats", type=int, default=100)
     parser.add_argument("--clients", type=int, default=100)
@@ -136,7 +139,8 @@ def main() -> int:
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before: "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; {args.attempts} sign-ups for "
-          f"{args.seats} seats from {args.clients} httpx clients; gunicorn {args.workers} sync workers each side",
+          f"{args.seats} seats from {args.clients} httpx clients; gunicorn {args.workers} workers each side "
+          f"(Canyu {args.threads} thread(s) per worker)",
           flush=True)
     canyu, pretix = [], []
     print("| run | requests/s | p50 | p99 | confirmed | errors |\n| --- | --- | --- | --- | --- | --- |", flush=True)
@@ -146,6 +150,8 @@ def main() -> int:
         print(row(f"Canyu {n}", c), flush=True)
         for note in c["samples"]:
             print(f"  e.g. {note}", flush=True)
+        if args.canyu_only:
+            continue
         p = run_pretix(args)
         pretix.append(p)
         print(row(f"pretix {n}", p), flush=True)
@@ -153,6 +159,8 @@ def main() -> int:
     def med(runs: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
+    if args.canyu_only:
+        return 0
     rc, rp = med(canyu, "req_per_s"), med(pretix, "req_per_s")
     pc, pp = med(canyu, "p99_ms"), med(pretix, "p99_ms")
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -14,6 +14,7 @@ from app.core.errors import form_status
 from app.extensions import db, limiter
 
 
+bp.before_app_request(sessions.forget_before_request)
 bp.after_app_request(sessions.touch_after_request)
 
 

@@ -175,11 +175,13 @@ class ProfileForm(Form):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)],
                        description=_l("公开显示时会隐去姓名，例如“张**”。"))
     district = ChoiceField(_l("所在区"), choices=[], validators=[Optional()],
+                           description=_l("报名列席会议时需要，用于分层遴选。"),
                            invalid_message=_l("请从列表中选择所在区。"))
     age_band = ChoiceField(_l("年龄段"), choices=[], validators=[Optional()],
                            description=_l("报名列席会议时用于核对年龄条件和分层遴选。"),
                            invalid_message=_l("请从列表中选择年龄段。"))
-    gender = ChoiceField(_l("性别（选填）"), choices=[], validators=[Optional()],
+    gender = ChoiceField(_l("性别"), choices=[], validators=[Optional()],
+                         description=_l("报名列席会议时需要，用于分层遴选；可以选择“其他 / 不愿透露”。"),
                          invalid_message=_l("请从列表中选择性别。"))
     occupation = StringField(_l("职业（选填）"), validators=[Optional(), Length(max=100)])
     industry_tags = MultiCheckboxField(_l("行业"), coerce=int, choices=[], validators=[Optional()],

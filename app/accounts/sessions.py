@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 from app.accounts.models import User, UserSession
 from app.core.timeutil import utcnow
@@ -65,13 +65,16 @@ def load(session_id: str) -> User | None:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[2] or len(parts[0]) > 12:
         return None
     user_id, fingerprint, token = int(parts[0]), parts[1], parts[2]
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _digest(token))
-                            .execution_options(populate_existing=True))
+    # One query for both (as many per request as before server-side sessions).
+    found = db.session.execute(
+        sa.select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _digest(token), UserSession.user_id == user_id)
+        .execution_options(populate_existing=True)).first()
     now = utcnow()
-    if row is None or row.user_id != user_id or not row.is_live(now):
+    if found is None:
         return None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active or fingerprint != user.session_fingerprint:
+    row, user = found
+    if not row.is_live(now) or not user.is_active or fingerprint != user.session_fingerprint:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         values = {"last_seen_at": now}
@@ -81,6 +84,12 @@ def load(session_id: str) -> User | None:
     user.session_token = token
     g.user_session = row
     return user
+
+
+def forget_before_request() -> None:
+    """Each request starts without a session row (tests share one app context, and so ``g``, across requests)."""
+    g.pop("user_session", None)
+    g.pop("user_session_touch", None)
 
 
 def touch_after_request(response):
@@ -99,7 +108,12 @@ def touch_after_request(response):
 
 
 def current() -> UserSession | None:
-    return g.get("user_session") if has_request_context() else None
+    """This request's session row (loading the signed-in user first if nothing has yet)."""
+    if not has_request_context():
+        return None
+    if "user_session" not in g:
+        _ = current_user.is_authenticated  # runs the user loader, which sets g.user_session
+    return g.get("user_session")
 
 
 def end_current(now: datetime | None = None) -> None:

@@ -14,6 +14,7 @@ from app.accounts.forms import ChangeEmailForm, ConfirmForm, ChangePasswordForm,
 from app.accounts.models import Tag
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
+from app.core import exports
 from app.core.errors import form_status, show_error
 from app.core.timeutil import local, utcnow
 from app.extensions import db, limiter
@@ -150,6 +151,8 @@ def my_data() -> ResponseReturnValue:
 @login_required
 def download_my_data() -> ResponseReturnValue:
     data = services.export_user_data(current_user)
+    exports.audit_export(current_user, "accounts.data_export", current_user, "json")  # personal data: audited
+    db.session.commit()
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     filename = f"canyu-my-data-{local(utcnow()):%Y%m%d}.json"  # the day in Shanghai
     return Response(body, mimetype="application/json",

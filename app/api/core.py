@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.api import bp
 from app.core.inputs import DATE_PATTERN, MAX_DATE, MAX_INT, MIN_DATE, parse_date, parse_id
+from app.extensions import db
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -95,6 +96,11 @@ ENDPOINTS: list[Endpoint] = []
 def page_params(cursor: str) -> list[Param]:
     return [Param("limit", "integer", f"Page size, 1–{MAX_LIMIT} (default {DEFAULT_LIMIT})."),
             Param("cursor", "string", "Cursor from a previous page's next_cursor.", pattern=CURSOR_PATTERNS[cursor])]
+
+
+# OpenAPI paths declared by other modules for endpoints that are not read-only GETs (messages' forwarding API):
+# {path: {method: operation}}, merged into the document as they are.
+EXTRA_PATHS: dict[str, dict] = {}
 
 
 def page_schema(item: dict) -> dict:
@@ -237,5 +243,16 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 def _unexpected(exc: Exception) -> ResponseReturnValue:  # never an HTML 500 from the API
     if isinstance(exc, HTTPException):
         return _http_error(exc)
+    from app.errors import RETRY_AFTER_SECONDS, is_database_unavailable
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone
+        pass
+    if is_database_unavailable(exc):
+        current_app.logger.error("API: database unavailable on %s", request.path)
+        response = error_response(503, "Temporarily unavailable; try again shortly.")
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     current_app.logger.exception("API error")
     return error_response(500, "Internal error.")

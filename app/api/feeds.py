@@ -1,4 +1,5 @@
-"""Atom feeds (new consultations, feedback reports, activities) and an iCal feed of Open Month activities."""
+"""Atom feeds (new consultations, feedback reports, activities, a meeting's selection record) and an iCal feed of
+Open Month activities."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +7,7 @@ from datetime import datetime, timezone
 from xml.sax.saxutils import escape as _escape
 
 import sqlalchemy as sa
-from flask import Response, current_app, request
+from flask import Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from icalendar import Calendar, Event
 from sqlalchemy.orm import joinedload, selectinload
@@ -15,6 +16,9 @@ from app.api import bp
 from app.core.inputs import strip_controls
 from app.consultations.models import Consultation, FeedbackReport
 from app.extensions import db
+from app.hearings import record
+from app.hearings.models import Meeting
+from app.hearings.selection import canonical
 from app.openday.models import Activity
 
 FEED_SIZE = 50
@@ -77,6 +81,22 @@ def feed_activities() -> ResponseReturnValue:
     return _atom("activities", "政府开放月 · Open Month",
                  [{"key": f"activity-{a.id}", "title": a.title, "link": f"/openday/{a.id}", "updated": a.published_at,
                    "summary": a.description[:500]} for a in rows])
+
+
+@bp.route("/api/v1/feeds/hearings/<int:id>/record.atom")
+def feed_hearing_record(id: int) -> ResponseReturnValue:
+    """A meeting's public selection record, one entry per event, so outsiders can archive each commitment as it
+    appears. The summary is the entry itself in canonical JSON (its SHA-256 is the entry's hash)."""
+    meeting = db.session.scalar(sa.select(Meeting).where(Meeting.id == id, Meeting.published_at.is_not(None)))
+    if meeting is None:
+        abort(404)
+    entries = [e.as_dict() for e in record.entries(meeting.id)]
+    return _atom(f"hearings/{meeting.id}/record", f"{meeting.title} · 公开遴选记录 · Selection record",
+                 [{"key": f"record-{e['seq']}-{e['sha256']}",
+                   "title": f"{e['seq']}. {record.kind_label(e['kind'])} · {record.kind_label(e['kind'], 'en')}",
+                   "link": f"/hearings/{meeting.id}/selection",
+                   "updated": record.parse_stamp(e["at"]),
+                   "summary": canonical(e).decode("utf-8").strip()} for e in reversed(entries)])
 
 
 @bp.route("/api/v1/feeds/openday.ics")

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.typing import ResponseReturnValue
 
 from app.api import bp
-from app.api.core import ENDPOINTS, MAX_LIMIT, json_response
+from app.api.core import ENDPOINTS, EXTRA_PATHS, MAX_LIMIT, json_response
 from app.core.inputs import MAX_INT
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
@@ -42,15 +42,21 @@ def document() -> dict:
                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         paths[openapi_path(ep.rule)] = {"get": {"operationId": ep.name, "summary": ep.summary,
                                                 "parameters": parameters, "responses": responses}}
+    paths.update(EXTRA_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Canyu open data API", "version": "1.0.0",
                  "description": "Read-only public data of the Shanghai public participation platform. Lists use "
-                                "keyset pagination: pass next_cursor back as cursor. Nothing personal is published.",
+                                "keyset pagination: pass next_cursor back as cursor. Nothing personal is published. "
+                                "One write endpoint, for forwarding systems with a token: "
+                                "POST /api/v1/messages/forwarded.",
                  "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"}},
         "servers": [{"url": current_app.config["BASE_URL"].rstrip("/")}],
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR}},
+        "components": {"schemas": {"Error": ERROR},
+                       "securitySchemes": {"forwardingToken": {
+                           "type": "http", "scheme": "bearer",
+                           "description": "A forwarding system's token, issued by the General Office per source."}}},
     }
 
 

@@ -24,6 +24,7 @@ from app.consultations.models import (
 )
 from app.core.timeutil import from_local, local, utcnow
 from app.extensions import db
+from app.hearings import record
 from app.hearings.models import LotteryRun, LotteryStatus, Meeting
 from app.openday.models import Activity, Vote, VotingWindow, activity_tag
 from app.oversight import metrics
@@ -267,14 +268,26 @@ SELECTION = obj({
     "pool": {"type": ["object", "null"], "additionalProperties": False, "required": ["frozen_at", "size", "sha256", "file"],
              "properties": {"frozen_at": DT, "size": I, "sha256": S, "file": S}},
     "panels": {"type": ["object", "null"], "additionalProperties": False,
-               "required": ["sha256", "file", "lowest_chance", "highest_chance"],
-               "properties": {"sha256": S, "file": SN, "lowest_chance": NUMN, "highest_chance": NUMN}},
+               "required": ["sha256", "file", "number_of_panels", "lowest_chance", "highest_chance",
+                            "optimum_lowest_chance"],
+               "properties": {"sha256": S, "file": SN, "number_of_panels": I,
+                              "lowest_chance": {**NUMN, "description": "true lowest chance in the draw: (published "
+                                                "panels containing the person) / number_of_panels"},
+                              "highest_chance": {**NUMN, "description": "true highest chance in the draw"},
+                              "optimum_lowest_chance": {**NUMN, "description": "lowest chance in the solver's "
+                                                        "optimal distribution, before rounding to the panels"}}},
     "draw": {"type": ["object", "null"], "additionalProperties": False,
              "required": ["announced_at", "source_descriptions", "sources", "key_string", "panel_index",
                           "drawn_at", "sha256", "file"],
              "properties": {"announced_at": DT, "source_descriptions": {"type": "array"}, "sources": {"type": ["array", "null"]},
                             "key_string": S, "panel_index": IN, "drawn_at": DTN, "sha256": S, "file": SN}},
 })
+RECORD_ENTRY = obj({"seq": I, "kind": S, "at": S, "data": {"type": "object"}, "prev_sha256": S, "sha256": S})
+SELECTION["properties"]["record"] = {
+    "type": "array", "items": RECORD_ENTRY,
+    "description": "The append-only public selection record: every event in order; each entry's sha256 is the SHA-256 "
+                   "of its canonical JSON without sha256, and prev_sha256 is the previous entry's (64 zeros first)."}
+SELECTION["required"].append("record")
 MEETING_DETAIL = obj({**MEETING["properties"], "selection": SELECTION})
 
 
@@ -293,12 +306,15 @@ def _meeting(m, detail: bool = False) -> dict:
             "quotas": [q.as_dict() for q in m.quotas],
             "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,
                      "file": pool.content} if pool is not None else None,
-            "panels": {"sha256": run.panels_sha256, "file": run.panels_content, "lowest_chance": run.lowest_chance,
-                       "highest_chance": run.highest_chance} if run is not None else None,
+            "panels": {"sha256": run.panels_sha256, "file": run.panels_content,
+                       "number_of_panels": run.panel_count, "lowest_chance": run.lowest_chance,
+                       "highest_chance": run.highest_chance, "optimum_lowest_chance": run.optimum_chance}
+            if run is not None else None,
             "draw": {"announced_at": iso(draw.announced_at), "source_descriptions": draw.source_descriptions or [],
                      "sources": draw.sources, "key_string": draw.key_string, "panel_index": draw.panel_index,
                      "drawn_at": iso(draw.drawn_at), "sha256": draw.sha256, "file": draw.content}
             if draw is not None else None,
+            "record": [e.as_dict() for e in record.entries(m.id)],
         }
     return data
 

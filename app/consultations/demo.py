@@ -56,13 +56,13 @@ OPEN_INTERPRETATION = """一、起草背景
 欢迎重点就表决规则、低层业主利益平衡、补贴标准和维护费用分摊提出意见。"""
 
 OPEN_COMMENTS = [
-    ("zhang.wei@canyu.example", 4, Stance.SUGGEST_CHANGE,
+    ("zhang.wei@canyu.example", "第五条", Stance.SUGGEST_CHANGE,
      "建议第五条明确一楼、二楼业主的补偿协商机制，避免因个别业主反对导致项目长期搁置。"),
     ("wang.fang@canyu.example", None, Stance.SUPPORT, "我们楼里老人多，爬六楼很困难，非常支持加装电梯，希望尽快推进。"),
-    ("li.na@canyu.example", 7, Stance.SUGGEST_CHANGE, "第八条的二十个工作日能否再缩短？建议推行网上一站式办理。"),
-    ("chen.qiang@canyu.example", 10, Stance.SUGGEST_CHANGE,
+    ("li.na@canyu.example", "第八条", Stance.SUGGEST_CHANGE, "第八条的二十个工作日能否再缩短？建议推行网上一站式办理。"),
+    ("chen.qiang@canyu.example", "第十一条", Stance.SUGGEST_CHANGE,
      "建议第十一条明确维保单位的响应时限，并将电梯运行数据接入市级监管平台。联系电话13812345678。"),
-    ("zhang.wei@canyu.example", 9, Stance.SUGGEST_CHANGE, "建议允许提取住房公积金用于分摊加装电梯费用，并简化提取手续。"),
+    ("zhang.wei@canyu.example", "第九条", Stance.SUGGEST_CHANGE, "建议第九条允许提取住房公积金用于分摊加装电梯费用，并简化提取手续。"),
 ]
 
 CLOSED_TITLE = "上海市惠企政策“政策服务包”管理办法（征求意见稿）"
@@ -77,9 +77,9 @@ CLOSED_FINAL = """第四条 “政策服务包”通过企业专属空间精准�
 第五条 政策内容发生变化的，有关部门应当在三个工作日内完成更新，并向已订阅企业推送变更提示。
 """
 CLOSED_COMMENTS = [
-    ("chen.qiang@canyu.example", 4, "建议增加按所在区订阅的标签，我们更关心区级的扶持政策。",
+    ("chen.qiang@canyu.example", "第四条", "建议第四条增加按所在区订阅的标签，我们更关心区级的扶持政策。",
      DispositionKind.ADOPTED, "已在第四条增加“所在区”标签。", ""),
-    ("zhang.wei@canyu.example", 5, "五个工作日太长了，政策变化应当更快更新。",
+    ("zhang.wei@canyu.example", "第五条", "第五条的五个工作日太长了，政策变化应当更快更新。",
      DispositionKind.PARTLY_ADOPTED, "更新时限缩短为三个工作日，并增加变更提示。", ""),
     ("li.na@canyu.example", None, "建议所有惠企政策都直接免申即享。",
      DispositionKind.NOT_ADOPTED, "", "免申即享需逐项评估政策条件，不宜在本办法中统一规定，已转有关部门研究。"),
@@ -138,7 +138,7 @@ def _load() -> str:
                     now - timedelta(days=10), now + timedelta(days=25),
                     "为推进加装电梯这项民心工程，市房屋管理局起草了本办法，现公开征询意见。",
                     "市房屋管理局法规处 021-23111111，jiatidianti@fgj.example.gov.cn", ["grassroots"])
-        articles = {i + 1: a for i, a in enumerate(c.articles)}
+        articles = {a.label: a for a in c.articles}  # each comment on the article it talks about
         for i, (email, art, stance, text) in enumerate(OPEN_COMMENTS):
             _add_comment(c, email, articles.get(art) if art else None, text, stance,
                          now - timedelta(days=9 - i))
@@ -150,7 +150,7 @@ def _load() -> str:
                     DocumentType.NORMATIVE_DOCUMENT, True, now - timedelta(days=70), now - timedelta(days=35),
                     "围绕企业全生命周期，规范“政策服务包”的编制与精准推送。", "市经济信息化委 021-23112222",
                     ["enterprises", "associations"])
-        articles = {i + 1: a for i, a in enumerate(c.articles)}
+        articles = {a.label: a for a in c.articles}
         for i, (email, art, text, kind, response, reason) in enumerate(CLOSED_COMMENTS):
             comment = _add_comment(c, email, articles.get(art) if art else None, text, None,
                                    now - timedelta(days=60 - i))

@@ -83,6 +83,12 @@ class ModerationForm(Form):
     submit = SubmitField(_l("执行"))
 
 
+class RedactForm(Form):
+    phrase = StringField(_l("要隐去的文字"), validators=[DataRequired(_l("请填写要隐去的文字。")), Length(max=200)],
+                         description=_l("与公开文本中完全一致，例如评论者写下的姓名；每处都会显示为 ×××。"))
+    submit = SubmitField(_l("隐去"))
+
+
 class AnswerForm(Form):
     kind = SelectField(_l("处理结果"), choices=[(k.value, k.lazy_label) for k in DispositionKind])
     response = TextAreaField(_l("答复"), validators=[Length(max=5000)])

@@ -41,7 +41,7 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import confirm, exports
-from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
 from app.core.inputs import arg_int, form_ids, form_int, form_text
 from app.core.paging import parse_time_cursor
 from app.core.storage import Upload, storage
@@ -176,6 +176,10 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
+    if (page := confirm.ask(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"), detail=c.title,
+                            back=url_for("consultations.manage_show", id=c.id), button=_("发布"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
     return redirect(url_for("consultations.manage_show", id=c.id))
 
@@ -222,7 +226,7 @@ def manage_moderation(id: int) -> ResponseReturnValue:
                 reason = RejectionReason(form.reason.data) if form.reason.data else None
                 n = services.moderate(current_user, c, chosen, publish=form.action.data == "publish",
                                       reason=reason, note=form.note.data or "")
-                db.session.commit()
+                commit()
             except ConsultationError as error:
                 db.session.rollback()
                 show_error(form, error)
@@ -251,7 +255,7 @@ def manage_documents(id: int) -> ResponseReturnValue:
                        if f and f.filename]
             services.add_documents(current_user, c, uploads)
             message = _("文件已上传。")
-        db.session.commit()
+        commit()
     except ConsultationError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -297,7 +301,7 @@ def manage_groups(id: int) -> ResponseReturnValue:
                 message = _("已合并意见组。")
             else:
                 abort(400)
-            db.session.commit()
+            commit()
         except ConsultationError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -374,13 +378,13 @@ def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
                                     button=_("删除"))) is not None:
                 return page
             services.delete_faq(current_user, c, item)
-            db.session.commit()
+            commit()
             flash(_("已删除。"), "success")
             return redirect(url_for("consultations.manage_faq", id=c.id))
         try:
             services.save_faq(current_user, c, question=form.question.data, answer_text=form.answer.data,
                               is_published=form.is_published.data, item=item)
-            db.session.commit()
+            commit()
         except ConsultationError as error:
             db.session.rollback()
             show_error(form, error)
@@ -420,7 +424,7 @@ def manage_report_publish(id: int) -> ResponseReturnValue:
         return page
     try:
         reports.publish_report(current_user, c)
-        db.session.commit()
+        commit()
     except ConsultationError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -435,7 +439,7 @@ def manage_report_publish(id: int) -> ResponseReturnValue:
 
 def _export(c: Consultation, fmt: str):
     exports.audit_export(current_user, "consultation.export", c, fmt)
-    db.session.commit()
+    commit()
     chunks = export_csv(c.id) if fmt == "csv" else None
     return exports.download(fmt, f"consultation-{c.id}-comments", EXPORT_HEADER,
                             export_rows(c.id), sheet_name="comments", chunks=chunks)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from app import signals
 from app.accounts.models import Role, Tag, User, mask_name
-from app.consultations import rules
+from app.consultations import redaction, rules
 from app.consultations.models import (
     Article,
     Comment,
@@ -250,6 +250,7 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     existing = find_by_idempotency_key(actor, idempotency_key)
     if existing is not None:
         return existing, False
+    redaction.check_account_limit(actor)
     state = c.state
     if state is ConsultationState.WITHDRAWN:
         raise ConsultationError(_("该征询已撤回，不再接受意见。"))
@@ -284,13 +285,15 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         stored, size = _store(upload, ext)
         comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
                                                      stored_name=stored, mime_type=mime, size=size))
-    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
-        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     db.session.flush()
     if actor.email:
         queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
                     consultation=c)
     signals.comment_submitted.send(comment)
+    # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
+    # consultation waits for that lock, so nothing else is done while holding it.
+    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
+        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
     return comment, True
 
 

@@ -15,13 +15,14 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import can_manage_department, verified_required
+from app.accounts.permissions import can_manage_department, login_required, verified_required
 from app.consultations import bp, rules, services
 from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
 from app.consultations.models import (
     TARGET_GROUPS,
     Comment,
+    CommentAttachment,
     CommentGroup,
     CommenterType,
     Consultation,
@@ -33,7 +34,8 @@ from app.consultations.models import (
     ModerationState,
     Stance,
 )
-from app.core.errors import show_error
+from app.core.errors import commit, show_error
+from app.core.hotcommit import commit_then_flush
 from app.core.paging import parse_time_cursor, time_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db, limiter
@@ -176,7 +178,8 @@ def comment(id: int) -> ResponseReturnValue:
                 current_user, c, text=form.text.data, article_id=form.article_id.data or None, stance=stance,
                 uploads=_uploads(form), show_organisation=form.show_organisation.data,
                 idempotency_key=form.idempotency_key.data)
-            db.session.commit()  # stored before the user is told the number
+            number = comment.tracking_number  # read before the commit: the answer needs no query after it
+            commit_then_flush()  # stored (on disk) before the user is told the number
         except ConsultationError as error:
             db.session.rollback()
             show_error(form, error)
@@ -186,10 +189,10 @@ def comment(id: int) -> ResponseReturnValue:
             comment = services.find_by_idempotency_key(current_user, form.idempotency_key.data)
             if comment is None:
                 raise
+            number = comment.tracking_number
         if comment is not None:
-            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。",
-                    number=comment.tracking_number), "success")
-            return redirect(url_for("consultations.track", number=comment.tracking_number))
+            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。", number=number), "success")
+            return redirect(url_for("consultations.track", number=number))
     c = db.session.get(Consultation, id)
     return _render_show(c, form=form, status=422)
 
@@ -212,6 +215,7 @@ def track(number: str) -> ResponseReturnValue:
         abort(404)
     comment = db.session.scalar(sa.select(Comment).where(Comment.tracking_number == number)
                                 .options(selectinload(Comment.disposition), selectinload(Comment.article),
+                                         selectinload(Comment.attachments),
                                          selectinload(Comment.group).selectinload(CommentGroup.disposition)))
     if comment is None:
         abort(404)
@@ -219,6 +223,16 @@ def track(number: str) -> ResponseReturnValue:
     is_owner = current_user.is_authenticated and current_user.id == comment.user_id
     return render_template("consultations/track.html", comment=comment, c=c, is_owner=is_owner,
                            answer=comment.answer if c.is_feedback_published else None)
+
+
+@bp.route("/consultations/track/<number>/attachments/<int:att_id>")
+@login_required
+def track_attachment(number: str, att_id: int) -> ResponseReturnValue:
+    """A commenter's own attachment (attachments are never public: only the commenter and staff read them)."""
+    att = db.get_or_404(CommentAttachment, att_id)
+    if att.comment.tracking_number != number.strip().upper() or att.comment.user_id != current_user.id:
+        abort(404)
+    return storage().send(services.file_key(att), mimetype=att.mime_type, download_name=att.filename)
 
 
 @bp.route("/consultations/<int:id>/documents/<int:doc_id>")

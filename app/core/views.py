@@ -11,7 +11,10 @@ from alembic.script import ScriptDirectory
 from flask import current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
+from flask_babel import gettext as _
+
 from app.core import bp
+from app.i18n import current_language
 from app.extensions import db
 
 # Each section contributes a panel to the home page: "module:function" returning a dict for its
@@ -26,6 +29,26 @@ HOME_PANELS = [
 def _panel(path: str):
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)()
+
+
+@bp.route("/terms")
+def terms() -> ResponseReturnValue:
+    return _legal("terms", _("用户协议"))
+
+
+@bp.route("/privacy")
+def privacy() -> ResponseReturnValue:
+    return _legal("privacy", _("个人信息保护政策"))
+
+
+def _legal(name: str, title: str) -> ResponseReturnValue:
+    """The user agreement and the privacy policy: one text per language (templates/core/legal/), with the figures
+    (retention, deadlines) read from the settings so the text says what the platform really does."""
+    lang = "en" if current_language() == "en" else "zh"
+    cfg = current_app.config
+    return render_template("core/legal.html", title=title, body=f"core/legal/{name}_{lang}.html",
+                           outbox_days=cfg["OUTBOX_KEEP_DAYS"], remember_days=cfg["REMEMBER_COOKIE_DAYS"],
+                           report_days=cfg["FEEDBACK_REPORT_DUE_DAYS"])
 
 
 @bp.route("/")

@@ -72,14 +72,16 @@ def _open_meeting(now) -> Meeting | None:
         topics=[("加装电梯财政补贴标准调整", "现行补贴为每台不超过28万元。拟按楼层数和受益户数分档补贴，并对有老年人、残疾人的楼栋适当倾斜。"),
                 ("加装电梯审批流程简化", "拟将规划、施工许可等环节并联办理，审批时限由40个工作日压缩至20个工作日。"),
                 ("低楼层住户利益平衡机制", "讨论低楼层住户的补偿办法和意见分歧时的协商程序。")],
-        quotas=[{"category": "gender", "value": "female", "min": 2, "max": 3},
-                {"category": "age_band", "value": "60_plus", "min": 1, "max": 2},
-                {"category": "account_type", "value": "enterprise", "min": 0, "max": 1}],
+        quotas=[{"category": "gender", "value": "female", "min": 2, "max": 3, "reason": "男女大致各半。"},
+                {"category": "age_band", "value": "60_plus", "min": 1, "max": 2,
+                 "reason": "加装电梯主要惠及老年住户，至少一位60岁以上代表。"},
+                {"category": "account_type", "value": "enterprise", "min": 0, "max": 1,
+                 "reason": "相关企业最多一位，避免利益相关方占多数。"}],
         starts_at=now + timedelta(days=40), place="上海市徐汇区肇嘉浜路1号 市房屋管理局第三会议室",
         online_link="", seats=5, alternates=2,
         eligibility="年满18周岁；在本市居住或工作；与会议议题无利害关系（由申请人声明），加装电梯相关企业的从业人员请如实申报。",
-        method=("资格审查后，符合条件的申请人按随机编号组成候选池（公开每人的类别，不公开姓名）；用 sortition-algorithms 的 maximin "
-                "算法计算1000个满足配额的方案并在抽签前公开；按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，"
+        method=("资格审查后，符合条件的申请人按随机编号组成候选池（公开每人的类别，不公开姓名）；用 maximin 算法计算约1000个"
+                "满足配额的方案并在抽签前公开；按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，"
                 "并按同一序列确定候补顺序。"),
         opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=12), response_days=3)
     meeting.publish(now=meeting.opens_at - timedelta(days=7))
@@ -102,7 +104,7 @@ def _selected_meeting(now, *, title, dept_code, staff_email, summary, topics, qu
         starts_at=opens + timedelta(days=50), place="徐汇区漕溪北路336号 区政府第一会议室", online_link="",
         seats=5, alternates=2,
         eligibility="年满18周岁；在本市居住或工作；与会议议题无利害关系（由申请人声明）。",
-        method=("资格审查后，符合条件的申请人按随机编号组成候选池；用 sortition-algorithms 的 maximin 算法计算1000个满足配额的方案"
+        method=("资格审查后，符合条件的申请人按随机编号组成候选池；用 maximin 算法计算约1000个满足配额的方案（每人的实际入选机会 = 包含他的方案数 ÷ 方案数）"
                 "并在抽签前公开；按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，并按同一序列确定候补顺序。"),
         opens_at=opens, closes_at=opens + timedelta(days=14), response_days=3)
     meeting.publish(now=opens - timedelta(days=7))
@@ -166,9 +168,11 @@ def _load() -> str:
                  "邀请利益相关的市民代表和民营企业代表列席区政府常务会议。（本会议为演示数据，抽签使用的号码为虚构。）"),
         topics=[("社区嵌入式养老服务设施布局方案", "方案拟新增综合为老服务中心3处、日间照料中心8处、社区助餐点15处，优先覆盖60岁以上老年人口占比超过35%的街道。"),
                 ("社区助餐服务价格和补贴", "拟对80岁以上老人、低保和低收入老人给予每餐3至5元补贴。")],
-        quotas=[{"category": "gender", "value": "female", "min": 2, "max": 3},
-                {"category": "age_band", "value": "60_plus", "min": 1, "max": 2},
-                {"category": "district", "value": "xuhui", "min": 2, "max": 5}],
+        quotas=[{"category": "gender", "value": "female", "min": 2, "max": 3, "reason": "男女大致各半。"},
+                {"category": "age_band", "value": "60_plus", "min": 1, "max": 2,
+                 "reason": "养老设施的主要使用者是老年人，至少一位60岁以上代表。"},
+                {"category": "district", "value": "xuhui", "min": 2, "max": 5,
+                 "reason": "设施建在徐汇区，至少两位徐汇区居民。"}],
         start_offset=-40, n_people=28, sources=[[7, 19, 23, 31, 44, 52, 58, 61, 66, 70, 72, 75, 77, 79, 3, 12, 26, 38, 49, 55],
                                                  [4, 0, 9, 2, 6]],
         source_descriptions=["中国福利彩票“快乐8”第2026170期开奖号码（20个）", "中国体育彩票“排列5”第26170期开奖号码"],

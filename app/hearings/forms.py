@@ -10,6 +10,8 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    FieldList,
+    FormField,
     IntegerField,
     RadioField,
     SelectField,
@@ -21,11 +23,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS
 from app.core.timeutil import SHANGHAI
-from app.hearings.models import ACCOUNT_TYPES, CATEGORIES, OBSERVER_HISTORY, Disposition
-
-CATEGORY_VALUES = {"district": DISTRICTS, "age_band": AGE_BANDS, "gender": GENDERS, "account_type": ACCOUNT_TYPES,
-                   "observer_history": OBSERVER_HISTORY}
-QUOTA_LINE = re.compile(r"^\s*([a-z_]+)\s*[:：]\s*([a-z0-9_]+)\s+(\d+)\s*[-–~ ]\s*(\d+)\s*$")
+from app.hearings import quotas as quota_rules
+from app.hearings.models import Disposition
+from app.i18n import current_language
 
 
 def local_to_utc(value: datetime | None) -> datetime | None:
@@ -46,27 +46,28 @@ def format_topics(topics) -> str:
     return "\n\n".join(f"{t.title}\n{t.background}".strip() for t in topics)
 
 
-def parse_quotas(text: str) -> list[dict]:
-    quotas = []
-    for n, line in enumerate((text or "").strip().splitlines(), start=1):
-        if not line.strip():
-            continue
-        m = QUOTA_LINE.match(line)
-        if not m:
-            raise ValidationError(_l("第%(n)d行格式不对，应为“类别:取值 最少-最多”，例如“gender:female 2-3”。", n=n))
-        category, value, lo, hi = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
-        if category not in CATEGORIES:
-            raise ValidationError(_l("第%(n)d行：没有“%(category)s”这个类别。", n=n, category=category))
-        if value not in CATEGORY_VALUES[category]:
-            raise ValidationError(_l("第%(n)d行：“%(value)s”不是这个类别的取值。", n=n, value=value))
-        if lo > hi:
-            raise ValidationError(_l("第%(n)d行：最少人数不能大于最多人数。", n=n))
-        quotas.append({"category": category, "value": value, "min": lo, "max": hi})
-    return quotas
+class QuotaRowForm(Form):
+    """One category value: at least ``minimum`` and at most ``maximum`` seats, and why. Both empty: no quota."""
+
+    class Meta:
+        csrf = False
+
+    minimum = IntegerField(_l("最少"), validators=[Optional(), NumberRange(0, 50, _l("请填写0至50的整数。"))])
+    maximum = IntegerField(_l("最多"), validators=[Optional(), NumberRange(0, 50, _l("请填写0至50的整数。"))])
+    reason = StringField(_l("理由"), validators=[Length(max=500, message=_l("理由不能超过500字。"))])
 
 
-def format_quotas(quotas) -> str:
-    return "\n".join(f"{q.category}:{q.value} {q.minimum}-{q.maximum}" for q in quotas)
+QUOTA_ROWS = quota_rules.rows()
+
+
+def fill_quota_rows(field, quotas) -> None:
+    """Show ``quotas`` (dicts with category, value, min, max and reason) in the fixed rows."""
+    by_key = {(q["category"], q["value"]): q for q in quotas}
+    for (category, value), entry in zip(QUOTA_ROWS, field.entries):
+        q = by_key.get((category, value))
+        entry.form.minimum.data = q["min"] if q else None
+        entry.form.maximum.data = q["max"] if q else None
+        entry.form.reason.data = (q.get("reason") or "") if q else ""
 
 
 class MeetingForm(Form):
@@ -85,13 +86,11 @@ class MeetingForm(Form):
                               validators=[InputRequired(_l("请填写候补名额。")), NumberRange(0, 20, _l("候补须为0至20。"))])
     eligibility = TextAreaField(_l("报名条件"), default="年满18周岁；在本市居住或工作；与会议议题无利害关系（由申请人声明）。",
                                 validators=[DataRequired(_l("请填写报名条件。"))])
-    quotas = TextAreaField(_l("配额"), validators=[Optional()],
-                           description=_l("每行一个：类别:取值 最少-最多。类别：district（区）、age_band（年龄段）、gender（性别）、"
-                                          "account_type（resident / enterprise）、observer_history（first_time / returning）。"
-                                          "例如 gender:female 2-3。"))
+    quotas = FieldList(FormField(QuotaRowForm), label=_l("配额"), min_entries=len(QUOTA_ROWS),
+                       max_entries=len(QUOTA_ROWS))
     method = TextAreaField(_l("遴选办法"), validators=[DataRequired(_l("请填写遴选办法。"))],
                            default="资格审查后，符合条件的申请人按随机编号组成候选池（公开各人的类别，不公开姓名）；"
-                                   "用 sortition-algorithms 的 maximin 算法计算1000个满足配额的方案并在抽签前公开；"
+                                   "用 maximin 算法计算约1000个满足配额的方案（每人的实际入选机会 = 包含他的方案数 ÷ 方案数）并在抽签前公开；"
                                    "按 RFC 3797，用事先公布的将来开奖号码公开抽取其中一个方案，并按同一序列确定候补顺序。")
     opens_at = DateTimeLocalField(_l("报名开始（北京时间）"), format="%Y-%m-%dT%H:%M",
                                   validators=[InputRequired(_l("请填写报名开始时间。"))])
@@ -101,11 +100,76 @@ class MeetingForm(Form):
                                  validators=[InputRequired(), NumberRange(1, 30, _l("须为1至30天。"))])
 
     def validate_quotas(self, field) -> None:
-        self.parsed_quotas = parse_quotas(field.data)
+        """Collect the rows that set a quota; put each problem next to its row (or its category) in the reader's
+        language. The rules themselves are app.hearings.quotas.problems, which the service applies again."""
+        self.parsed_quotas, self.quota_category_errors = [], {}
+        rows = {}
+        for (category, value), entry in zip(QUOTA_ROWS, field.entries):
+            row = entry.form
+            lo, hi = row.minimum.data, row.maximum.data
+            if lo is None and hi is None:
+                continue
+            if lo is None or hi is None:
+                (row.minimum if lo is None else row.maximum).errors.append(_l("请同时填写最少和最多人数。"))
+                continue
+            rows[(category, value)] = row
+            self.parsed_quotas.append({"category": category, "value": value, "min": lo, "max": hi,
+                                       "reason": (row.reason.data or "").strip()})
+        seats = self.seats.data if isinstance(self.seats.data, int) else 0
+        for p in quota_rules.problems(self.parsed_quotas, seats) if seats else []:
+            if p.value:
+                row = rows[(p.category, p.value)]
+                {"min": row.minimum, "max": row.maximum, "reason": row.reason}[p.field].errors.append(p.message)
+            else:
+                self.quota_category_errors.setdefault(p.category, []).append(p.message)
+        if self.quota_category_errors or any(e.form.errors for e in field.entries):
+            raise ValidationError(_l("配额有误，请看下面标出的地方。"))
 
     def validate_topics(self, field) -> None:
         if not parse_topics(field.data):
             raise ValidationError(_l("请至少填写一个议题。"))
+
+
+class RelaxRowForm(Form):
+    """A new, looser bound for one of the meeting's quotas; both empty removes it."""
+
+    class Meta:
+        csrf = False
+
+    minimum = IntegerField(_l("新的最少人数"), validators=[Optional(), NumberRange(0, 50, _l("请填写0至50的整数。"))])
+    maximum = IntegerField(_l("新的最多人数"), validators=[Optional(), NumberRange(0, 50, _l("请填写0至50的整数。"))])
+    reason = StringField(_l("放宽的理由"), validators=[Length(max=500, message=_l("理由不能超过500字。"))])
+
+
+class RelaxQuotasForm(Form):
+    rows = FieldList(FormField(RelaxRowForm), min_entries=0)
+
+    def changes(self, quotas) -> list[dict]:
+        """The rows that change a quota, as dicts for relax.relax_quotas (``quotas`` in the rows' order)."""
+        out = []
+        for q, entry in zip(quotas, self.rows.entries):
+            lo, hi, reason = entry.form.minimum.data, entry.form.maximum.data, (entry.form.reason.data or "").strip()
+            if (lo, hi) != (q.minimum, q.maximum):
+                out.append({"category": q.category, "value": q.value, "min": lo, "max": hi, "reason": reason})
+        return out
+
+
+def relax_form(quotas, formdata=None) -> RelaxQuotasForm:
+    form = RelaxQuotasForm(prefix="relax") if formdata is None else RelaxQuotasForm(prefix="relax",
+                                                                                     formdata=formdata)
+    while len(form.rows.entries) < len(quotas):
+        form.rows.append_entry()
+    if formdata is None:
+        for q, entry in zip(quotas, form.rows.entries):
+            entry.form.minimum.data, entry.form.maximum.data = q.minimum, q.maximum
+    return form
+
+
+class CancelRoundForm(Form):
+    reason = TextAreaField(_l("取消本轮遴选、重新报名的理由"), validators=[DataRequired(_l("请说明取消本轮遴选、重新报名的理由。")),
+                                                          Length(max=1000)])
+    closes_at = DateTimeLocalField(_l("新的报名截止时间（北京时间）"), format="%Y-%m-%dT%H:%M",
+                                   validators=[InputRequired(_l("请填写新的报名截止时间。"))])
 
 
 class ApplicationForm(Form):
@@ -119,6 +183,10 @@ class ApplicationForm(Form):
     has_conflict = BooleanField(_l("我与会议议题存在利益关系"),
                                 description=_l("例如您或家人受雇于相关企业、拥有直接经济利益。"))
     conflict_details = TextAreaField(_l("利益关系说明"), validators=[Length(max=1000)])
+    # Asked only when the profile lacks them (then required, and saved to the profile): see require_profile().
+    district = SelectField(_l("所在区"), choices=[], validate_choice=False)
+    age_band = SelectField(_l("年龄段"), choices=[], validate_choice=False)
+    gender = SelectField(_l("性别"), choices=[], validate_choice=False)
     consents_to_publication = BooleanField(
         _l("如被选中，同意公开我的姓名（隐去名字，如“张**”）"),
         validators=[DataRequired(_l("列席代表名单须公开（姓名隐去），请勾选同意。"))])
@@ -126,6 +194,15 @@ class ApplicationForm(Form):
     def validate_conflict_details(self, field) -> None:
         if self.has_conflict.data and not (field.data or "").strip():
             raise ValidationError(_l("请说明利益关系。"))
+
+    def require_profile(self, missing: list[str]) -> None:
+        """Ask on the form itself for the profile's missing quota categories: required, with their choices."""
+        lang = current_language()
+        for name, table in (("district", DISTRICTS), ("age_band", AGE_BANDS), ("gender", GENDERS)):
+            field = getattr(self, name)
+            field.choices = [("", _l("请选择"))] + [(code, en if lang == "en" else zh) for code, (zh, en) in table.items()]
+            field.description = _l("报名列席需要填写，也会保存到您的个人资料。")
+            field.validators = [DataRequired(_l("报名列席需要填写此项。"))] if name in missing else []
 
 
 class ReviewForm(Form):

@@ -1,46 +1,50 @@
-"""The stratified lottery, computed by the `sortition-algorithms` library (maximin on HiGHS).
+"""The stratified lottery: the maximin distribution over quota-respecting panels, rounded to m published panels.
 
 Pure functions over plain data (no Flask, no database), so the web app, the job runner and the benchmark share
 them. The solver runs in a child process that the parent kills when the time limit passes.
 
-How the 1,000 panels are obtained (published with the result): the library's ``find_distribution_maximin``
-gives a distribution over quota-respecting panels that maximises the lowest chance of any pool member; the
-library's ``standardize_distribution`` drops zero-probability panels; the library's ``lottery_rounding``
-(pipage rounding, random numbers from the ``secrets`` module) turns it into a list of 1,000 panels, each
-appearing about probability × 1,000 times. This is exactly what the library's ``find_random_sample`` does for
-``number_selections=1000``; we call the three steps ourselves so that the distribution (and so each member's
-maximin chance) is kept too. The draw then picks one of the 1,000 panels uniformly, so a member's chance in
-the published lottery is (panels containing them) / 1,000.
+How the panels are obtained (published with the result):
+1. maximin.py finds the distribution over panels that maximises the lowest chance of anyone in the pool: the
+   objective of Flanigan et al. (Nature 2021) that the sortition-algorithms library solves, computed over types
+   of people with identical categories on HiGHS (the same optimum, in seconds rather than minutes; a test checks
+   it against the library).
+2. rounding.py turns it into m panels (m about 1,000, chosen so that rounding loses least; 2,000 or 4,000 when
+   needed): the true chance of a person is (panels containing them) / m, and it is at least the optimum minus
+   1/m for everyone, or the result says that it is not.
+The draw then picks one of the m panels by RFC 3797.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any, Callable
 
-N_PANELS = 1000
+N_PANELS = 1000  # the base number of panels; the one used is in [1000, 1000 + 1/optimum), or near 2000, 4000
 ALGORITHM = "maximin"
 SOLVER_BACKEND = "highspy"
+ROUNDING = "compositions, dependent (pipage) rounding best of 12, integer programme, m 1000 -> 2000 -> 4000"
 
 
 def library_version() -> str:
-    return version("sortition-algorithms")
+    """The solver library's version (HiGHS through highspy)."""
+    return version("highspy")
 
 
-def settings_record(n_panels: int = N_PANELS) -> dict:
+def settings_record(n_panels: int = N_PANELS, method: str = "", within_bound: bool | None = None) -> dict:
     return {
-        "library": "sortition-algorithms",
-        "library_version": library_version(),
+        "solver": "canyu maximin over types (column generation)",
         "highspy_version": version("highspy"),
         "selection_algorithm": ALGORITHM,
         "solver_backend": SOLVER_BACKEND,
         "check_same_address": False,
         "number_of_panels": n_panels,
-        "panels_from": "find_distribution_maximin -> standardize_distribution -> lottery_rounding(number_selections=%d)"
-                       % n_panels,
-        "random_number_seed": 0,
+        "rounding": ROUNDING,
+        "rounding_used": method,
+        "lowest_at_least_optimum_minus_1_over_m": within_bound,
     }
 
 
@@ -48,7 +52,7 @@ def settings_record(n_panels: int = N_PANELS) -> dict:
 class Shortfall:
     """One reason the quotas cannot be met; ``kind`` names which check failed."""
 
-    kind: str  # "value_short" | "min_sum_over_seats" | "max_sum_under_seats" | "min_over_max" | "solver"
+    kind: str  # "value_short" | "min_sum_over_seats" | "max_sum_under_seats" | "min_over_max" | "conflict" | ...
     category: str = ""
     value: str = ""
     needed: int = 0
@@ -72,20 +76,31 @@ class LotteryFailed(Exception):
 
 @dataclass
 class LotteryResult:
-    panels: list[list[int]]  # N_PANELS panels, each the sorted pool numbers
-    chances: dict[int, float]  # pool number -> panels containing it / N_PANELS
-    maximin_chances: dict[int, float]  # pool number -> chance under the library's distribution
+    panels: list[list[int]]  # m panels, each the sorted pool numbers
+    chances: dict[int, float]  # pool number -> panels containing it / m: the true chance in the draw
+    maximin_chances: dict[int, float]  # pool number -> chance in the optimal distribution, before rounding
     distribution_size: int
     seconds: float
     settings: dict = field(default_factory=dict)
+    within_bound: bool = True  # every true chance >= optimum - 1/m
+
+    @property
+    def n_panels(self) -> int:
+        return len(self.panels)
 
     @property
     def lowest_chance(self) -> float:
-        return min(self.maximin_chances.values())
+        """The lowest true chance (after rounding to the published panels)."""
+        return min(self.chances.values())
 
     @property
     def highest_chance(self) -> float:
-        return max(self.maximin_chances.values())
+        return max(self.chances.values())
+
+    @property
+    def optimum_chance(self) -> float:
+        """The lowest chance in the solver's optimal distribution, before rounding."""
+        return min(self.maximin_chances.values())
 
 
 def check_feasibility(pool: list[dict], quotas: list[dict], seats: int) -> list[Shortfall]:
@@ -119,28 +134,17 @@ def check_feasibility(pool: list[dict], quotas: list[dict], seats: int) -> list[
     return out
 
 
-def build_features(pool: list[dict], quotas: list[dict], seats: int, categories: list[str]):
-    """The library's FeatureCollection: every value seen in the pool, min 0 / max seats unless a quota says."""
-    from sortition_algorithms.features import FeatureValueMinMax, set_default_max_flex
+def explain_no_panel(pool: list[dict], quotas: list[dict], seats: int) -> list[Shortfall]:
+    """Every quota can be met on its own, but not all together: name the quotas that block, with how many people
+    in the pool have each value."""
+    from app.hearings import maximin
 
-    features: dict[str, dict[str, Any]] = {}
-    for category in categories:
-        values = sorted({p["categories"][category] for p in pool} |
-                        {q["value"] for q in quotas if q["category"] == category})
-        features[category] = {v: FeatureValueMinMax(min=0, max=seats) for v in values}
-    for q in quotas:
-        features[q["category"]][q["value"]] = FeatureValueMinMax(min=q["min"], max=q["max"])
-    set_default_max_flex(features)
-    return features
+    def count(q):
+        return sum(1 for p in pool if p["categories"].get(q["category"]) == q["value"])
 
-
-def build_people(pool: list[dict], features):
-    from sortition_algorithms.people import People
-
-    people = People(columns_to_keep=[])
-    for row, p in enumerate(pool, start=1):
-        people.add(str(p["number"]), {c: p["categories"][c] for c in features}, features, row)
-    return people
+    blocking = maximin.blocking_quotas(pool, quotas, seats)
+    return [Shortfall("conflict", q["category"], q["value"], q["min"], count(q), detail=str(q["max"]))
+            for q in blocking] or [Shortfall("conflict_all")]
 
 
 def _categories(pool: list[dict], quotas: list[dict]) -> list[str]:
@@ -148,69 +152,40 @@ def _categories(pool: list[dict], quotas: list[dict]) -> list[str]:
 
 
 def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int = N_PANELS,
-            progress: Callable[[str, int, int | None], None] | None = None) -> LotteryResult:
-    """Run the library in this process. Raises LotteryInfeasible when the quotas cannot be met."""
+            progress: Callable[[str, int, int | None], None] | None = None,
+            deadline: float | None = None) -> LotteryResult:
+    """Run the lottery computation in this process. Raises LotteryInfeasible when the quotas cannot be met."""
+    from app.hearings import maximin, rounding
+
     shortfalls = check_feasibility(pool, quotas, seats)
     if shortfalls:
         raise LotteryInfeasible(shortfalls)
-    from sortition_algorithms import errors
-    from sortition_algorithms.committee_generation import find_distribution_maximin, standardize_distribution
-    from sortition_algorithms.core import lottery_rounding
-    from sortition_algorithms.utils import set_random_provider
-
     started = time.monotonic()
-    categories = _categories(pool, quotas)
-    if not categories:  # no quotas: one feature with a single value, so the library still does the work
-        pool = [{**p, "categories": {**p["categories"], "all": "all"}} for p in pool]
-        categories = ["all"]
-    features = build_features(pool, quotas, seats, categories)
-    people = build_people(pool, features)
-    set_random_provider(0)  # 0 = the secrets module
-    reporter = _Reporter(progress) if progress else None
     try:
-        committees, probabilities, _report = find_distribution_maximin(
-            features, people, seats, [], SOLVER_BACKEND, progress_reporter=reporter)
-    except (errors.InfeasibleQuotasError, errors.InfeasibleQuotasCantRelaxError, errors.SelectionError) as exc:
-        raise LotteryInfeasible([Shortfall("solver", detail=str(exc))]) from exc
-    committees, probabilities = standardize_distribution(committees, probabilities)
-    lottery = lottery_rounding(committees, probabilities, n_panels)
-    if len(lottery) != n_panels:
-        raise LotteryFailed(f"lottery_rounding returned {len(lottery)} panels, not {n_panels}")
-    panels = [sorted(int(k) for k in c) for c in lottery]
+        dist = maximin.solve(pool, quotas, seats, _categories(pool, quotas), progress=progress)
+    except maximin.NoPanel:
+        raise LotteryInfeasible(explain_no_panel(pool, quotas, seats)) from None
+    if progress:
+        progress("rounding", 0, None)
+    bases = tuple(b for b in rounding.PANEL_COUNTS if b >= n_panels) or (n_panels,)
+    rounded = rounding.round_to_panels(dist, panel_counts=bases, deadline=deadline)
+    m = rounded.m
+    type_chances = dist.type_chances()
+    maximin_chances = {}
+    for t, members in enumerate(dist.types.members):
+        for n in members:
+            # rounded down, so that the published optimum never overstates the solver's
+            maximin_chances[n] = math.floor(float(type_chances[t]) * 1e9) / 1e9
     numbers = [p["number"] for p in pool]
-    counts = dict.fromkeys(numbers, 0)
-    for panel in panels:
-        for n in panel:
-            counts[n] += 1
-    maximin = dict.fromkeys(numbers, 0.0)
-    for committee, prob in zip(committees, probabilities):
-        for k in committee:
-            maximin[int(k)] += prob
     return LotteryResult(
-        panels=panels,
-        chances={n: counts[n] / n_panels for n in numbers},
-        maximin_chances={n: round(v, 6) for n, v in maximin.items()},
-        distribution_size=len(committees),
+        panels=rounded.panels,
+        chances={n: rounded.counts.get(n, 0) / m for n in numbers},
+        maximin_chances={n: maximin_chances.get(n, 0.0) for n in numbers},
+        distribution_size=int((dist.probabilities > 0).sum()),
         seconds=round(time.monotonic() - started, 3),
-        settings=settings_record(n_panels),
+        settings=settings_record(m, rounded.method, rounded.within_bound),
+        within_bound=rounded.within_bound,
     )
-
-
-class _Reporter:
-    def __init__(self, callback):
-        self.callback = callback
-        self.phase = ""
-        self.total = None
-
-    def start_phase(self, name, total=None, *, message=None):
-        self.phase, self.total = name, total
-        self.callback(name, 0, total)
-
-    def update(self, current, *, message=None):
-        self.callback(self.phase, current, self.total)
-
-    def end_phase(self):
-        pass
 
 
 def panel_satisfies(panel: list[int], pool_by_number: dict[int, dict], quotas: list[dict], seats: int) -> bool:
@@ -253,11 +228,20 @@ def end_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _silence_stdout() -> None:
+    """HiGHS prints its banner and log from C straight to file descriptor 1, whatever its Python options say: the
+    child's standard output goes nowhere (results and errors travel through the pipe to the parent)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def _child(conn, pool, quotas, seats, n_panels, parent_pid=None, at_start=None):
     import logging
 
     if parent_pid is not None:
         end_with_parent(parent_pid)
+    _silence_stdout()
     if at_start is not None:
         at_start()  # e.g. forget the database connections inherited from the parent (without closing them)
 

@@ -47,9 +47,14 @@ def explain_shortfalls(shortfalls) -> str:
                            category=cat, needed=s.needed, available=s.available))
         elif s.kind == "min_over_max":
             lines.append(_("“%(category)s：%(value)s”的最少人数大于最多人数。", category=cat, value=value))
-        else:
-            lines.append(_("求解器认为配额无法同时满足：%(detail)s", detail=s.detail))
-    return "\n".join(lines) + "\n" + _("不会进行抽签。请调整配额前，注意报名开始后配额已冻结。")
+        elif s.kind == "conflict":
+            lines.append(_("“%(category)s：%(value)s”（最少%(min)d人、最多%(max)s人；候选池中有%(available)d人）与其他配额"
+                           "无法同时满足：放宽这一项后就能组成满足其余配额的名单。", category=cat, value=value,
+                           min=s.needed, max=s.detail, available=s.available))
+        else:  # no single quota is to blame: say so in words, never with the solver's own text
+            lines.append(_("这些配额单独看都能满足，但候选池中没有任何一组人能同时满足全部配额。"))
+    return "\n".join(lines) + "\n" + _("不会进行抽签。工作人员可以放宽配额（每项说明理由，记入公开记录），"
+                                         "或取消本轮遴选、重新开放报名。")
 
 
 def set_message(run: LotteryRun, make_message) -> None:
@@ -134,10 +139,13 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None,
     run.seconds = result.seconds
     run.lowest_chance = result.lowest_chance
     run.highest_chance = result.highest_chance
+    run.optimum_chance = result.optimum_chance
     record.append(run.meeting_id, record.Kind.PANELS_COMPUTED, {
         "pool_sha256": run.pool_sha256, "panels_sha256": run.panels_sha256, "panels": len(result.panels)},
         at=recorded_at)
-    _finish(run, LotteryStatus.SUCCEEDED, lambda: _("已生成%(n)d个满足配额的方案。", n=len(result.panels)))
+    _finish(run, LotteryStatus.SUCCEEDED, lambda: _(
+        "已生成%(n)d个满足配额的方案。最低入选机会：最优分布%(opt).2f%%，取整为方案后实际%(low).2f%%。",
+        n=len(result.panels), opt=result.optimum_chance * 100, low=result.lowest_chance * 100))
     return run
 
 
@@ -161,6 +169,10 @@ def panels_document(pool_doc: dict, result) -> dict:
         "settings": result.settings,
         "seconds": result.seconds,
         "distribution_size": result.distribution_size,
+        "number_of_panels": len(result.panels),
+        "optimum_chance": result.optimum_chance,
+        "lowest_chance": result.lowest_chance,
+        "highest_chance": result.highest_chance,
         "chances": [{"number": n, "in_panels": round(result.chances[n] * len(result.panels)),
                      "chance": result.chances[n], "maximin_chance": result.maximin_chances[n]}
                     for n in sorted(result.chances)],

@@ -13,24 +13,28 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
-from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core import confirm, exports
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
 from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
-from app.hearings import bp, lottery_runs, selection_services, services, topics
+from app.hearings import bp, lottery_runs, selection_services, services, shares, topics
+from app.hearings import quotas as quota_rules
 from app.hearings.forms import (
+    QUOTA_ROWS,
     AnnounceDrawForm,
     AnswerForm,
+    CancelRoundForm,
     MaterialsForm,
     MeetingForm,
     RecordForm,
     ReviewForm,
     draw_form,
-    format_quotas,
+    fill_quota_rows,
     format_topics,
     local_to_utc,
     parse_topics,
+    relax_form,
 )
 from app.hearings.models import (
     Application,
@@ -63,10 +67,19 @@ def _meeting_fields(form: MeetingForm) -> dict:
                 closes_at=local_to_utc(form.closes_at.data), response_days=form.response_days.data)
 
 
+def _render_form(form: MeetingForm, meeting: Meeting | None) -> ResponseReturnValue:
+    rows = [(category, value, entry.form) for (category, value), entry in zip(QUOTA_ROWS, form.quotas.entries)]
+    return render_template("hearings/manage/form.html", form=form, meeting=meeting, quota_rows=rows,
+                           share=shares.share, category_errors=getattr(form, "quota_category_errors", {}),
+                           frozen=bool(meeting and meeting.rules_frozen())), form_status(form)
+
+
 @bp.route("/manage/hearings/new", methods=["GET", "POST"])
 @staff_required
 def manage_new() -> ResponseReturnValue:
     form = MeetingForm()
+    if request.method == "GET":
+        fill_quota_rows(form.quotas, quota_rules.default_quotas(form.seats.data or 5))
     if current_user.department_id is None:
         flash(_("管理员请以部门工作人员身份创建会议。"), "warning")
         return redirect(url_for("hearings.manage_index"))
@@ -76,7 +89,7 @@ def manage_new() -> ResponseReturnValue:
         _("会议已保存为草稿。公告前请检查遴选办法、名额和配额。"))
     if meeting is not None:
         return redirect(url_for("hearings.manage_meeting", id=meeting.id))
-    return render_template("hearings/manage/form.html", form=form, meeting=None), form_status(form)
+    return _render_form(form, None)
 
 
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
@@ -87,7 +100,7 @@ def manage_edit(id: int) -> ResponseReturnValue:
     form = MeetingForm(obj=meeting)
     if request.method == "GET":
         form.topics.data = format_topics(meeting.topics)
-        form.quotas.data = format_quotas(meeting.quotas)
+        fill_quota_rows(form.quotas, [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas])
         for name in ("starts_at", "opens_at", "closes_at"):
             getattr(form, name).data = local(getattr(meeting, name)).replace(tzinfo=None)
     elif form.validate_on_submit():
@@ -95,22 +108,28 @@ def manage_edit(id: int) -> ResponseReturnValue:
             fields = _meeting_fields(form)
             services.update_meeting(current_user, meeting, **fields)
             new_quotas = getattr(form, "parsed_quotas", [])
-            if sorted(map(str, new_quotas)) != sorted(map(str, (q.as_dict() for q in meeting.quotas))):
+            current = [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas]
+            # once the rules are frozen the rows are shown read-only (not submitted) and stay as they are
+            if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
                 services.set_quotas(current_user, meeting, new_quotas)
             topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
-            db.session.commit()
+            commit()
             flash(_("已保存。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=meeting.id))
         except HearingError as exc:
             db.session.rollback()
             show_error(form, exc)
-    return render_template("hearings/manage/form.html", form=form, meeting=meeting), form_status(form)
+    return _render_form(form, meeting)
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):
-    applications = db.session.scalars(sa.select(Application).where(Application.meeting_id == meeting.id)
-                                      .options(selectinload(Application.user), selectinload(Application.pool_entry))
-                                      .order_by(Application.id)).all()
+    # The applications themselves are reviewed page by page (review.py); here, their counts and the observers.
+    state_counts = dict(db.session.execute(sa.select(Application.state, sa.func.count()).where(
+        Application.meeting_id == meeting.id).group_by(Application.state)).all())
+    observers = db.session.scalars(sa.select(Application).where(
+        Application.meeting_id == meeting.id,
+        Application.state.in_([ApplicationState.CONFIRMED, ApplicationState.ATTENDED]))
+        .options(selectinload(Application.user)).order_by(Application.id)).all()
     suggestions = db.session.scalars(sa.select(Suggestion).where(Suggestion.meeting_id == meeting.id)
                                      .options(selectinload(Suggestion.application).selectinload(Application.user))
                                      .order_by(Suggestion.id)).all()
@@ -121,8 +140,14 @@ def _render_manage(meeting: Meeting, status: int = 200, **forms):
     forms.setdefault("materials_form", MaterialsForm(prefix="materials", data={"materials": meeting.materials}))
     forms.setdefault("record_form", RecordForm(prefix="record", data={"decisions": meeting.decisions}))
     latest = selection_services.latest_run(meeting)
-    return render_template("hearings/manage/meeting.html", meeting=meeting, applications=applications,
-                           suggestions=suggestions, latest=latest, run=selection_services.published_run(meeting),
+    run = selection_services.published_run(meeting)
+    can_relax = meeting.pool is not None and draw is None and run is None and not (latest and latest.is_active)
+    if can_relax:
+        forms.setdefault("relax_form", relax_form(list(meeting.quotas)))
+        forms.setdefault("cancel_form", CancelRoundForm(prefix="cancel"))
+    return render_template("hearings/manage/meeting.html", can_relax=can_relax, meeting=meeting, observers=observers,
+                           state_counts=state_counts, application_count=sum(state_counts.values()),
+                           suggestions=suggestions, latest=latest, run=run,
                            phase=meeting.phase(), Phase=MeetingPhase, S=ApplicationState, draw=draw,
                            review_form=ReviewForm(), answer_form_for=_answer_form, now=utcnow(), **forms), status
 
@@ -172,7 +197,7 @@ def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     if fmt not in exports.FORMATS:
         abort(404)
     exports.audit_export(current_user, "hearing.export", meeting, fmt)
-    db.session.commit()
+    commit()
     return exports.download(fmt, f"hearing-{meeting.id}-applications", EXPORT_HEADER, _export_rows(meeting),
                             sheet_name="applications")
 
@@ -192,6 +217,10 @@ def manage_lottery_status(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
+    if (page := confirm.ask(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"), detail=meeting.title,
+                            back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
     return redirect(url_for("hearings.manage_meeting", id=id))
 
@@ -212,7 +241,7 @@ def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     try:
         services.review(current_user, application, eligible=form.decision.data == "eligible",
                         reason=form.reason.data or "")
-        db.session.commit()
+        commit()
         flash(_("审查结果已保存，并已通知申请人。"), "success")
     except HearingError as exc:
         db.session.rollback()
@@ -263,7 +292,7 @@ def manage_announce_draw(id: int) -> ResponseReturnValue:
             times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
             selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
                                              expected_on=form.expected_on.data, times=times)
-            db.session.commit()
+            commit()
             flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
         except HearingError as exc:
@@ -284,7 +313,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
             attempted = [request.form.get(f"draw-source_{i}", "") for i in range(len(draw.source_descriptions))]
             selection_services.perform_draw(current_user, meeting, attempted)
         except HearingError as exc:
-            db.session.commit()  # keeps the audit entry of the refused attempt
+            commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")
         return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
     form = draw_form(draw.source_descriptions)(prefix="draw")
@@ -292,7 +321,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
         texts = [getattr(form, f"source_{i}").data for i in range(len(draw.source_descriptions))]
         try:
             selection_services.perform_draw(current_user, meeting, texts)
-            db.session.commit()
+            commit()
             flash(_("抽签完成，结果已公开，并已通知所有申请人。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
         except HearingError as exc:
@@ -351,7 +380,7 @@ def manage_record(id: int) -> ResponseReturnValue:
             topic.decision = form_text(f"topic-{topic.id}", 5000)
         try:
             services.publish_record(current_user, meeting)
-            db.session.commit()
+            commit()
             flash(_("会议记录已公开，并已把决定和答复发给列席代表。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
         except HearingError as exc:

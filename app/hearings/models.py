@@ -158,6 +158,7 @@ class Quota(db.Model):
     value: Mapped[str] = mapped_column(sa.String(30))
     minimum: Mapped[int] = mapped_column(default=0)
     maximum: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")  # why this quota: published with it
 
     meeting: Mapped[Meeting] = relationship(back_populates="quotas")
 
@@ -334,8 +335,11 @@ class LotteryRun(db.Model):
     panels_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
     settings: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     seconds: Mapped[float | None] = mapped_column()
+    # True chances in the draw: (published panels holding a person) / (number of panels).
     lowest_chance: Mapped[float | None] = mapped_column()
     highest_chance: Mapped[float | None] = mapped_column()
+    # The lowest chance in the solver's optimal distribution, before rounding to the panels.
+    optimum_chance: Mapped[float | None] = mapped_column()
     worker: Mapped[str | None] = mapped_column(sa.String(200))  # "host:pid" of the process computing it
 
     meeting: Mapped[Meeting] = relationship()
@@ -347,6 +351,10 @@ class LotteryRun(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (LotteryStatus.QUEUED, LotteryStatus.RUNNING)
+
+    @property
+    def panel_count(self) -> int:
+        return int((self.settings or {}).get("number_of_panels") or 1000)
 
     @property
     def localized_message(self) -> str:

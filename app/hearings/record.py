@@ -9,7 +9,7 @@ appear by their pool number, never by name.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import selection
+from app.hearings.models import Meeting
 
 RECORD_FORMAT = "canyu-hearing-record/1"
 GENESIS = "0" * 64  # the "previous hash" of the first entry
@@ -31,6 +32,28 @@ class Kind:
     DECLINED = "declined"  # data.reason: "declined" | "no_answer"
     MOVED_IN = "moved_in"
     NO_ALTERNATE = "no_alternate"
+    QUOTAS_RELAXED = "quotas_relaxed"  # data: changes (each with its reason), old_pool_sha256, pool_sha256
+    ROUND_CANCELLED = "round_cancelled"  # data: pool_sha256, size, reason, applications_close_at
+
+
+# What each kind of entry is called, in both languages (the Atom feed shows both, pages the reader's).
+KIND_LABELS = {
+    Kind.POOL_FROZEN: ("候选池冻结", "Pool frozen"),
+    Kind.PANELS_COMPUTED: ("方案计算完成", "Panels computed"),
+    Kind.SOURCE_ANNOUNCED: ("公布随机数来源", "Random source announced"),
+    Kind.NUMBERS_ENTERED: ("录入开奖号码", "Numbers entered"),
+    Kind.DRAWN: ("抽签", "Draw"),
+    Kind.DECLINED: ("谢绝或逾期未答复", "Declined or no answer"),
+    Kind.MOVED_IN: ("候补递补", "Alternate moved in"),
+    Kind.NO_ALTERNATE: ("无候补可递补", "No alternate left"),
+    Kind.QUOTAS_RELAXED: ("放宽配额", "Quotas relaxed"),
+    Kind.ROUND_CANCELLED: ("取消本轮遴选、重新开放报名", "Round cancelled, applications reopened"),
+}
+
+
+def kind_label(kind: str, language: str = "zh") -> str:
+    zh, en = KIND_LABELS.get(kind, (kind, kind))
+    return en if language == "en" else zh
 
 
 class RecordError(Exception):
@@ -83,6 +106,10 @@ def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
 def entry_hash(entry: dict) -> str:
     """SHA-256 of the canonical JSON of an entry without its own hash."""
     return selection.sha256(selection.canonical({k: v for k, v in entry.items() if k != "sha256"}))
@@ -94,8 +121,10 @@ def entries(meeting_id: int) -> list[SelectionEvent]:
 
 
 def append(meeting_id: int, kind: str, data: dict, at: datetime | None = None) -> SelectionEvent:
-    """Add an event at the end of the meeting's chain (the unique (meeting, seq) makes a concurrent append fail
-    rather than fork the chain)."""
+    """Add an event at the end of the meeting's chain. The meeting's row is locked first (PostgreSQL), so two
+    simultaneous events (two declines) queue instead of both claiming the same place; the unique (meeting, seq)
+    would make the second fail rather than fork the chain."""
+    db.session.execute(sa.select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
     last = db.session.scalar(sa.select(SelectionEvent).where(SelectionEvent.meeting_id == meeting_id)
                              .order_by(SelectionEvent.seq.desc()).limit(1))
     entry = {"seq": (last.seq + 1) if last else 1, "kind": kind, "at": stamp(at or utcnow()), "data": data,

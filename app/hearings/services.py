@@ -66,6 +66,12 @@ def update_meeting(actor: User, meeting: Meeting, **fields) -> None:
         raise HearingError(_l("报名截止时间必须晚于开始时间。"), "closes_at")
     if starts <= closes:
         raise HearingError(_l("会议时间必须晚于报名截止时间。"), "starts_at")
+    if "seats" in fields and fields["seats"] != meeting.seats and meeting.quotas:
+        from app.hearings import quotas as quota_rules
+
+        problems = quota_rules.problems([q.as_dict() for q in meeting.quotas], fields["seats"])
+        if problems:
+            raise HearingError(problems[0].message, "seats")
     for k, v in fields.items():
         setattr(meeting, k, v)
     db.session.flush()
@@ -73,25 +79,22 @@ def update_meeting(actor: User, meeting: Meeting, **fields) -> None:
 
 
 def _replace_quotas(meeting: Meeting, quotas) -> None:
+    from app.hearings import quotas as quota_rules
+
     seen = set()
     new = []
     for q in quotas:
-        if q["category"] not in CATEGORIES:
+        if q["category"] not in CATEGORIES or q["value"] not in quota_rules.category_values(q["category"]):
             raise HearingError(_l("未知的配额类别。"), "quotas")
         key = (q["category"], q["value"])
         if key in seen:
             raise HearingError(_l("同一类别的同一取值只能设置一个配额。"), "quotas")
         seen.add(key)
-        if q["min"] < 0 or q["max"] < q["min"]:
-            raise HearingError(_l("配额的最少人数不能大于最多人数。"), "quotas")
-        new.append(Quota(category=q["category"], value=q["value"], minimum=q["min"], maximum=q["max"]))
-    by_cat: dict[str, int] = {}
-    for q in new:
-        by_cat[q.category] = by_cat.get(q.category, 0) + q.minimum
-    for cat, total in by_cat.items():
-        if total > meeting.seats:
-            raise HearingError(_l("“%(category)s”各项最少人数之和（%(total)d）超过了名额（%(seats)d）。",
-                                  category=CATEGORIES[cat], total=total, seats=meeting.seats), "quotas")
+        new.append(Quota(category=q["category"], value=q["value"], minimum=q["min"], maximum=q["max"],
+                         reason=(q.get("reason") or "").strip()))
+    problems = quota_rules.problems(list(quotas), meeting.seats)
+    if problems:
+        raise HearingError(problems[0].message, "quotas")
     meeting.quotas = new
 
 
@@ -99,7 +102,7 @@ def set_quotas(actor: User, meeting: Meeting, quotas: list[dict]) -> None:
     meeting.ensure_rules_editable()
     _replace_quotas(meeting, quotas)
     db.session.flush()
-    audit(actor, "hearing.quotas", meeting, quotas=[q.as_dict() for q in meeting.quotas])
+    audit(actor, "hearing.quotas", meeting, quotas=[{**q.as_dict(), "reason": q.reason} for q in meeting.quotas])
 
 
 def publish_meeting(actor: User, meeting: Meeting) -> None:
@@ -134,9 +137,24 @@ def profile_categories(user: User, meeting: Meeting | None = None) -> dict:
     }
 
 
+PROFILE_FIELDS = {"district": DISTRICTS, "age_band": AGE_BANDS, "gender": GENDERS}
+
+
+def _complete_profile(actor: User, given: dict) -> None:
+    """The application form asks for the quota categories missing from the profile; what is given there is
+    checked and kept in the profile (never changes what the profile already says)."""
+    for name, table in PROFILE_FIELDS.items():
+        value = (given.get(name) or "").strip()
+        if getattr(actor, name) or not value:
+            continue
+        if value not in table:
+            raise HearingError(_l("请从列表中选择。"), name)
+        setattr(actor, name, value)
+
+
 def apply(actor: User, meeting: Meeting, *, statement: str, lives_or_works_in_city: bool, has_conflict: bool,
           conflict_details: str, consents_to_publication: bool, confirms_categories: bool,
-          now: datetime | None = None) -> Application:
+          profile: dict | None = None, now: datetime | None = None) -> Application:
     now = now or utcnow()
     if actor.role not in (Role.RESIDENT, Role.ENTERPRISE):
         raise HearingError(_l("只有居民和企业代表可以报名列席。"))
@@ -146,10 +164,11 @@ def apply(actor: User, meeting: Meeting, *, statement: str, lives_or_works_in_ci
                                                               Application.user_id == actor.id))
     if existing is not None:
         raise HearingError(_l("您已经报名了这次会议，每人只能报名一次。"))
+    _complete_profile(actor, profile or {})
     categories = profile_categories(actor, meeting)
-    missing = [c for c in ("district", "age_band", "gender") if not categories[c]]
+    missing = [c for c in PROFILE_FIELDS if not categories[c]]
     if missing:
-        raise HearingError(_l("请先在个人资料中填写所在区、年龄段和性别。"))
+        raise HearingError(_l("报名列席需要填写此项。"), missing[0])
     if categories["age_band"] == "under_18":
         raise HearingError(_l("列席人须年满18周岁。"))
     statement = (statement or "").strip()
@@ -197,6 +216,19 @@ def review(actor: User, application: Application, *, eligible: bool, reason: str
           eligible=eligible, reason=application.ineligible_reason or None)
     notify(application.user, "reviewed", application=application, meeting=application.meeting)
     signals.application_changed.send(application)
+
+
+def review_many(actor: User, meeting: Meeting, decisions: list[tuple[Application, bool, str]]) -> int:
+    """Review several applications of one meeting at once: all or none (a refusal names the application's reason
+    field, ``reason-<id>``). Returns how many were reviewed."""
+    for application, eligible, reason in decisions:
+        if application.meeting_id != meeting.id:
+            raise HearingError(_l("申请不属于这次会议。"))
+        try:
+            review(actor, application, eligible=eligible, reason=reason)
+        except HearingError as exc:
+            raise HearingError(exc.message, f"reason-{application.id}" if exc.field == "reason" else None) from None
+    return len(decisions)
 
 
 def active_panel(meeting_id: int) -> list[Application]:

@@ -5,6 +5,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,11 +18,11 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import can_manage_department, verified_required
 from app.core import confirm
-from app.core.errors import show_error, submit
+from app.core.errors import commit, show_error, submit
 from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.hearings import bp, selection_services, services
+from app.hearings import bp, record, relax, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -33,6 +34,8 @@ from app.hearings.models import (
     MeetingPhase,
     Suggestion,
 )
+from app.hearings.selection import canonical
+from app.i18n import current_language
 
 PAGE_SIZE = 20
 
@@ -106,6 +109,10 @@ def show(id: int) -> ResponseReturnValue:
     meeting = _public_meeting(id)
     mine = _my_application(meeting)
     form = ApplicationForm()
+    missing = []
+    if current_user.is_authenticated:
+        missing = [name for name in ("district", "age_band", "gender") if not getattr(current_user, name)]
+    form.require_profile(missing)
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.login", next=request.path))
@@ -116,7 +123,9 @@ def show(id: int) -> ResponseReturnValue:
                 current_user, meeting, statement=form.statement.data,
                 lives_or_works_in_city=form.lives_or_works_in_city.data, has_conflict=form.has_conflict.data,
                 conflict_details=form.conflict_details.data, consents_to_publication=form.consents_to_publication.data,
-                confirms_categories=form.confirms_categories.data), _("报名成功。审查结果会通过电子邮件通知您。")):
+                confirms_categories=form.confirms_categories.data,
+                profile={name: getattr(form, name).data for name in missing}),
+                  _("报名成功。审查结果会通过电子邮件通知您。")):
             return redirect(url_for("hearings.my_application", id=meeting.id))
     profile = None
     if current_user.is_authenticated and mine is None:
@@ -128,7 +137,7 @@ def show(id: int) -> ResponseReturnValue:
                                          .order_by(Suggestion.id)).all()
     observers = _observers(meeting) if meeting.draw and meeting.draw.drawn_at else []
     status = 200 if request.method == "GET" or not form.errors else 422
-    return render_template("hearings/show.html", meeting=meeting, form=form, mine=mine, profile=profile,
+    return render_template("hearings/show.html", meeting=meeting, form=form, mine=mine, profile=profile, missing=missing,
                            observers=observers, suggestions=suggestions, phase=meeting.phase(),
                            Phase=MeetingPhase), status
 
@@ -143,9 +152,20 @@ def selection(id: int) -> ResponseReturnValue:
     draw_doc = json.loads(draw.content) if draw and draw.content else None
     chances = {c["number"]: c for c in panels_doc["chances"]} if panels_doc else {}
     uniform = (meeting.seats / pool.size) if pool and pool.size else None
+    # The true chances are counted from the published panels themselves, so the page cannot say otherwise.
+    n_panels = len(panels_doc["panels"]) if panels_doc else 0
+    in_panels = Counter(n for panel in panels_doc["panels"] for n in panel) if panels_doc else Counter()
+    counts = [in_panels[n] for n in chances]
+    true_lowest = min(counts) / n_panels if counts and n_panels else None
+    true_highest = max(counts) / n_panels if counts and n_panels else None
+    optimum = min(c["maximin_chance"] for c in chances.values()) if chances else None
     return render_template("hearings/selection.html", meeting=meeting, pool=pool, run=run, latest=latest,
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
-                           pool_doc=json.loads(pool.content) if pool else None)
+                           relaxations=relax.relaxations(meeting.id),
+                           n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
+                           optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
+                           events=_record_events(meeting),
+                           kind_label=record.kind_label, language=current_language())
 
 
 def _download(content: str, name: str) -> Response:
@@ -176,6 +196,26 @@ def draw_file(id: int) -> ResponseReturnValue:
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
     return _download(meeting.draw.content, f"hearing-{meeting.id}-draw.json")
+
+
+def _record_events(meeting: Meeting) -> list[dict]:
+    """The record's entries for the page: their time as a datetime, and each fact as display text."""
+    events = []
+    for entry in record.entries(meeting.id):
+        e = entry.as_dict()
+        e["when"] = record.parse_stamp(entry.at)
+        e["facts"] = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                      for k, v in sorted(e["data"].items())]
+        events.append(e)
+    return events
+
+
+@bp.route("/hearings/<int:id>/record.json")
+def record_file(id: int) -> ResponseReturnValue:
+    """The public selection record: every event with its time, each entry carrying the previous entry's SHA-256."""
+    meeting = _public_meeting(id)
+    return _download(canonical(record.document(meeting.id)).decode("utf-8"),
+                     f"hearing-{meeting.id}-record.json")
 
 
 VERIFY_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_hearing_draw.py"
@@ -238,7 +278,7 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
             message = _("建议已提交，部门会逐条答复。")
         else:
             abort(404)
-        db.session.commit()
+        commit()
         flash(message, "success")
     except HearingError as exc:
         db.session.rollback()

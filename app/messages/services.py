@@ -164,6 +164,11 @@ class ForwardedData:
     allow_publish: bool = False
 
 
+def find_forwarded(source: MessageSource, source_ref: str) -> Message | None:
+    return db.session.scalar(sa.select(Message).where(Message.source == source,
+                                                      Message.source_ref == (source_ref or "").strip()))
+
+
 def receive_forwarded(actor: User | None, source: MessageSource, data: ForwardedData, *,
                       batch_id: int | None = None) -> tuple[Message, bool]:
     """Store one forwarded message, idempotent on the source's own id: returns (message, created); the same id
@@ -173,7 +178,7 @@ def receive_forwarded(actor: User | None, source: MessageSource, data: Forwarded
     ref = (data.source_ref or "").strip()
     if not ref or len(ref) > 64:
         raise MessageError(_("来源编号必填，且不超过64个字符。"), field="source_ref")
-    existing = db.session.scalar(sa.select(Message).where(Message.source == source, Message.source_ref == ref))
+    existing = find_forwarded(source, ref)
     if existing is not None:
         return existing, False
     subject, text = _check_text(data.subject, data.text)

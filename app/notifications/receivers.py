@@ -14,7 +14,7 @@ from app.extensions import db
 from app.hearings.models import Application, ApplicationState
 from app.notifications.digest import DigestItem
 from app.notifications.models import OutboxEmail, OutboxState
-from app.notifications.notices import Notice, add_notice, change_text
+from app.notifications.notices import Notice, add_notice
 from app.notifications.subscriptions import DeliveryPreference, NewsKind, Subscription, deliveries_of, notify_news
 from app.notifications.subscriptions import topics_of
 from app.openday.models import Registration
@@ -32,19 +32,14 @@ def _tell(user_id: int | None, kind: str, what: str, link: str, **values) -> Non
     if user_id is None:
         return
     with force_locale(_locale_of(user_id)):
-        # Labels are read here, so that they come out in the recipient's language.
-        values = {k: str(v() if callable(v) else v) for k, v in values.items()}
-        add_notice(user_id, kind, change_text(what, **values), link)
-
-
-def _label(value):
-    """A state's label, read later by _tell inside the recipient's language."""
-    return lambda: getattr(value, "label", None) or getattr(value, "value", value)
+        # Kept as message and values (labels as message ids): shown in the reader's language; the text written now
+        # is in the recipient's.
+        add_notice(user_id, kind, link=link, message=what, **values)
 
 
 def _state_label(obj):
-    """The state of a contribution: its own ``state_label`` if it has one, else its state's label."""
-    return lambda: getattr(obj, "state_label", None) or _label(getattr(obj, "state", ""))()
+    """The state of a contribution (a labelled enum member: stored as its label's message id)."""
+    return getattr(obj, "state", "")
 
 
 def department_district(department_id: int | None) -> list[str]:
@@ -78,7 +73,7 @@ def on_consultation_closing_soon(consultation, **_) -> None:
 @signals.comment_moderated.connect
 def on_comment_moderated(comment, **_) -> None:
     _tell(comment.user_id, "change", "comment_moderated", f"/consultations/track/{comment.tracking_number}",
-          number=comment.tracking_number, state=_label(comment.moderation_state))
+          number=comment.tracking_number, state=comment.moderation_state)
 
 
 @signals.feedback_report_published.connect
@@ -154,6 +149,14 @@ def on_message_changed(message, what: str = "", **_) -> None:
 def on_message_replied(message, **_) -> None:
     _tell(message.user_id, "change", "message_replied", f"/messages/track/{message.tracking_number}",
           number=message.tracking_number)
+
+
+@signals.message_deadline.connect
+def on_message_deadline(message, what: str = "", user_ids=(), **_) -> None:
+    """Staff chased about a deadline (督办) see it among their notices too."""
+    for user_id in user_ids:
+        _tell(user_id, "deadline", f"message_{what}", f"/manage/messages/{message.id}",
+              number=message.tracking_number, title=message.subject)
 
 
 @signals.problem_confirmed.connect

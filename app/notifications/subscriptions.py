@@ -205,7 +205,7 @@ def notify_news(kind: NewsKind, key: str, *, title: str, link: str, department_i
             continue
         with force_locale(user.locale or "zh"):
             text = news_text(kind, title)
-        add_notice(user.id, kind.value, text, link)
+        add_notice(user.id, kind.value, link=link, message="news", news=kind.value, title=title)
         if delivery is Delivery.NOW:
             queue_email(user.email, "oversight/emails/news", user=user, kind=kind, title=title, link=link, text=text,
                         when=when, unsubscribe_url=unsubscribe_url(user.id, kind))

@@ -7,6 +7,7 @@ August of the next year, so that the demo always has something to sign up for.
 """
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -172,12 +173,18 @@ def load() -> str:
         activities = db.session.scalars(sa.select(Activity).where(
             Activity.title.in_([a[1] for a in ACTIVITIES]), Activity.first_starts_at >= from_local(date(YEAR, 1, 1)),
             Activity.first_starts_at < from_local(date(YEAR + 1, 1, 1))).order_by(Activity.id)).all()
+        # A plausible result: a few favourites, a long tail (weights fall with a fixed, seeded popularity order).
+        rng = random.Random(YEAR)
+        order = activities[:]
+        rng.shuffle(order)
+        weights = [0.9 ** (2 * k) for k in range(len(order))]
         for i, user in enumerate(residents):
-            for k in range(1 + i % 3):
-                activity = activities[(i * 2 + k * 3) % len(activities)]
-                if any(v.activity_id == activity.id and v.user_id == user.id for v in db.session.new
-                       if isinstance(v, Vote)):
-                    continue
+            chosen: list[Activity] = []
+            for _ in range(min(1 + i % 3, len(order))):
+                activity = rng.choices(order, weights)[0]
+                if activity not in chosen:
+                    chosen.append(activity)
+            for activity in chosen:
                 db.session.add(Vote(window_id=window.id, activity_id=activity.id, user_id=user.id,
                                     created_at=from_local(date(YEAR, 8, 10 + i % 20)), ip_address="127.0.0.1"))
                 votes += 1

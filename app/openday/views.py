@@ -19,7 +19,7 @@ from icalendar import Calendar, Event
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
 from app.core import confirm
-from app.core.errors import INVALID, commit_or_explain, submit
+from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
 from app.core.timeutil import SHANGHAI, format_local, from_local, local, utcnow
 from app.extensions import db, limiter
@@ -344,7 +344,7 @@ def cast_vote(activity_id: int) -> ResponseReturnValue:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
+        commit()
         flash(message, "success")
     return redirect(url_for("openday.vote"))
 

@@ -10,7 +10,7 @@ from app.accounts.models import Role, Tag, TagKind, User, user_tag
 from app.consultations.models import Consultation
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
-from app.notifications.notices import add_notice, change_text
+from app.notifications.notices import add_notice
 from app.notifications.services import queue_email
 from app.notifications.tokens import unsubscribe_url
 from app.oversight.labels import TARGET_GROUP_LABELS
@@ -133,8 +133,8 @@ def send_invitations(batch_size: int = 500) -> int:
         with force_locale(locale):
             group_label = group.split(":", 1)[1] if group.startswith("named:") else str(TARGET_GROUP_LABELS[group])
             dept_name = consultation.department.display_name(locale) if consultation.department else ""
-            add_notice(user.id, "invitation", change_text("invitation", title=consultation.title),
-                       f"/consultations/{consultation.id}")
+            add_notice(user.id, "invitation", link=f"/consultations/{consultation.id}", message="invitation",
+                       title=consultation.title)
         queue_email(user.email, "oversight/emails/invitation", user=user, title=consultation.title,
                     department=dept_name, group=group_label, closes=format_local(consultation.closes_at),
                     open_url=f"{base}/invitations/{open_token(consultation.id, user.id)}",

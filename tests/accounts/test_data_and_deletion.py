@@ -115,3 +115,15 @@ def test_staff_cannot_delete_themselves(client, db, auth, staff):
     assert "工作人员账户不能自行注销" in errors_of(response)
     db.session.refresh(staff)
     assert staff.deleted_at is None
+
+
+def test_downloading_my_data_is_audited(client, auth, db, resident):
+    import sqlalchemy as sa
+
+    from app.core.audit import AuditEntry
+
+    auth.login(resident)
+    response = client.get("/accounts/data.json")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "accounts.data_export"))
+    assert entry.actor_id == resident.id and entry.details["format"] == "json" and entry.created_at is not None

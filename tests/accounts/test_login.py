@@ -1,6 +1,7 @@
 """Sign in and out, and throttling after repeated failures."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -135,3 +136,19 @@ def test_logout_needs_a_post(client, resident, auth):
     auth.login(resident)
     assert client.get("/accounts/logout").status_code == 405
     assert client.get("/accounts/profile").status_code == 200
+
+
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
+def test_staff_and_admins_land_on_manage_residents_on_home(client, staff, admin, resident):
+    for person, landing in ((staff, "/manage/"), (admin, "/manage/"), (resident, "/")):
+        response = client.post("/accounts/login", data={"email": person.email, "password": PASSWORD})
+        assert response.location == landing
+        assert client.get("/accounts/login").location == landing  # already signed in
+        client.post("/accounts/logout")
+    response = client.post("/accounts/login?next=/manage/openday/", data={"email": staff.email, "password": PASSWORD})
+    assert response.location == "/manage/openday/"  # the page asked for still wins
+
+
+def test_anonymous_pages_redirect_to_sign_in_without_a_stray_question_mark(client):
+    assert client.get("/me").location == "/accounts/login?next=/me"
+    assert client.get("/me?tab=news").location == "/accounts/login?next=/me?tab%3Dnews"

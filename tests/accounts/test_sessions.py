@@ -82,14 +82,16 @@ def test_remember_cookie_settings(app, client, resident):
 
 def test_remembered_session_expires_and_old_rows_are_purged(app, client, db, resident):
     cookies = sign_in(client, resident)
+    app.test_client().post("/accounts/login", data={"email": "nobody@example.com", "password": "wrong-password-1"})
     with time_machine.travel(utcnow() + timedelta(days=31)):
         assert replay(app, {"remember_token": cookies["remember_token"]}) == 302
     with time_machine.travel(utcnow() + timedelta(days=62)):
-        assert jobs.purge_sessions() == 1
+        assert jobs.purge_sessions() == 1 + 3  # the session; throttle rows of two addresses and one client
     assert db.session.scalar(sa.select(sa.func.count()).select_from(UserSession)) == 0
 
 
-def test_an_idle_session_ends_but_a_used_one_carries_on(app, client, db, resident):
+def test_an_idle_session_ends_but_a_used_one_carries_on(app, client, db, resident, monkeypatch):
+    monkeypatch.setitem(app.config, "SESSION_IDLE_HOURS", 24)
     cookies = sign_in(client, resident, remember=False)
     idle = app.config["SESSION_IDLE_HOURS"]
     start = utcnow()
@@ -98,3 +100,11 @@ def test_an_idle_session_ends_but_a_used_one_carries_on(app, client, db, residen
             assert replay(app, cookies) == 200
     with time_machine.travel(start + timedelta(hours=3 * idle + idle + 1)):
         assert replay(app, cookies) == 302
+
+
+def test_production_remember_cookie_is_secure_lax_and_at_most_30_days():
+    from config import ProductionConfig
+
+    assert ProductionConfig.REMEMBER_COOKIE_SECURE and ProductionConfig.SESSION_COOKIE_SECURE
+    assert ProductionConfig.REMEMBER_COOKIE_SAMESITE == "Lax"
+    assert ProductionConfig.REMEMBER_COOKIE_DURATION <= timedelta(days=30)

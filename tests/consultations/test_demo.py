@@ -1,4 +1,5 @@
 """Demo data: one open consultation with at least 10 articles and comments, one closed with its report; idempotent."""
+import pytest
 import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
@@ -19,3 +20,17 @@ def test_demo_loads_once(db, client):
     page = client.get(f"/consultations/{items[1].id}").get_data(as_text=True)
     assert "意见采纳情况反馈" in page and "三个工作日" in page
     assert "13812345678" not in client.get(f"/consultations/{items[0].id}").get_data(as_text=True)
+
+
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
+def test_demo_comments_are_attached_to_the_article_they_talk_about(db):
+    import re
+
+    accounts_demo.load()
+    demo.load()
+    db.session.commit()
+    comments = db.session.scalars(sa.select(Comment)).all()
+    on_articles = [c for c in comments if c.article is not None]
+    assert len(on_articles) >= 5
+    for comment in on_articles:
+        assert re.findall(r"第[一二三四五六七八九十]+条", comment.text_original)[0] == comment.article.label

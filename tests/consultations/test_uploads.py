@@ -107,3 +107,24 @@ def test_service_checks_only_the_head_and_stores_in_chunks(make_consultation, re
         db.session.commit()
     assert all(0 < n <= 256 * 1024 for n in reads)  # never "read everything"
     assert b"".join(file_storage.read(services.file_key(comment.attachments[0]))) == PDF
+
+
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
+def test_the_commenter_sees_and_downloads_own_attachments_on_the_tracking_page(client, auth, make_consultation,
+                                                                               resident, make_user, db):
+    from app.accounts.models import Role
+
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        auth.login(resident)
+        post_comment(client, c, attachments=[(io.BytesIO(PDF), "停车调查.pdf")])
+        comment = db.session.scalar(sa.select(Comment))
+        att = comment.attachments[0]
+        page = client.get(f"/consultations/track/{comment.tracking_number}").get_data(as_text=True)
+        assert "您上传的附件" in page and "停车调查.pdf" in page
+        got = client.get(f"/consultations/track/{comment.tracking_number}/attachments/{att.id}")
+        assert got.status_code == 200 and got.get_data() == PDF
+        auth.logout()
+        auth.login(make_user(Role.RESIDENT, email="other@example.com"))  # someone else with the number
+        assert "停车调查.pdf" not in client.get(f"/consultations/track/{comment.tracking_number}").get_data(as_text=True)
+        assert client.get(f"/consultations/track/{comment.tracking_number}/attachments/{att.id}").status_code == 404

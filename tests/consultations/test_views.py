@@ -182,7 +182,8 @@ def test_staff_create_edit_publish(client, auth, staff, db):
         assert response.status_code == 302
         c = db.session.scalar(sa.select(Consultation))
         assert len(c.articles) == 5
-        assert client.post(f"/manage/consultations/{c.id}/publish").status_code == 302
+        assert "确定发布" in client.post(f"/manage/consultations/{c.id}/publish").get_data(as_text=True)
+        assert client.post(f"/manage/consultations/{c.id}/publish", data={"confirmed": "1"}).status_code == 302
         db.session.refresh(c)
         assert c.published_at is not None and c.state.value == "scheduled"
         page = client.get(f"/manage/consultations/{c.id}").get_data(as_text=True)
@@ -216,6 +217,7 @@ def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_co
     db.session.expire_all()
     assert [x.moderation_state for x in comments] == [ModerationState.PUBLISHED] * 2 + [ModerationState.REJECTED]
     with time_machine.travel(AFTER, tick=False):
+        auth.login(staff)  # weeks later: the first sign-in's session has ended (SESSION_IDLE_HOURS)
         r = client.post(f"/manage/consultations/{c.id}/comments/{comments[0].id}/answer",
                         data={"kind": "not_adopted", "response": "", "reason": ""})
         assert r.status_code == 422 and "未采纳时必须说明理由" in r.get_data(as_text=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,15 @@ HERE = Path(__file__).resolve().parent
 PASSWORD = "correct-horse-42"  # the same as tests.conftest.PASSWORD
 
 
-def _database_url(tmp_path_factory) -> str:
-    """Its own SQLite file; with TEST_DATABASE_URL on PostgreSQL, a sibling database ``<name>_e2e``.
+def _database_url(tmp_path_factory, suffix: str = "_e2e") -> str:
+    """Its own SQLite file; with TEST_DATABASE_URL on PostgreSQL, a sibling database ``<name><suffix>``.
 
     A database of its own, because the unit tests empty their tables only after each test: rows the live server
     leaves behind would otherwise appear in the next unit test.
     """
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+        return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / (suffix.lstrip('_') + '.db')}"
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     import sqlalchemy as sa
@@ -48,7 +49,7 @@ def _database_url(tmp_path_factory) -> str:
     if base.get_backend_name() != "postgresql":
         return url
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # parallel runs: one database per worker
-    name = f"{base.database}_e2e" + (f"_{worker}" if worker else "")
+    name = f"{base.database}{suffix}" + (f"_{worker}" if worker else "")
     engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -136,13 +137,32 @@ class LiveServer:
             return user.id
 
 
+@contextmanager
+def serve_app(app):
+    """Serve ``app`` with werkzeug in a thread on a free port; yields a LiveServer. E-mailed links point there."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # one line per request drowns a failure's report
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    live = LiveServer(app, server)
+    app.config["BASE_URL"] = live.url
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield live
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """The app (TestingConfig, CSRF on, no demo data) served by werkzeug in a thread on a free port."""
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
     from app import create_app
     from app.extensions import db
     from app.i18n import compile_catalogs
@@ -159,18 +179,8 @@ def live_server(tmp_path_factory):
     with app.app_context():
         db.drop_all()
         db.create_all()
-    class QuietHandler(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs):  # one line per request drowns a failure's report
-            pass
-
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    live = LiveServer(app, server)
-    app.config["BASE_URL"] = live.url  # e-mailed links point here
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield live
-    server.shutdown()
-    thread.join(10)
+    with serve_app(app) as live:
+        yield live
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, time, timedelta, timezone
+import json
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+import time_machine
 
 from app.accounts.models import Role
-from app.hearings import selection_services, services
-from app.hearings.models import ApplicationState
+from app.hearings import lottery_runs, selection_services, services
+from app.hearings.models import ApplicationState, LotteryStatus
 
 NOW = datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc)
 DRAW_TIME = time(21, 30)  # the announced source publishes its numbers at 21:30 Shanghai time on 30 June 2026
@@ -84,3 +86,42 @@ def _request_context(request, app):
         return
     with app.test_request_context():
         yield
+
+
+def _panels(db, staff, meeting):
+    run = selection_services.request_lottery(staff, meeting)
+    db.session.commit()
+    # computed now, recorded as of the day the pool froze (before the announcement, as in a real selection)
+    lottery_runs.execute_lottery_run(run, time_limit=120, recorded_at=meeting.closes_at + timedelta(hours=2))
+    assert run.status is LotteryStatus.SUCCEEDED, run.message
+    return run
+
+
+def _announce(staff, meeting):
+    with time_machine.travel(meeting.closes_at + timedelta(days=1)):
+        return selection_services.announce_draw(staff, meeting, descriptions=["福彩3D第2026150期开奖号码"],
+                                                expected_on=date(2026, 6, 30), times=[DRAW_TIME])
+
+
+def _app(meeting, number):
+    return next(e.application for e in meeting.pool.entries if e.number == number)
+
+
+@pytest.fixture
+def drawn_meeting(db, pool_meeting, staff):
+    meeting = pool_meeting()
+    _panels(db, staff, meeting)
+    _announce(staff, meeting)
+    with time_machine.travel(AFTER_NUMBERS):
+        draw = selection_services.perform_draw(staff, meeting, ["7 3 9"])
+    doc = json.loads(draw.content)
+    at = AFTER_NUMBERS + timedelta(hours=2)
+    declining = _app(meeting, doc["panel"][0])
+    selection_services.respond(declining.user, declining, accept=False, now=at)
+    for e in meeting.pool.entries:
+        if e.application.state is ApplicationState.SELECTED:
+            selection_services.respond(e.application.user, e.application, accept=True, now=at)
+    db.session.commit()
+    holders = sorted(e.number for e in meeting.pool.entries if e.application.state is ApplicationState.CONFIRMED)
+    rest = sorted(set(e.number for e in meeting.pool.entries) - set(doc["panel"]) - set(doc["alternates"]))
+    return meeting, {"holders": holders, "alternates": doc["alternates"], "declined": doc["panel"][0], "rest": rest}

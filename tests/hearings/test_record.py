@@ -1,6 +1,6 @@
 """Commit before chance, the append-only public record, and `flask hearings verify` against database tampering."""
 import json
-from datetime import date, time, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -8,26 +8,14 @@ import time_machine
 from flask_babel import force_locale
 
 from app.core.audit import AuditEntry
-from app.hearings import lottery_runs, record, selection, selection_services
-from app.hearings.models import Application, ApplicationState, HearingError, LotteryStatus
+from app.hearings import record, selection, selection_services
+from app.hearings.models import Application, ApplicationState, HearingError
 from app.hearings.verify import verify_meeting
-from tests.hearings.conftest import AFTER_NUMBERS, DRAW_TIME
+from tests.api.schema_check import validate
+from tests.hearings.conftest import AFTER_NUMBERS, _announce, _app, _panels
 
 
-def _panels(db, staff, meeting):
-    run = selection_services.request_lottery(staff, meeting)
-    db.session.commit()
-    lottery_runs.execute_lottery_run(run, time_limit=120)
-    assert run.status is LotteryStatus.SUCCEEDED, run.message
-    return run
-
-
-def _announce(staff, meeting):
-    with time_machine.travel(meeting.closes_at + timedelta(days=1)):
-        return selection_services.announce_draw(staff, meeting, descriptions=["福彩3D第2026150期开奖号码"],
-                                                expected_on=date(2026, 6, 30), times=[DRAW_TIME])
-
-
+@pytest.mark.slow  # a lottery run; the date and time-of-day rules stay fast in test_services
 def test_commit_before_chance(db, pool_meeting, staff):
     meeting = pool_meeting()
     with pytest.raises(HearingError, match="方案及其SHA-256公开之后"):  # no panels yet
@@ -51,6 +39,7 @@ def test_commit_before_chance(db, pool_meeting, staff):
         selection_services.perform_draw(staff, meeting, ["7 3 9"])
 
 
+@pytest.mark.slow  # a lottery run and a draw
 def test_the_record_is_a_hash_chain_by_pool_number_that_cannot_be_edited(db, pool_meeting, staff):
     meeting = pool_meeting()
     _panels(db, staff, meeting)
@@ -84,10 +73,6 @@ def test_the_record_is_a_hash_chain_by_pool_number_that_cannot_be_edited(db, poo
     db.session.commit()
     refused = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "hearing.draw_refused")).one()
     assert refused.details["attempted"] == ["1 2 3"]
-
-
-def _app(meeting, number):
-    return next(e.application for e in meeting.pool.entries if e.number == number)
 
 
 def _sql(db, statement):
@@ -153,26 +138,7 @@ TAMPERINGS = {
 }
 
 
-@pytest.fixture
-def drawn_meeting(db, pool_meeting, staff):
-    meeting = pool_meeting()
-    _panels(db, staff, meeting)
-    _announce(staff, meeting)
-    with time_machine.travel(AFTER_NUMBERS):
-        draw = selection_services.perform_draw(staff, meeting, ["7 3 9"])
-    doc = json.loads(draw.content)
-    at = AFTER_NUMBERS + timedelta(hours=2)
-    declining = _app(meeting, doc["panel"][0])
-    selection_services.respond(declining.user, declining, accept=False, now=at)
-    for e in meeting.pool.entries:
-        if e.application.state is ApplicationState.SELECTED:
-            selection_services.respond(e.application.user, e.application, accept=True, now=at)
-    db.session.commit()
-    holders = sorted(e.number for e in meeting.pool.entries if e.application.state is ApplicationState.CONFIRMED)
-    rest = sorted(set(e.number for e in meeting.pool.entries) - set(doc["panel"]) - set(doc["alternates"]))
-    return meeting, {"holders": holders, "alternates": doc["alternates"], "declined": doc["panel"][0], "rest": rest}
-
-
+@pytest.mark.slow  # a lottery run and a draw
 def test_verify_catches_every_database_tampering(db, drawn_meeting):
     """One drawn meeting; each tampering is made inside a savepoint, checked, and rolled back."""
     meeting, facts = drawn_meeting
@@ -196,3 +162,25 @@ def test_verify_catches_every_database_tampering(db, drawn_meeting):
             missed.append((name, lines))
     assert not missed, missed
     assert verify_meeting(meeting)[0]
+
+
+@pytest.mark.slow  # a lottery run and a draw
+def test_the_record_is_public_on_the_page_in_the_api_and_as_a_feed(client, db, drawn_meeting):
+    meeting, facts = drawn_meeting
+    doc = record.document(meeting.id)
+    page = client.get(f"/hearings/{meeting.id}/selection").get_data(as_text=True)
+    assert f"编号{facts['declined']}谢绝" in page and doc["entries"][-1]["sha256"] in page
+    assert "开奖前；号码于 2026-06-30 21:30 公布" in page
+    english = client.get(f"/hearings/{meeting.id}/selection?lang=en").get_data(as_text=True)
+    assert f"Number {facts['declined']} declined" in english and "Alternate moved in" in english
+    assert json.loads(client.get(f"/hearings/{meeting.id}/record.json").get_data(as_text=True)) == doc
+    api = client.get(f"/api/v1/meetings/{meeting.id}").get_json()
+    assert api["selection"]["record"] == doc["entries"]
+    schema = client.get("/api/v1/openapi.json").get_json()
+    response = schema["paths"]["/api/v1/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]
+    assert validate(api, response["application/json"]["schema"], schema) == []
+    feed = client.get(f"/api/v1/feeds/hearings/{meeting.id}/record.atom")
+    assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
+    text = feed.get_data(as_text=True)
+    assert text.count("<entry>") == len(doc["entries"]) and "候选池冻结 · Pool frozen" in text
+    assert doc["entries"][2]["data"]["panels_sha256"] in text

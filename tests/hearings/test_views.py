@@ -79,18 +79,63 @@ def test_other_department_cannot_manage(client, auth, make_meeting, make_user, m
     assert client.get("/manage/hearings/").status_code == 200
 
 
+def _quota_rows(rows):
+    """Form data for the fixed quota rows: rows={("gender", "female"): (2, 3, "理由")}."""
+    from app.hearings.forms import QUOTA_ROWS
+
+    data = {}
+    for i, key in enumerate(QUOTA_ROWS):
+        lo, hi, reason = rows.get(key, ("", "", ""))
+        data.update({f"quotas-{i}-minimum": str(lo), f"quotas-{i}-maximum": str(hi), f"quotas-{i}-reason": reason})
+    return data
+
+
 def test_staff_create_meeting_validates_quotas(client, auth, db, staff):
+    from app.hearings.forms import QUOTA_ROWS
+
     auth.login(staff)
+    page = client.get("/manage/hearings/new").get_data(as_text=True)
+    female = QUOTA_ROWS.index(("gender", "female"))
+    # pre-filled from population shares (48.2 % of 5 seats: 1 to 3), with the reason
+    assert f'name="quotas-{female}-minimum" type="number" value="1"' in page.replace('required ', '')
+    assert "第七次人口普查" in page and "48.2%" in page
     data = {"title": "测试会议", "topics": "议题一\n背景", "starts_at": "2027-03-01T09:00", "seats": "5",
             "alternates": "2", "eligibility": "年满18周岁", "method": "RFC 3797", "opens_at": "2027-01-01T09:00",
-            "closes_at": "2027-01-15T17:00", "response_days": "3", "quotas": "gender:female 2-3\nplanet:mars 1-1"}
-    r = client.post("/manage/hearings/new", data=data)
-    assert r.status_code == 422 and "没有“planet”这个类别" in r.get_data(as_text=True)
+            "closes_at": "2027-01-15T17:00", "response_days": "3"}
+    rows = {("gender", "female"): (3, 2, "性别均衡"), ("gender", "male"): (3, 4, ""),
+            ("age_band", "60_plus"): (2, 6, "老年人"), ("age_band", "18_29"): (4, 5, "青年"),
+            ("district", "xuhui"): (1, "", "")}
+    r = client.post("/manage/hearings/new", data={**data, **_quota_rows(rows)})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "最少人数（3）不能大于最多人数（2）。" in html  # next to the female row
+    assert f'id="quotas-{female}-minimum-error"' in html
+    assert "请说明设置这项配额的理由。" in html and "最多人数（6）不能超过名额（5）。" in html
+    assert "“年龄段”各项最少人数之和（6）超过了名额（5）。" in html and 'id="quota-age_band-error"' in html
+    assert "请同时填写最少和最多人数。" in html
     assert db.session.scalar(sa.select(sa.func.count(Meeting.id))) == 0
-    r = client.post("/manage/hearings/new", data={**data, "quotas": "gender:female 2-3"})
+    # every gender value capped: the maxima must be able to fill the seats
+    capped = {("gender", "female"): (0, 1, "a"), ("gender", "male"): (0, 2, "b"), ("gender", "other"): (0, 1, "c")}
+    html = client.post("/manage/hearings/new", data={**data, **_quota_rows(capped)}).get_data(as_text=True)
+    assert "“性别”各项最多人数之和（4）少于名额（5），名额填不满。" in html
+    ok = {("gender", "female"): (2, 3, "与人口比例一致")}
+    r = client.post("/manage/hearings/new", data={**data, **_quota_rows(ok)})
     assert r.status_code == 302
     meeting = db.session.scalars(sa.select(Meeting)).one()
-    assert [q.as_dict() for q in meeting.quotas] == [{"category": "gender", "value": "female", "min": 2, "max": 3}]
+    assert [(q.as_dict(), q.reason) for q in meeting.quotas] == [
+        ({"category": "gender", "value": "female", "min": 2, "max": 3}, "与人口比例一致")]
+    edit = client.get(f"/manage/hearings/{meeting.id}/edit").get_data(as_text=True)
+    assert 'value="与人口比例一致"' in edit
+
+
+def test_staff_create_meeting_in_english_explains_quotas_in_english(client, auth, db, staff):
+    auth.login(staff)
+    data = {"title": "Test", "topics": "Topic", "starts_at": "2027-03-01T09:00", "seats": "5", "alternates": "2",
+            "eligibility": "18+", "method": "RFC 3797", "opens_at": "2027-01-01T09:00",
+            "closes_at": "2027-01-15T17:00", "response_days": "3"}
+    rows = {("age_band", "60_plus"): (3, 4, "x"), ("age_band", "30_44"): (3, 4, "y")}
+    html = client.post("/manage/hearings/new?lang=en", data={**data, **_quota_rows(rows)}).get_data(as_text=True)
+    assert "add up to 6, more than the 5 seats" in html and "各项" not in html
 
 
 def test_review_without_reason_refused(client, auth, db, make_meeting, make_applicant, staff):
@@ -156,7 +201,19 @@ def test_draw_page_flow(client, auth, db, pool_meeting, staff):
     pool = client.get(f"/hearings/{meeting.id}/pool.json")
     assert pool.get_data(as_text=True) == meeting.pool.content
     panels = json.loads(client.get(f"/hearings/{meeting.id}/panels.json").get_data(as_text=True))
-    assert len(panels["panels"]) == 1000
+    m = len(panels["panels"])
+    assert 1000 <= m < 2000
+    # the headline figures are the true chances counted from the published panels, beside the solver's optimum
+    counts = [sum(e["number"] in p for p in panels["panels"]) for e in json.loads(meeting.pool.content)["entries"]]
+    optimum = min(c["maximin_chance"] for c in panels["chances"])
+    assert f'<dd class="js-true-lowest">{min(counts) / m * 100:.2f}%</dd>' in page
+    assert f'<dd class="js-true-highest">{max(counts) / m * 100:.2f}%</dd>' in page
+    assert f'<dd class="js-optimum">{optimum * 100:.2f}%</dd>' in page
+    assert f"入选方案数 / {m}" in page and "（本次成立）" in page
+    api = client.get(f"/api/v1/meetings/{meeting.id}").get_json()["selection"]["panels"]
+    assert (api["number_of_panels"], api["lowest_chance"], api["highest_chance"]) == (m, min(counts) / m,
+                                                                                    max(counts) / m)
+    assert api["optimum_lowest_chance"] == optimum
     d = json.loads(client.get(f"/hearings/{meeting.id}/draw.json").get_data(as_text=True))
     assert d["panel"] == panels["panels"][d["panel_index"]]
     # the public page shows masked names of the selected only

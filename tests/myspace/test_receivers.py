@@ -120,3 +120,20 @@ def test_moderation_notice_is_in_the_authors_language(client, db, make_user, mak
     db.session.commit()
     text = db.session.scalar(sa.select(Notice.text).where(Notice.user_id == author.id))
     assert text.startswith("Your comment") and "已公开" not in text
+
+
+def test_notices_are_shown_in_the_readers_language(client, auth, db, make_user, make_consultation, make_comment):
+    """Kept as message and values: written while the author read Chinese, shown in English on an English page."""
+    from app.consultations.models import ModerationState
+
+    author = make_user(locale="zh")
+    comment = make_comment(make_consultation(title="Parking rules"), author)
+    comment.moderation_state = ModerationState.PUBLISHED
+    signals.comment_moderated.send(comment, actor=None)
+    db.session.commit()
+    notice = db.session.scalar(sa.select(Notice).where(Notice.user_id == author.id))
+    assert notice.message == "comment_moderated" and notice.params["state"] == {"msgid": "已公开"}
+    auth.login(author)
+    assert f"您的意见 {comment.tracking_number} 状态更新：已公开" in client.get("/me?lang=zh").get_data(as_text=True)
+    html = client.get("/me?lang=en").get_data(as_text=True)
+    assert comment.tracking_number in html and "Published" in html and "状态更新" not in html

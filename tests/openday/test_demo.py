@@ -1,6 +1,7 @@
 """The demo loader: at least 8 activities of different departments, idempotent, with every kind of session."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
@@ -29,3 +30,13 @@ def test_demo_data_loads_once(db):
     assert demo.load() == ""
     db.session.commit()
     assert [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Activity, Rating, Vote)] == before
+
+
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
+def test_demo_vote_results_are_plausible(db):
+    accounts_demo.load()
+    db.session.commit()
+    demo.load()
+    db.session.commit()
+    counts = sorted(db.session.scalars(sa.select(sa.func.count(Vote.id)).group_by(Vote.activity_id)), reverse=True)
+    assert len(set(counts)) >= 4 and counts[0] >= 2 * counts[-1]  # favourites and a tail, not 9/9/9/9/9

@@ -125,8 +125,8 @@ def test_check_in_page_flow(client, auth, clock, make_activity, staff, people, d
     a = people(1)[0]
     reg = services.sign_up(a, session)
     db.session.commit()
-    auth.login(staff)
     clock.move_to(from_local(date(2026, 8, 5), time(9, 42)))
+    auth.login(staff)  # signed in on the day: a session idle for days has ended (SESSION_IDLE_HOURS)
     url = f"/manage/openday/sessions/{session.id}/check-in"
     assert client.get(url).status_code == 200
     page = client.post(url, data={"code": reg.short_code}, headers={"User-Agent": "Mobile Safari"},
@@ -167,7 +167,8 @@ def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
     assert resp.status_code == 302
     activity = db.session.scalar(sa.select(Activity))
     assert activity.department_id == staff.department_id and activity.published_at is None
-    page = client.post(f"/manage/openday/{activity.id}/publish", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/manage/openday/{activity.id}/publish", data={"confirmed": "1"},
+                       follow_redirects=True).get_data(as_text=True)
     assert "请先添加至少一个场次" in page
     resp = client.post(f"/manage/openday/{activity.id}/sessions",
                        data={"day": "2026-08-10", "start": "10:00", "end": "09:00", "capacity": "2"})
@@ -176,7 +177,8 @@ def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
     client.post(f"/manage/openday/{activity.id}/sessions",
                 data={"day": "2026-08-10", "start": "10:00", "end": "11:30", "capacity": "2", "has_waitlist": "y"})
     assert count(db, ActivitySession) == 1
-    page = client.post(f"/manage/openday/{activity.id}/publish", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/manage/openday/{activity.id}/publish", data={"confirmed": "1"},
+                       follow_redirects=True).get_data(as_text=True)
     assert "活动已发布" in page
     bad = dict(data, address="", signup_closes_at="2026-06-01T09:00")
     resp = client.post(f"/manage/openday/{activity.id}/edit", data=bad)
@@ -233,6 +235,7 @@ def test_rating_page_once_and_only_after_check_in(client, auth, clock, make_acti
     clock.move_to(session.starts_at)
     services.check_in(staff, session, code=reg.ticket_code)
     db.session.commit()
+    auth.login(resident)  # days later: the first sign-in's session has ended (SESSION_IDLE_HOURS)
     page = client.post(f"/openday/tickets/{reg.id}/rate", data={"stars": "4", "comment": "很好"},
                        follow_redirects=True).get_data(as_text=True)
     assert "感谢您的评价" in page

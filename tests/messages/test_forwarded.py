@@ -1,0 +1,102 @@
+"""Forwarded messages: batch files (CSV, XLSX, bad files, bad rows, re-import) and the forwarding API."""
+import io
+
+import openpyxl
+import sqlalchemy as sa
+
+from app.messages import forwarding, imports
+from app.messages.models import ForwardingToken, ImportBatch, Message, MessageSource
+from app.core.timeutil import local
+
+HEADER = "source_id,forwarded_at,subject,text,writer_name,writer_phone,district,allow_publish\n"
+GOOD = ("GOV-1,2026-11-03 14:20,惠企政策申报材料能否简化,建议数据共享，联系13800001234。,陈强,13800001234,浦东新区,是\n"
+        "GOV-2,2026-11-04,夜间施工噪声,工地夜间施工。,王女士,,baoshan,否\n")
+BAD = ("GOV-3,2026-13-01,日期错误,内容,,,,\n"
+       "GOV-1,2026-11-05,重复编号,内容,,,,\n"
+       "GOV-4,2026-11-05,,没有主题,,,,\n"
+       "GOV-5,2026-11-05,区错误,内容,,,火星区,\n")
+
+
+def _count(db, model=Message):
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def _upload(client, data: bytes, name="batch.csv", source="central_portal"):
+    return client.post("/manage/messages/import", data={"source": source, "file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def test_csv_import_reports_bad_rows_and_a_second_import_adds_nothing(client, auth, admin, db):
+    auth.login(admin)
+    data = (HEADER + GOOD + BAD).encode("utf-8-sig")
+    page = _upload(client, data).get_data(as_text=True)
+    assert "导入2件" in page and "有误4行" in page
+    for line, reason in ((4, "2026-13-01"), (5, "与第2行重复"), (6, "缺少主题"), (7, "火星区")):
+        assert f"<td>{line}</td><td>" in page and reason in page
+    stored = db.session.scalar(sa.select(Message).where(Message.source_ref == "GOV-1"))
+    assert stored.source is MessageSource.CENTRAL_PORTAL and stored.district == "pudong" and stored.allow_publish
+    assert local(stored.forwarded_at).strftime("%Y-%m-%d %H:%M") == "2026-11-03 14:20"
+    assert stored.public_name == "陈**" and "13800001234" not in stored.text_public
+    assert stored.reply_due_at is not None and stored.tracking_number.startswith("LY-")
+    again = _upload(client, data).get_data(as_text=True)
+    assert "导入0件" in again and "已存在2件" in again and _count(db) == 2
+
+
+def test_whole_files_refused_with_one_reason(client, auth, admin, db):
+    auth.login(admin)
+    cases = [
+        (b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200, "batch.csv", "二进制"),
+        ("编号,日期\nA,2026-11-01\n".encode(), "batch.csv", "缺少必需的列"),
+        ((HEADER + "".join(f"X-{i},2026-11-01,主题,内容,,,,\n" for i in range(imports.MAX_ROWS + 1))).encode(),
+         "big.csv", "请分批导入"),
+        (b"not a workbook", "batch.xlsx", "不是XLSX"),
+    ]
+    for data, name, reason in cases:
+        response = _upload(client, data, name)
+        assert response.status_code == 422 and reason in response.get_data(as_text=True), name
+    assert _count(db) == 0 and _count(db, ImportBatch) == 0
+
+
+def test_xlsx_with_date_cells_and_chinese_headers(client, auth, admin, db):
+    from datetime import datetime
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["来源编号", "转办时间", "主题", "内容", "区"])
+    sheet.append(["12345-001", datetime(2026, 11, 2, 9, 30), "油烟扰民", "餐饮店油烟直排。", "闵行区"])
+    sheet.append([12345002, "2026/11/02 10:00", "噪声", "夜间噪声。", None])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    auth.login(admin)
+    page = _upload(client, buffer.getvalue(), "hotline.xlsx", "hotline_12345").get_data(as_text=True)
+    assert "导入2件" in page
+    refs = set(db.session.scalars(sa.select(Message.source_ref)))
+    assert refs == {"12345-001", "12345002"}
+
+
+def test_forwarding_api_needs_a_live_token_and_is_idempotent(client, db, admin):
+    row, token = forwarding.create_token(admin, MessageSource.HOTLINE_12345, "12345 平台")
+    db.session.commit()
+    assert row.token_hash != token and token not in str(row.__dict__)
+    body = {"source_id": "12345-88001", "forwarded_at": "2026-11-03T14:20:00+08:00", "subject": "夜间施工噪声扰民",
+            "text": "某工地每晚十点后仍在施工。", "writer_name": "王女士", "district": "baoshan"}
+    assert client.post("/api/v1/messages/forwarded", json=body).status_code == 401
+    assert client.post("/api/v1/messages/forwarded", json=body,
+                       headers={"Authorization": "Bearer lyf_wrong"}).status_code == 401
+    auth = {"Authorization": f"Bearer {token}"}
+    first = client.post("/api/v1/messages/forwarded", json=body, headers=auth)
+    assert first.status_code == 201 and first.json["created"]
+    replay = client.post("/api/v1/messages/forwarded", json=dict(body, subject="改过的主题"), headers=auth)
+    assert replay.status_code == 200 and replay.json == dict(first.json, created=False)
+    message = db.session.scalar(sa.select(Message))
+    assert message.source is MessageSource.HOTLINE_12345 and message.subject == "夜间施工噪声扰民"
+    bad = client.post("/api/v1/messages/forwarded", json=dict(body, source_id="x2", subject=""), headers=auth)
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "subject"
+    unknown = client.post("/api/v1/messages/forwarded", json=dict(body, source_id="x3", extra=1), headers=auth)
+    assert unknown.status_code == 400
+    forwarding.revoke_token(admin, db.session.get(ForwardingToken, row.id))
+    db.session.commit()
+    assert client.post("/api/v1/messages/forwarded", json=dict(body, source_id="x4"), headers=auth).status_code == 401
+    assert _count(db) == 1
+    spec = client.get("/api/v1/openapi.json").json
+    assert "post" in spec["paths"]["/api/v1/messages/forwarded"]
