@@ -235,7 +235,34 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     messages = {404: "Not found.", 405: "Method not allowed: the API is read only."}
     response = error_response(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
     if exc.code == 405:
-        response.headers["Allow"] = ", ".join(sorted(getattr(exc, "valid_methods", None) or ["GET", "HEAD"]))
+        response.headers["Allow"] = allowed_methods()  # set again after every request (_allow)
+    return response
+
+
+CATCH_ALL = "api.not_found"  # /api/v1/<path:anything>: a JSON 404 for unknown addresses, no method of its own
+
+
+def allowed_methods() -> str:
+    """The Allow header of an API address: the methods its own routes take (never the catch-all's GET)."""
+    adapter = current_app.create_url_adapter(request)
+    methods = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            rule, _args = adapter.match(request.path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if rule.endpoint != CATCH_ALL:
+            methods.add(method)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods | {"OPTIONS"}))
+
+
+@bp.after_app_request
+def _allow(response: Response) -> Response:
+    if request.path.startswith("/api/") and "Allow" in response.headers and (
+            request.method == "OPTIONS" or response.status_code == 405):
+        response.headers["Allow"] = allowed_methods()
     return response
 
 

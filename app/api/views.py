@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from flask import url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from werkzeug.exceptions import MethodNotAllowed
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import ENDPOINTS, PERIOD_PATTERN, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.api.core import (ENDPOINTS, PERIOD_PATTERN, ApiError, Param, allowed_methods, cursor_datetime, cursor_int,
+                          endpoint, iso, page)
 from app.consultations.models import (
     Comment,
     CommentGroup,
@@ -440,6 +442,9 @@ def compliance(args) -> dict:
 
 @bp.route("/api/v1/<path:anything>")
 def not_found(anything: str) -> ResponseReturnValue:
+    allowed = allowed_methods()
+    if allowed != "OPTIONS":  # the address exists for other methods (POST /api/v1/messages/forwarded)
+        raise MethodNotAllowed(valid_methods=allowed.split(", "))
     raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
 
 
