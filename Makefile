@@ -11,23 +11,28 @@ export FLASK_APP := wsgi.py
 .PHONY: run test setup db demo translations e2e test-postgres test-clock test-clock-postgres bench cluster-test clean
 
 # The virtual environment is rebuilt when a requirements file changes.
+# Each step prints a line first: on a fresh machine the whole of `make run` takes a few minutes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)."; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@test -x $(BIN)/python || { echo "== Creating the virtual environment in $(VENV)/"; $(PYTHON) -m venv $(VENV); }
+	@echo "== Installing the pinned dependencies (requirements-dev.txt; a few minutes the first time)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
 
 setup: $(BIN)/.installed translations
 
 translations: $(BIN)/.installed
+	@echo "== Compiling the language catalogues"
 	@$(BIN)/flask translations compile
 
 db: setup
 	@mkdir -p instance
-	$(BIN)/flask db upgrade
+	@echo "== Migrating the database (instance/canyu.db unless DATABASE_URL says otherwise)"
+	@$(BIN)/flask db upgrade
 
 demo: db
-	BASE_URL=$(BASE_URL) $(BIN)/flask demo-data
+	@echo "== Loading the demo data (a second run adds nothing)"
+	@BASE_URL=$(BASE_URL) $(BIN)/flask demo-data
 
 # Serve on http://$(HOST):$(PORT) with demo data on SQLite, and run the scheduler beside it.
 run: demo

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from app import errors, i18n, security
-from app.core import observability
+from app.core import inputs, observability
 from app.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login_manager, mail, migrate
 from config import Config, ProductionConfig, config_from_env
 
@@ -83,12 +83,14 @@ def create_app(test_config: dict | None = None, config_class: type[Config] | Non
 
     for path in MODELS:
         _import(path)
+    inputs.register_converters(app)  # before the blueprints: their <int:...> rules bind it
     for path in BLUEPRINTS:
         app.register_blueprint(_import(path))
     for path in RECEIVERS:
         _import(path)
 
     i18n.init_app(app)
+    inputs.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     observability.init_app(app)

@@ -11,6 +11,7 @@ from app.accounts.demo import DEMO_ACCOUNTS
 from app.accounts.services import create_admin
 from app.extensions import db
 from app.i18n import compile_catalogs
+from app.core.backup import backup_cli
 from app.core.storage_cli import storage_cli
 from app.scheduler import scheduler_cli
 
@@ -38,9 +39,10 @@ def demo_data_command() -> None:
     for path in DEMO_LOADERS:
         module, _, name = path.partition(":")
         loader = getattr(importlib.import_module(module), name)
+        click.echo(f"  {module} ...", nl=False)  # the hearings lottery takes a while: say what runs
         added = loader()
         db.session.commit()
-        click.echo(f"{module}: {added or 'nothing new'}")
+        click.echo(f" {added or 'nothing new'}")
 
     click.echo("\nDemo accounts (password for all: %s):" % DEMO_ACCOUNTS[0][2])
     for email, role, _password, note in DEMO_ACCOUNTS:
@@ -63,6 +65,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(translations_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(backup_cli)
+    importlib.import_module("app.core.downgrade_guard").install()
     app.cli.add_command(demo_data_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(importlib.import_module("app.hearings.cli").hearings_cli)

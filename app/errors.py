@@ -1,14 +1,25 @@
-"""Friendly error pages in the visitor's language; JSON for the API."""
+"""Friendly error pages in the visitor's language; JSON for the API.
+
+An error page never needs the database: the signed-in user is not loaded for it (the page renders as for a
+visitor; the language comes from the ``lang`` cookie or Accept-Language), so that when the database is gone the
+visitor still gets a page in their language. A database that cannot be reached answers 503 with Retry-After.
+"""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.core.observability import request_id
-from app.extensions import db
+from app.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "30"
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -32,6 +43,39 @@ def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
     return render_template("errors/error.html", code=code, title=title, message=message, detail=detail), code
 
 
+def is_database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached (or is too busy to answer): a temporary state, not a bug."""
+    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
+
+
+def _forget_user_and_transaction() -> None:
+    """Render the error page as for a visitor, and leave the (possibly dead) transaction without raising."""
+    g._login_user = login_manager.anonymous_user()
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; the session is discarded at teardown
+        log.debug("rollback after an error failed", exc_info=True)
+
+
+_BARE = ("<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{message}</p>"
+         "<p>{rid}</p>")
+
+
+def server_error(code: int) -> ResponseReturnValue:
+    """A 500 or 503 page that needs nothing but the request (a last, template-free page if even that fails)."""
+    _forget_user_and_transaction()
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if code == 503 else {}
+    try:
+        body, status = render_error(code)
+    except Exception:  # noqa: BLE001 - the page itself failed: a plain one, still in the visitor's language
+        log.exception("error page %s could not be rendered", code)
+        title, message = _messages()[code]
+        body, status = _BARE.format(title=title, message=message, rid=request_id() or ""), code
+    return body, status, headers
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error) -> ResponseReturnValue:
@@ -39,6 +83,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
+        if error.code in (500, 503):
+            return server_error(error.code)
         response = render_error(error.code or 500)
         if error.code == 429:
             body, code = response
@@ -51,6 +97,9 @@ def init_app(app: Flask) -> None:
             return http_error(error)
         if app.testing and not app.config.get("TEST_ERROR_PAGES"):
             raise error  # tests see the traceback; a test of the 500 page sets TEST_ERROR_PAGES
+        if is_database_unavailable(error):
+            app.logger.error("database unavailable on %s: %s", request.path,
+                             str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
+            return server_error(503)
         app.logger.exception("unhandled error on %s", request.path)
-        db.session.rollback()
-        return render_error(500)
+        return server_error(500)

@@ -30,7 +30,9 @@ def init_app(app: Flask) -> None:
         # A page made for a signed-in person is never kept by the browser or a proxy (a shared computer's back
         # button, a cache between). Static files and responses marked public stay cacheable.
         user = g.get("_login_user")
-        if (user is not None and getattr(user, "is_authenticated", False) and request.endpoint != "static"
+        # (is_anonymous, not is_authenticated: the latter reads the account's row, which may be gone with the
+        # database by now)
+        if (user is not None and not getattr(user, "is_anonymous", True) and request.endpoint != "static"
                 and "public" not in (response.headers.get("Cache-Control") or "")):
             response.headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):

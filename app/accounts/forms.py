@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, \
     SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
@@ -83,7 +83,7 @@ def validate_uscc(form, field) -> None:
         raise ValidationError(USCC_MESSAGES[problem])
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     account_type = RadioField(_l("账户类型"), choices=[("resident", _l("居民")), ("enterprise", _l("企业代表"))],
                               default="resident", validators=[DataRequired()])
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)],
@@ -125,18 +125,18 @@ class RegisterForm(FlaskForm):
         return ok
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")), Length(max=254)])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码。"))])
     remember = BooleanField(_l("在这台设备上保持登录"))
     submit = SubmitField(_l("登录"))
 
 
-class ResendVerificationForm(FlaskForm):
+class ResendVerificationForm(Form):
     submit = SubmitField(_l("重新发送验证邮件"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A form with only the CSRF token and a button (sign out, confirmations)."""
 
     submit = SubmitField(_l("确认"))
@@ -150,19 +150,19 @@ def _new_password_fields():
     return password, again
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
                                                Email(_l("电子邮箱格式不正确。")), Length(max=254)])
     submit = SubmitField(_l("发送重置链接"))
 
 
-class SigninLinkForm(FlaskForm):
+class SigninLinkForm(Form):
     email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
                                                Email(_l("电子邮箱格式不正确。")), Length(max=254)])
     submit = SubmitField(_l("发送登录链接"))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password, password_again = _new_password_fields()
     submit = SubmitField(_l("设置新密码"))
 
@@ -171,7 +171,7 @@ class ResetPasswordForm(FlaskForm):
         self.known_email = known_email
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)],
                        description=_l("公开显示时会隐去姓名，例如“张**”。"))
     district = ChoiceField(_l("所在区"), choices=[], validators=[Optional()],
@@ -205,7 +205,7 @@ class ProfileForm(FlaskForm):
         self.group_tags.choices = [(t.id, t.display_name(lang)) for t in tags if t.kind is TagKind.GROUP]
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     new_email = EmailField(_l("新电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
                                                     Email(_l("电子邮箱格式不正确。")), Length(max=254)],
                            description=_l("我们会向新邮箱发送确认链接；点击链接后才会更改。"))
@@ -213,7 +213,7 @@ class ChangeEmailForm(FlaskForm):
     submit = SubmitField(_l("发送确认链接"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码。"))])
     password, password_again = _new_password_fields()
     submit = SubmitField(_l("修改密码"))
@@ -223,14 +223,14 @@ class ChangePasswordForm(FlaskForm):
         self.known_email = known_email
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(Form):
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码以确认注销。"))])
     confirm = BooleanField(_l("我了解注销后无法恢复，我发表的意见将以“已注销用户”的名义保留"),
                            validators=[DataRequired(_l("请勾选确认。"))])
     submit = SubmitField(_l("注销账户"))
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(Form):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)])
     password, password_again = _new_password_fields()
     submit = SubmitField(_l("设置密码并启用账户"))
@@ -242,7 +242,7 @@ class AcceptInvitationForm(FlaskForm):
 
 # Administration ------------------------------------------------------------------------------------------------
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(Form):
     code = StringField(_l("代码"), validators=[
         DataRequired(_l("请填写代码。")), Length(min=2, max=40, message=_l("代码应为 2–40 个字符。")),
         Regexp(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$", message=_l("代码只能包含英文字母、数字和连字符。"))],
@@ -255,7 +255,7 @@ class DepartmentForm(FlaskForm):
     submit = SubmitField(_l("保存"))
 
 
-class TagForm(FlaskForm):
+class TagForm(Form):
     kind = RadioField(_l("类别"), choices=[(TagKind.INDUSTRY.value, _l("行业")), (TagKind.GROUP.value, _l("人群"))],
                       default=TagKind.GROUP.value, validators=[DataRequired(_l("请选择类别。"))])
     name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=60)])
@@ -263,13 +263,13 @@ class TagForm(FlaskForm):
     submit = SubmitField(_l("添加标签"))
 
 
-class TagRenameForm(FlaskForm):
+class TagRenameForm(Form):
     name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=60)])
     name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=120)])
     submit = SubmitField(_l("保存"))
 
 
-class InviteStaffForm(FlaskForm):
+class InviteStaffForm(Form):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名。")), Length(max=60)])
     email = EmailField(_l("电子邮箱"), validators=[DataRequired(_l("请填写电子邮箱。")),
                                                Email(_l("电子邮箱格式不正确。")), Length(max=254)],
@@ -277,7 +277,7 @@ class InviteStaffForm(FlaskForm):
     submit = SubmitField(_l("发送邀请"))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Filters for the audit log; read from the query string, no CSRF (GET)."""
 
     class Meta:

@@ -15,7 +15,8 @@ from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, 
 from app.accounts.permissions import admin_required, managed_department_ids, staff_required
 from app.core import confirm
 from app.core.audit import AuditEntry
-from app.core.errors import form_status, show_error
+from app.core.errors import commit, form_status, show_error
+from app.core.inputs import arg_int
 from app.core.timeutil import from_local
 from app.extensions import db
 from app.i18n import current_language
@@ -51,7 +52,7 @@ def manage_department_new() -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "code")
         else:
-            db.session.commit()
+            commit()
             flash(_("已创建部门“%(name)s”。", name=dept.name), "success")
             return redirect(url_for("accounts.manage_staff", department_id=dept.id))
     return render_template("accounts/manage_department_form.html", form=form, department=None), form_status(form)
@@ -71,7 +72,7 @@ def manage_department_edit(department_id: int) -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "code")
         else:
-            db.session.commit()
+            commit()
             flash(_("部门信息已保存。"), "success")
             return redirect(url_for("accounts.manage_departments"))
     return render_template("accounts/manage_department_form.html", form=form, department=dept)
@@ -91,7 +92,7 @@ def manage_staff(department_id: int) -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "email")
         else:
-            db.session.commit()
+            commit()
             flash(_("邀请已发送到 %(email)s。", email=person.email), "success")
             return redirect(url_for("accounts.manage_staff", department_id=dept.id))
     staff = db.session.scalars(
@@ -119,7 +120,7 @@ def manage_staff_deactivate(user_id: int) -> ResponseReturnValue:
         return page
     if ConfirmForm().validate_on_submit():
         services.deactivate_staff(current_user, person)
-        db.session.commit()
+        commit()
         flash(_("已停用 %(name)s 的账户。", name=person.name), "success")
     return redirect(url_for("accounts.manage_staff", department_id=person.department_id))
 
@@ -130,7 +131,7 @@ def manage_staff_reactivate(user_id: int) -> ResponseReturnValue:
     person = _staff_member(user_id)
     if ConfirmForm().validate_on_submit():
         services.reactivate_staff(current_user, person)
-        db.session.commit()
+        commit()
         flash(_("已重新启用 %(name)s 的账户。", name=person.name), "success")
     return redirect(url_for("accounts.manage_staff", department_id=person.department_id))
 
@@ -149,7 +150,7 @@ def manage_tags() -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "name")
         else:
-            db.session.commit()
+            commit()
             flash(_("已添加标签“%(name)s”。", name=tag.name), "success")
             return redirect(url_for("accounts.manage_tags"))
     tags = db.session.scalars(sa.select(Tag).order_by(Tag.kind, Tag.id)).all()
@@ -169,7 +170,7 @@ def manage_tag_edit(tag_id: int) -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc, "name")
         else:
-            db.session.commit()
+            commit()
             flash(_("标签已保存。"), "success")
             return redirect(url_for("accounts.manage_tags"))
     return render_template("accounts/manage_tag_form.html", form=form, tag=tag), form_status(form)
@@ -181,7 +182,7 @@ def manage_tag_toggle(tag_id: int, verb: str) -> ResponseReturnValue:
     tag = db.get_or_404(Tag, tag_id)
     if ConfirmForm().validate_on_submit():
         services.set_tag_active(current_user, tag, verb == "activate")
-        db.session.commit()
+        commit()
         flash(_("标签“%(name)s”已启用。", name=tag.name) if tag.is_active
               else _("标签“%(name)s”已停用，不再供选择。", name=tag.name), "success")
     return redirect(url_for("accounts.manage_tags"))
@@ -250,10 +251,7 @@ def manage_audit() -> ResponseReturnValue:
     entries, next_url = [], None
     valid = form.validate() if request.args else True
     if valid:
-        try:
-            before_id = int(request.args.get("before", "") or 0) or None
-        except ValueError:
-            before_id = None
+        before_id = arg_int("before")
         department_id = int(form.department.data) if (form.department.data or "").isdigit() else None
         stmt = audit_query(current_user, actor=(form.actor.data or "").strip(), action=(form.action.data or "").strip(),
                            object_type=form.object_type.data or None, department_id=department_id,

@@ -65,13 +65,16 @@ def load(session_id: str) -> User | None:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[2] or len(parts[0]) > 12:
         return None
     user_id, fingerprint, token = int(parts[0]), parts[1], parts[2]
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _digest(token))
-                            .execution_options(populate_existing=True))
+    # One query for both (as many per request as before server-side sessions).
+    found = db.session.execute(
+        sa.select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _digest(token), UserSession.user_id == user_id)
+        .execution_options(populate_existing=True)).first()
     now = utcnow()
-    if row is None or row.user_id != user_id or not row.is_live(now):
+    if found is None:
         return None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active or fingerprint != user.session_fingerprint:
+    row, user = found
+    if not row.is_live(now) or not user.is_active or fingerprint != user.session_fingerprint:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         values = {"last_seen_at": now}

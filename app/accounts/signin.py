@@ -82,6 +82,12 @@ def _give_back(key: str, *, forget: bool) -> None:
                        .values(version=t.c.version + 1, **values))
 
 
+def purge(now: datetime | None = None) -> int:
+    """Forget throttle rows untouched for longer than the window (the scheduler runs this daily)."""
+    cutoff = (now or utcnow()) - WINDOW - timedelta(days=1)
+    return db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.updated_at < cutoff)).rowcount
+
+
 def login_wait_seconds(email: str, ip: str | None) -> int:
     """Seconds before another attempt is allowed (without counting one)."""
     now, free, wait = utcnow(), current_app.config["LOGIN_FREE_FAILURES"], 0

@@ -21,7 +21,7 @@ from app.accounts.forms import (
 from app.accounts.models import Role, User
 from app.accounts.permissions import is_staff_or_admin, login_required
 from app.accounts.tokens import LinkError
-from app.core.errors import form_status
+from app.core.errors import commit, form_status
 from app.extensions import db, limiter, login_manager
 from app.i18n import current_language
 
@@ -57,7 +57,7 @@ def register() -> ResponseReturnValue:
         except services.AccountError as exc:
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
-            db.session.commit()
+            commit()
             # The same answer whether or not the address already had an account (its owner got a mail).
             flash(_("我们已向 %(email)s 发送了一封邮件。请打开邮件中的链接验证电子邮箱，然后登录。",
                     email=services.normalise_email(form.email.data)), "success")
@@ -71,7 +71,7 @@ def verify(token: str) -> ResponseReturnValue:
         services.verify_email(token)
     except LinkError as exc:
         return _link_problem(exc)
-    db.session.commit()
+    commit()
     flash(_("您的电子邮箱已验证。"), "success")
     return redirect(url_for("core.home") if current_user.is_authenticated else url_for("accounts.login"))
 
@@ -85,7 +85,7 @@ def unverified() -> ResponseReturnValue:
     form = ResendVerificationForm()
     if form.validate_on_submit():
         services.send_verification(current_user)
-        db.session.commit()
+        commit()
         flash(_("验证邮件已重新发送到 %(email)s。", email=current_user.email), "success")
         return redirect(url_for("accounts.unverified"))
     return render_template("accounts/unverified.html", form=form), form_status(form)
@@ -101,11 +101,11 @@ def login() -> ResponseReturnValue:
         try:
             user = signin.authenticate(form.email.data, form.password.data, request.remote_addr)
         except services.AccountError as exc:
-            db.session.commit()  # keep the record of the failure
+            commit()  # keep the record of the failure
             form.password.errors.append(exc.message)
         else:
             sessions.sign_in(user, remember=bool(form.remember.data))
-            db.session.commit()
+            commit()
             flash(_("您已登录。"), "success")
             # Staff and admins work under /manage/; residents go back to the public pages.
             landing = "accounts.manage_home" if is_staff_or_admin(user) else "core.home"
@@ -118,7 +118,7 @@ def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         sessions.end_current()  # replaying this session's cookies (or the remember-me cookie) finds nothing
-        db.session.commit()
+        commit()
         logout_user()
         flash(_("您已退出登录。"), "success")
     return redirect(url_for("core.home"))
@@ -139,7 +139,7 @@ def forgot_password() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
+        commit()
         # The same answer whether or not the address has an account.
         flash(_("如果该电子邮箱已注册，我们已发送一封重置密码的邮件，链接 %(hours)s 小时内有效。",
                 hours=current_app.config["RESET_LINK_HOURS"]), "success")
@@ -164,7 +164,7 @@ def reset_password(token: str) -> ResponseReturnValue:
             services.reset_password(token, form.password.data)
         except LinkError as exc:
             return _link_problem(exc)
-        db.session.commit()
+        commit()
         if current_user.is_authenticated:
             logout_user()
         flash(_("密码已重置，请用新密码登录。"), "success")
@@ -184,7 +184,7 @@ def accept_invitation(token: str) -> ResponseReturnValue:
             services.accept_invitation(token, name=form.name.data, password=form.password.data)
         except LinkError as exc:
             return _link_problem(exc)
-        db.session.commit()
+        commit()
         logout_user()
         flash(_("账户已启用，请用您的电子邮箱和新密码登录。"), "success")
         return redirect(url_for("accounts.login"))

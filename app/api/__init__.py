@@ -8,4 +8,4 @@ bp = Blueprint("api", __name__)
 # One limit per client address for every API and feed address.
 limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "300 per minute"))(bp)
 
-from app.api import core, feeds, openapi, views  # noqa: E402,F401
+from app.api import core, feeds, messages, openapi, views  # noqa: E402,F401

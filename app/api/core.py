@@ -17,9 +17,12 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
+from app.core.inputs import MAX_DATE, MAX_INT, MIN_DATE, parse_date, parse_id
+from app.extensions import db
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 400  # a real one is under 100 characters
 
 
 class ApiError(Exception):
@@ -37,15 +40,16 @@ class Param:
 
     def parse(self, raw: str) -> Any:
         if self.kind == "integer":
-            try:
-                return int(raw)
-            except ValueError:
-                raise ApiError(400, f"Parameter '{self.name}' must be an integer.") from None
+            value = parse_id(raw)
+            if value is None:
+                raise ApiError(400, f"Parameter '{self.name}' must be an integer from 1 to {MAX_INT}.")
+            return value
         if self.kind == "date":
-            try:
-                return date.fromisoformat(raw)
-            except ValueError:
-                raise ApiError(400, f"Parameter '{self.name}' must be a date (YYYY-MM-DD).") from None
+            day = parse_date(raw)
+            if day is None:
+                raise ApiError(400, f"Parameter '{self.name}' must be a date (YYYY-MM-DD) from "
+                                    f"{MIN_DATE} to {MAX_DATE}.")
+            return day
         if self.enum and raw not in self.enum:
             raise ApiError(400, f"Parameter '{self.name}' must be one of: {', '.join(self.enum)}.")
         return raw
@@ -128,9 +132,11 @@ def decode_cursor(raw: str | None) -> list | None:
     if not raw:
         return None
     try:
+        if len(raw) > MAX_CURSOR_LENGTH:
+            raise ValueError(raw)
         padded = raw + "=" * (-len(raw) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.") from None
     if not isinstance(values, list) or not values or not all(isinstance(v, (int, str)) for v in values):
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.")
@@ -142,13 +148,13 @@ def cursor_datetime(value) -> datetime:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.") from None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or not MIN_DATE.year < parsed.year < MAX_DATE.year:
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.")
     return parsed
 
 
 def cursor_int(value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INT:
         raise ApiError(400, "Malformed cursor: pass next_cursor from a previous page unchanged.")
     return value
 
@@ -207,5 +213,16 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 def _unexpected(exc: Exception) -> ResponseReturnValue:  # never an HTML 500 from the API
     if isinstance(exc, HTTPException):
         return _http_error(exc)
+    from app.errors import RETRY_AFTER_SECONDS, is_database_unavailable
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone
+        pass
+    if is_database_unavailable(exc):
+        current_app.logger.error("API: database unavailable on %s", request.path)
+        response = error_response(503, "Temporarily unavailable; try again shortly.")
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     current_app.logger.exception("API error")
     return error_response(500, "Internal error.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, request
@@ -13,6 +13,7 @@ from icalendar import Calendar, Event
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
+from app.core.inputs import strip_controls
 from app.consultations.models import Consultation, FeedbackReport
 from app.extensions import db
 from app.hearings import record
@@ -21,6 +22,12 @@ from app.hearings.selection import canonical
 from app.openday.models import Activity
 
 FEED_SIZE = 50
+
+
+def escape(text: str) -> str:
+    """Text for the feed's XML: escaped, and without the control characters XML 1.0 refuses (rows stored before
+    forms refused them would otherwise break the whole feed)."""
+    return _escape(strip_controls(text))
 
 
 def _atom(feed_id: str, title: str, entries: list[dict]) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -37,7 +37,7 @@ def local_to_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=SHANGHAI)
 
 
-class ConsultationForm(FlaskForm):
+class ConsultationForm(Form):
     title = StringField(_l("标题"), validators=[DataRequired(_l("请填写标题。")), Length(max=200)])
     summary = TextAreaField(_l("简介"), validators=[Length(max=2000)])
     document_type = SelectField(_l("文件类型"), choices=[(k.value, k.lazy_label) for k in DocumentType])
@@ -59,7 +59,7 @@ class ConsultationForm(FlaskForm):
     submit = SubmitField(_l("保存"))
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     idempotency_key = HiddenField()
     article_id = SelectField(_l("针对"), coerce=int, choices=[])
     stance = RadioField(_l("态度（可选）"), choices=[("", _l("不选择"))] + [(k.value, k.lazy_label) for k in Stance],
@@ -74,7 +74,7 @@ class CommentForm(FlaskForm):
     submit = SubmitField(_l("提交意见"))
 
 
-class ModerationForm(FlaskForm):
+class ModerationForm(Form):
     comment_ids = MultiCheckboxField(_l("选择意见"), coerce=int, choices=[])
     action = SelectField(_l("操作"), choices=[("publish", _l("公开")), ("reject", _l("不予公开"))])
     reason = SelectField(_l("不予公开的原因"), choices=[("", "—")] + [(k.value, k.lazy_label) for k in RejectionReason],
@@ -83,27 +83,27 @@ class ModerationForm(FlaskForm):
     submit = SubmitField(_l("执行"))
 
 
-class RedactForm(FlaskForm):
+class RedactForm(Form):
     phrase = StringField(_l("要隐去的文字"), validators=[DataRequired(_l("请填写要隐去的文字。")), Length(max=200)],
                          description=_l("与公开文本中完全一致，例如评论者写下的姓名；每处都会显示为 ×××。"))
     submit = SubmitField(_l("隐去"))
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     kind = SelectField(_l("处理结果"), choices=[(k.value, k.lazy_label) for k in DispositionKind])
     response = TextAreaField(_l("答复"), validators=[Length(max=5000)])
     reason = TextAreaField(_l("未采纳理由"), validators=[Length(max=5000)], description=_l("未采纳时必填。"))
     submit = SubmitField(_l("保存答复"))
 
 
-class FaqForm(FlaskForm):
+class FaqForm(Form):
     question = TextAreaField(_l("问题"), validators=[DataRequired(_l("请填写问题。")), Length(max=2000)])
     answer = TextAreaField(_l("解答"), validators=[DataRequired(_l("请填写解答。")), Length(max=5000)])
     is_published = BooleanField(_l("在征询页面公开"))
     submit = SubmitField(_l("保存"))
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     main_points = TextAreaField(_l("意见的主要内容"), validators=[Length(max=20000)])
     changes = TextAreaField(_l("修改情况说明"), validators=[Length(max=20000)])
     final_text = TextAreaField(_l("修改后的文本（可选）"),
@@ -111,13 +111,13 @@ class ReportForm(FlaskForm):
     submit = SubmitField(_l("保存报告"))
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     closes_at = DateTimeLocalField(_l("新的截止时间（北京时间）"), format="%Y-%m-%dT%H:%M",
                                    validators=[InputRequired(_l("请填写新的截止时间。"))])
     notice = TextAreaField(_l("延期公告"), validators=[DataRequired(_l("请填写延期公告。")), Length(max=2000)])
     submit = SubmitField(_l("延长征询期"))
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     reason = TextAreaField(_l("撤回原因"), validators=[DataRequired(_l("请填写撤回原因。")), Length(max=2000)])
     submit = SubmitField(_l("撤回"))

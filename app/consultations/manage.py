@@ -41,7 +41,8 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import confirm, exports
-from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
+from app.core.inputs import arg_int, form_ids, form_int, form_text
 from app.core.paging import parse_time_cursor
 from app.core.storage import Upload, storage
 from app.core.timeutil import local, utcnow
@@ -87,7 +88,7 @@ def _managed_or_404(id: int) -> Consultation:
 @staff_required
 def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Consultation), Consultation.department_id)
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     if before:
         stmt = stmt.where(Consultation.id < before)
     items = list(db.session.scalars(stmt.options(selectinload(Consultation.report))
@@ -175,6 +176,10 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
+    if (page := confirm.ask(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"), detail=c.title,
+                            back=url_for("consultations.manage_show", id=c.id), button=_("发布"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
     return redirect(url_for("consultations.manage_show", id=c.id))
 
@@ -210,7 +215,7 @@ def manage_moderation(id: int) -> ResponseReturnValue:
     form = ModerationForm()
     form.comment_ids.choices = [(cm.id, cm.tracking_number) for cm in comments]
     if request.method == "POST":
-        ids = [int(x) for x in request.form.getlist("comment_ids") if x.isdigit()]
+        ids = form_ids("comment_ids")
         form.comment_ids.choices = [(i, str(i)) for i in ids]
         if not ids:
             flash(_("请至少选择一条意见。"), "error")
@@ -221,7 +226,7 @@ def manage_moderation(id: int) -> ResponseReturnValue:
                 reason = RejectionReason(form.reason.data) if form.reason.data else None
                 n = services.moderate(current_user, c, chosen, publish=form.action.data == "publish",
                                       reason=reason, note=form.note.data or "")
-                db.session.commit()
+                commit()
             except ConsultationError as error:
                 db.session.rollback()
                 show_error(form, error)
@@ -240,9 +245,9 @@ def manage_moderation(id: int) -> ResponseReturnValue:
 def manage_documents(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     try:
-        remove = request.form.get("remove", "")
-        if remove.isdigit():
-            doc = _part_of(c, ConsultationDocument, int(remove))
+        remove = form_int("remove")
+        if remove:
+            doc = _part_of(c, ConsultationDocument, remove)
             services.remove_document(current_user, c, doc)
             message = _("已删除。")
         else:
@@ -250,7 +255,7 @@ def manage_documents(id: int) -> ResponseReturnValue:
                        if f and f.filename]
             services.add_documents(current_user, c, uploads)
             message = _("文件已上传。")
-        db.session.commit()
+        commit()
     except ConsultationError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -273,7 +278,10 @@ def manage_groups(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
     if request.method == "POST":
         action = request.form.get("action", "")
-        group = db.session.get(CommentGroup, int(request.form.get("group_id", 0) or 0))
+        group_id = form_int("group_id")
+        if request.form.get("group_id") and group_id is None:
+            abort(400)
+        group = db.session.get(CommentGroup, group_id) if group_id else None
         try:
             if action == "propose":
                 made = groups.propose_groups(current_user, c)
@@ -281,20 +289,19 @@ def manage_groups(id: int) -> ResponseReturnValue:
             elif group is None:
                 abort(404)
             elif action == "accept":
-                groups.accept_group(current_user, c, group, request.form.get("title"))
+                groups.accept_group(current_user, c, group, form_text("title", 200, multiline=False))
                 message = _("已确认意见组。")
             elif action == "split":
-                ids = [int(x) for x in request.form.getlist("comment_ids") if x.isdigit()]
+                ids = form_ids("comment_ids")
                 groups.split_group(current_user, c, group, ids or None)
                 message = _("已拆分意见组。")
             elif action == "merge":
-                others = [db.session.get(CommentGroup, int(x)) for x in request.form.getlist("merge_ids")
-                          if x.isdigit()]
+                others = [db.session.get(CommentGroup, i) for i in form_ids("merge_ids")]
                 groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
                 message = _("已合并意见组。")
             else:
                 abort(400)
-            db.session.commit()
+            commit()
         except ConsultationError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -371,13 +378,13 @@ def manage_faq(id: int, faq_id: int | None = None) -> ResponseReturnValue:
                                     button=_("删除"))) is not None:
                 return page
             services.delete_faq(current_user, c, item)
-            db.session.commit()
+            commit()
             flash(_("已删除。"), "success")
             return redirect(url_for("consultations.manage_faq", id=c.id))
         try:
             services.save_faq(current_user, c, question=form.question.data, answer_text=form.answer.data,
                               is_published=form.is_published.data, item=item)
-            db.session.commit()
+            commit()
         except ConsultationError as error:
             db.session.rollback()
             show_error(form, error)
@@ -417,7 +424,7 @@ def manage_report_publish(id: int) -> ResponseReturnValue:
         return page
     try:
         reports.publish_report(current_user, c)
-        db.session.commit()
+        commit()
     except ConsultationError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -432,7 +439,7 @@ def manage_report_publish(id: int) -> ResponseReturnValue:
 
 def _export(c: Consultation, fmt: str):
     exports.audit_export(current_user, "consultation.export", c, fmt)
-    db.session.commit()
+    commit()
     chunks = export_csv(c.id) if fmt == "csv" else None
     return exports.download(fmt, f"consultation-{c.id}-comments", EXPORT_HEADER,
                             export_rows(c.id), sheet_name="comments", chunks=chunks)

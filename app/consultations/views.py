@@ -34,12 +34,13 @@ from app.consultations.models import (
     ModerationState,
     Stance,
 )
-from app.core.errors import show_error
+from app.core.errors import commit, show_error
 from app.core.hotcommit import commit_then_flush
 from app.core.paging import parse_time_cursor, time_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db, limiter
 from app.templating import url_with
+from app.core.inputs import arg_int
 
 PAGE_SIZE = 20
 
@@ -66,10 +67,10 @@ def index() -> ResponseReturnValue:
     status = request.args.get("status", "")
     if status in STATUS_FILTERS:
         stmt = stmt.where(Consultation.state_clause(STATUS_FILTERS[status], now))
-    department_id = request.args.get("department", type=int)
+    department_id = arg_int("department")
     if department_id:
         stmt = stmt.where(Consultation.department_id == department_id)
-    tag_id = request.args.get("tag", type=int)
+    tag_id = arg_int("tag")
     if tag_id:
         stmt = stmt.where(Consultation.tags.any(Tag.id == tag_id))
     doc_type = request.args.get("type", "")
@@ -79,7 +80,7 @@ def index() -> ResponseReturnValue:
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         stmt = stmt.where(sa.or_(Consultation.title.ilike(like), Consultation.summary.ilike(like)))
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     if before:
         stmt = stmt.where(Consultation.id < before)
     items = list(db.session.scalars(stmt.options(selectinload(Consultation.report))
@@ -128,7 +129,7 @@ def _published_comments(c: Consultation, article_id: int | None, before: tuple[d
 
 
 def _render_show(c: Consultation, form: CommentForm | None = None, status: int = 200):
-    article_id = request.args.get("article", type=int)
+    article_id = arg_int("article")
     articles = [a for a in c.articles if not a.is_removed]
     if article_id and not any(a.id == article_id for a in articles):
         article_id = None
@@ -137,7 +138,7 @@ def _render_show(c: Consultation, form: CommentForm | None = None, status: int =
     state = c.state
     if form is None and state is ConsultationState.OPEN:
         form = _comment_form(c)
-        chosen = request.args.get("comment_on", type=int)
+        chosen = arg_int("comment_on")
         if chosen:
             form.article_id.data = chosen
     by_id = {a.id: a for a in c.articles}
@@ -177,6 +178,7 @@ def comment(id: int) -> ResponseReturnValue:
                 current_user, c, text=form.text.data, article_id=form.article_id.data or None, stance=stance,
                 uploads=_uploads(form), show_organisation=form.show_organisation.data,
                 idempotency_key=form.idempotency_key.data)
+            number = comment.tracking_number  # read before the commit: the answer needs no query after it
             commit_then_flush()  # stored (on disk) before the user is told the number
         except ConsultationError as error:
             db.session.rollback()
@@ -187,10 +189,10 @@ def comment(id: int) -> ResponseReturnValue:
             comment = services.find_by_idempotency_key(current_user, form.idempotency_key.data)
             if comment is None:
                 raise
+            number = comment.tracking_number
         if comment is not None:
-            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。",
-                    number=comment.tracking_number), "success")
-            return redirect(url_for("consultations.track", number=comment.tracking_number))
+            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。", number=number), "success")
+            return redirect(url_for("consultations.track", number=number))
     c = db.session.get(Consultation, id)
     return _render_show(c, form=form, status=422)
 

@@ -53,6 +53,20 @@ def form_status(form: Any = None) -> int:
     return INVALID if request.method == "POST" else 200
 
 
+def commit() -> None:
+    """Commit a view's work keeping the loaded values: what the answer needs afterwards (the new object's id for
+    the redirect, its tracking number, the user's name in the page) is read without a query, so a database that
+    goes away just after the commit cannot turn a stored change into an error page. (Read anything else the
+    answer needs before committing.)"""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
 def submit(form: Any, action: Callable[[], T], success: str | None = None) -> T | None:
     """A form submission: when the form validates, run ``action`` and commit (flashing ``success``) and return its
     result; when a rule refuses it, roll back and show the message next to its field. Returns None when the form
@@ -61,7 +75,7 @@ def submit(form: Any, action: Callable[[], T], success: str | None = None) -> T 
         return None
     try:
         result = action()
-        db.session.commit()
+        commit()
     except DomainError as error:
         db.session.rollback()
         show_error(form, error)
@@ -76,7 +90,7 @@ def commit_or_explain(action: Callable[[], T], success: str | None = None) -> T 
     flash the reason. Returns the action's result (True when it returned nothing), or None when refused."""
     try:
         result = action()
-        db.session.commit()
+        commit()
     except DomainError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.core.errors import commit
 from app.extensions import db
 
 
 def commit_then_flush() -> None:
-    """Commit the current transaction; return once it is durable, without holding its locks during the flush."""
+    """Commit the current transaction; return once it is durable, without holding its locks during the flush.
+    Loaded values are kept (core.errors.commit): the answer needs no query after the commit."""
     if db.session.get_bind().dialect.name != "postgresql":
-        db.session.commit()
+        commit()
         return
     db.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
-    db.session.commit()
+    commit()
     # A new transaction that is given a transaction id writes a commit record; committing it with synchronous_commit
     # on (the default) waits for the WAL flush up to that record, which includes the commit above.
     db.session.execute(sa.text("SELECT pg_current_xact_id()"))
-    db.session.commit()
+    commit()

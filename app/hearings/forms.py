@@ -5,7 +5,7 @@ import re
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import (
     BooleanField,
     DateField,
@@ -46,7 +46,7 @@ def format_topics(topics) -> str:
     return "\n\n".join(f"{t.title}\n{t.background}".strip() for t in topics)
 
 
-class QuotaRowForm(FlaskForm):
+class QuotaRowForm(Form):
     """One category value: at least ``minimum`` and at most ``maximum`` seats, and why. Both empty: no quota."""
 
     class Meta:
@@ -70,7 +70,7 @@ def fill_quota_rows(field, quotas) -> None:
         entry.form.reason.data = (q.get("reason") or "") if q else ""
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(Form):
     title = StringField(_l("会议名称"), validators=[DataRequired(_l("请填写会议名称。")), Length(max=200)])
     summary = TextAreaField(_l("会议简介"), validators=[Length(max=5000)])
     topics = TextAreaField(_l("议题和背景材料"), validators=[DataRequired(_l("请至少填写一个议题。"))],
@@ -130,7 +130,7 @@ class MeetingForm(FlaskForm):
             raise ValidationError(_l("请至少填写一个议题。"))
 
 
-class RelaxRowForm(FlaskForm):
+class RelaxRowForm(Form):
     """A new, looser bound for one of the meeting's quotas; both empty removes it."""
 
     class Meta:
@@ -141,7 +141,7 @@ class RelaxRowForm(FlaskForm):
     reason = StringField(_l("放宽的理由"), validators=[Length(max=500, message=_l("理由不能超过500字。"))])
 
 
-class RelaxQuotasForm(FlaskForm):
+class RelaxQuotasForm(Form):
     rows = FieldList(FormField(RelaxRowForm), min_entries=0)
 
     def changes(self, quotas) -> list[dict]:
@@ -165,14 +165,14 @@ def relax_form(quotas, formdata=None) -> RelaxQuotasForm:
     return form
 
 
-class CancelRoundForm(FlaskForm):
+class CancelRoundForm(Form):
     reason = TextAreaField(_l("取消本轮遴选、重新报名的理由"), validators=[DataRequired(_l("请说明取消本轮遴选、重新报名的理由。")),
                                                           Length(max=1000)])
     closes_at = DateTimeLocalField(_l("新的报名截止时间（北京时间）"), format="%Y-%m-%dT%H:%M",
                                    validators=[InputRequired(_l("请填写新的报名截止时间。"))])
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(Form):
     statement = TextAreaField(_l("报名理由"), validators=[DataRequired(_l("请填写报名理由。")),
                                                      Length(max=2000, message=_l("报名理由不能超过2000字。"))],
                               description=_l("为什么想列席，您与议题的关系，您希望提出的建议。"))
@@ -205,7 +205,7 @@ class ApplicationForm(FlaskForm):
             field.validators = [DataRequired(_l("报名列席需要填写此项。"))] if name in missing else []
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     decision = RadioField(_l("审查结果"), choices=[("eligible", _l("符合条件")), ("ineligible", _l("不符合条件"))],
                           validators=[InputRequired(_l("请选择审查结果。"))])
     reason = TextAreaField(_l("不符合条件的理由"), validators=[Length(max=1000)])
@@ -215,7 +215,7 @@ class ReviewForm(FlaskForm):
             raise ValidationError(_l("请说明不符合条件的理由。"))
 
 
-class AnnounceDrawForm(FlaskForm):
+class AnnounceDrawForm(Form):
     descriptions = TextAreaField(
         _l("将使用的随机数来源"), validators=[DataRequired(_l("请至少写明一个将来公开的随机数来源。"))],
         description=_l("每行一个，写明名称、期号和开奖日期，例如“中国福利彩票3D 第2026150期（2026年6月5日开奖）开奖号码”。"))
@@ -226,10 +226,10 @@ class AnnounceDrawForm(FlaskForm):
                        "号码公布之后才能抽签。"))
 
 
-def draw_form(descriptions: list[str]) -> type[FlaskForm]:
+def draw_form(descriptions: list[str]) -> type[Form]:
     """A form with one field per announced source."""
 
-    class DrawForm(FlaskForm):
+    class DrawForm(Form):
         pass
 
     for i, text in enumerate(descriptions):
@@ -239,18 +239,18 @@ def draw_form(descriptions: list[str]) -> type[FlaskForm]:
     return DrawForm
 
 
-class MaterialsForm(FlaskForm):
+class MaterialsForm(Form):
     materials = TextAreaField(_l("会议材料"), validators=[DataRequired(_l("请填写会议材料。"))],
                               description=_l("议程、背景材料和参会须知，会通过电子邮件发给确认列席的代表。"))
 
 
-class SuggestionForm(FlaskForm):
+class SuggestionForm(Form):
     topic_id = SelectField(_l("针对的议题"), coerce=int, choices=[])
     text = TextAreaField(_l("建议"), validators=[DataRequired(_l("请填写建议。")),
                                                Length(max=5000, message=_l("建议内容须为1至5000字。"))])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     disposition = RadioField(_l("处理结果"), choices=[(k.value, k.lazy_label) for k in Disposition],
                              validators=[InputRequired(_l("请选择处理结果。"))])
     answer = TextAreaField(_l("答复（未采纳须说明理由）"), validators=[DataRequired(_l("请填写答复。"))])
@@ -262,5 +262,5 @@ class AnswerForm(FlaskForm):
             raise ValidationError(_l("督办事项需要完成期限。"))
 
 
-class RecordForm(FlaskForm):
+class RecordForm(Form):
     decisions = TextAreaField(_l("会议决定（总体）"), validators=[DataRequired(_l("请先填写会议决定。"))])

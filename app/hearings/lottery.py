@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -227,11 +228,20 @@ def end_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _silence_stdout() -> None:
+    """HiGHS prints its banner and log from C straight to file descriptor 1, whatever its Python options say: the
+    child's standard output goes nowhere (results and errors travel through the pipe to the parent)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def _child(conn, pool, quotas, seats, n_panels, parent_pid=None, at_start=None):
     import logging
 
     if parent_pid is not None:
         end_with_parent(parent_pid)
+    _silence_stdout()
     if at_start is not None:
         at_start()  # e.g. forget the database connections inherited from the parent (without closing them)
 

@@ -13,8 +13,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
-from app.core import exports
-from app.core.errors import commit_or_explain, form_status, show_error, submit
+from app.core import confirm, exports
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
+from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
 from app.hearings import bp, lottery_runs, selection_services, services, shares, topics
@@ -112,7 +113,7 @@ def manage_edit(id: int) -> ResponseReturnValue:
             if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
                 services.set_quotas(current_user, meeting, new_quotas)
             topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
-            db.session.commit()
+            commit()
             flash(_("已保存。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=meeting.id))
         except HearingError as exc:
@@ -196,7 +197,7 @@ def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     if fmt not in exports.FORMATS:
         abort(404)
     exports.audit_export(current_user, "hearing.export", meeting, fmt)
-    db.session.commit()
+    commit()
     return exports.download(fmt, f"hearing-{meeting.id}-applications", EXPORT_HEADER, _export_rows(meeting),
                             sheet_name="applications")
 
@@ -216,6 +217,10 @@ def manage_lottery_status(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
+    if (page := confirm.ask(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"), detail=meeting.title,
+                            back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
     return redirect(url_for("hearings.manage_meeting", id=id))
 
@@ -236,7 +241,7 @@ def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     try:
         services.review(current_user, application, eligible=form.decision.data == "eligible",
                         reason=form.reason.data or "")
-        db.session.commit()
+        commit()
         flash(_("审查结果已保存，并已通知申请人。"), "success")
     except HearingError as exc:
         db.session.rollback()
@@ -287,7 +292,7 @@ def manage_announce_draw(id: int) -> ResponseReturnValue:
             times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
             selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
                                              expected_on=form.expected_on.data, times=times)
-            db.session.commit()
+            commit()
             flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
         except HearingError as exc:
@@ -308,7 +313,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
             attempted = [request.form.get(f"draw-source_{i}", "") for i in range(len(draw.source_descriptions))]
             selection_services.perform_draw(current_user, meeting, attempted)
         except HearingError as exc:
-            db.session.commit()  # keeps the audit entry of the refused attempt
+            commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")
         return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
     form = draw_form(draw.source_descriptions)(prefix="draw")
@@ -316,7 +321,7 @@ def manage_draw(id: int) -> ResponseReturnValue:
         texts = [getattr(form, f"source_{i}").data for i in range(len(draw.source_descriptions))]
         try:
             selection_services.perform_draw(current_user, meeting, texts)
-            db.session.commit()
+            commit()
             flash(_("抽签完成，结果已公开，并已通知所有申请人。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
         except HearingError as exc:
@@ -344,7 +349,7 @@ def manage_materials(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_attendance(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    ids = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
+    ids = set(form_ids("attended"))
     commit_or_explain(lambda: services.record_attendance(current_user, meeting, ids), _("出席情况已保存。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#attendance")
 
@@ -372,10 +377,10 @@ def manage_record(id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         meeting.decisions = form.decisions.data.strip()
         for topic in meeting.topics:
-            topic.decision = (request.form.get(f"topic-{topic.id}") or "").strip()[:5000]
+            topic.decision = form_text(f"topic-{topic.id}", 5000)
         try:
             services.publish_record(current_user, meeting)
-            db.session.commit()
+            commit()
             flash(_("会议记录已公开，并已把决定和答复发给列席代表。"), "success")
             return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
         except HearingError as exc:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import selection
+from app.hearings.models import Meeting
 
 RECORD_FORMAT = "canyu-hearing-record/1"
 GENESIS = "0" * 64  # the "previous hash" of the first entry
@@ -120,8 +121,10 @@ def entries(meeting_id: int) -> list[SelectionEvent]:
 
 
 def append(meeting_id: int, kind: str, data: dict, at: datetime | None = None) -> SelectionEvent:
-    """Add an event at the end of the meeting's chain (the unique (meeting, seq) makes a concurrent append fail
-    rather than fork the chain)."""
+    """Add an event at the end of the meeting's chain. The meeting's row is locked first (PostgreSQL), so two
+    simultaneous events (two declines) queue instead of both claiming the same place; the unique (meeting, seq)
+    would make the second fail rather than fork the chain."""
+    db.session.execute(sa.select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
     last = db.session.scalar(sa.select(SelectionEvent).where(SelectionEvent.meeting_id == meeting_id)
                              .order_by(SelectionEvent.seq.desc()).limit(1))
     entry = {"seq": (last.seq + 1) if last else 1, "kind": kind, "at": stamp(at or utcnow()), "data": data,

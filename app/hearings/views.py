@@ -18,7 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import can_manage_department, verified_required
 from app.core import confirm
-from app.core.errors import show_error, submit
+from app.core.errors import commit, show_error, submit
+from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.hearings import bp, record, relax, selection_services, services
@@ -71,13 +72,12 @@ def index() -> ResponseReturnValue:
             .options(selectinload(Meeting.department)).order_by(Meeting.starts_at.desc(), Meeting.id.desc()))
     after = request.args.get("after", "")
     if after:
-        try:
-            ts, mid = after.split("_")
-            cursor_at = datetime.fromtimestamp(int(ts), timezone.utc)
-            stmt = stmt.where(sa.or_(Meeting.starts_at < cursor_at,
-                                     sa.and_(Meeting.starts_at == cursor_at, Meeting.id < int(mid))))
-        except ValueError:
+        cursor = parse_stamp_cursor(after, timezone.utc)
+        if cursor is None:
             abort(400)
+        cursor_at, mid = cursor
+        stmt = stmt.where(sa.or_(Meeting.starts_at < cursor_at,
+                                 sa.and_(Meeting.starts_at == cursor_at, Meeting.id < mid)))
     meetings = db.session.scalars(stmt.limit(PAGE_SIZE + 1)).all()
     next_url = None
     if len(meetings) > PAGE_SIZE:
@@ -164,7 +164,7 @@ def selection(id: int) -> ResponseReturnValue:
                            relaxations=relax.relaxations(meeting.id),
                            n_panels=n_panels, in_panels=in_panels, true_lowest=true_lowest, true_highest=true_highest,
                            optimum=optimum, pool_doc=json.loads(pool.content) if pool else None,
-                           events=[{**e.as_dict(), "when": record.parse_stamp(e.at)} for e in record.entries(meeting.id)],
+                           events=_record_events(meeting),
                            kind_label=record.kind_label, language=current_language())
 
 
@@ -196,6 +196,18 @@ def draw_file(id: int) -> ResponseReturnValue:
     if meeting.draw is None or meeting.draw.content is None:
         abort(404)
     return _download(meeting.draw.content, f"hearing-{meeting.id}-draw.json")
+
+
+def _record_events(meeting: Meeting) -> list[dict]:
+    """The record's entries for the page: their time as a datetime, and each fact as display text."""
+    events = []
+    for entry in record.entries(meeting.id):
+        e = entry.as_dict()
+        e["when"] = record.parse_stamp(entry.at)
+        e["facts"] = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                      for k, v in sorted(e["data"].items())]
+        events.append(e)
+    return events
 
 
 @bp.route("/hearings/<int:id>/record.json")
@@ -266,7 +278,7 @@ def my_application_action(id: int, action: str) -> ResponseReturnValue:
             message = _("建议已提交，部门会逐条答复。")
         else:
             abort(404)
-        db.session.commit()
+        commit()
         flash(message, "success")
     except HearingError as exc:
         db.session.rollback()

@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Role
 from app.accounts.permissions import can_manage_department, staff_required
@@ -20,7 +19,7 @@ from app.core.paging import parse_time_cursor, time_cursor
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.i18n import current_language
-from app.messages import bp, handling, rules, services
+from app.messages import bp, handling, queues, rules, services
 from app.messages.forms import (
     AssignForm,
     DecisionForm,
@@ -30,7 +29,7 @@ from app.messages.forms import (
     RedactForm,
     ReplyForm,
 )
-from app.messages.models import CoHandler, ExtensionDecision, Message, MessageState
+from app.messages.models import Message
 from app.templating import url_with
 
 QUEUE_PAGE_SIZE = 50
@@ -47,25 +46,6 @@ def _departments() -> list[Department]:
     return list(db.session.scalars(sa.select(Department).order_by(Department.id)))
 
 
-def _queue_stmt(view: str):
-    """The messages of a queue view the current user may see. A department sees the messages it leads or
-    co-handles; the office sees every message."""
-    stmt = sa.select(Message)
-    if current_user.role is not Role.ADMIN:
-        dept = current_user.department_id
-        co = sa.select(CoHandler.message_id).where(CoHandler.department_id == dept)
-        stmt = stmt.where(sa.or_(Message.department_id == dept, Message.id.in_(co)))
-    if view == "unassigned":
-        return stmt.where(Message.department_id.is_(None), Message.open_clause())
-    if view == "review":
-        return stmt.where(Message.state_clause(MessageState.UNDER_REVIEW))
-    if view == "extension":
-        return stmt.where(Message.extension_decision == ExtensionDecision.PENDING)
-    if view == "replied":
-        return stmt.where(Message.state_clause(MessageState.REPLIED))
-    return stmt.where(Message.open_clause())
-
-
 @bp.route("/manage/messages/")
 @staff_required
 def manage_index() -> ResponseReturnValue:
@@ -73,20 +53,8 @@ def manage_index() -> ResponseReturnValue:
     view = request.args.get("view", "open")
     if view not in QUEUE_VIEWS:
         view = "open"
-    stmt = _queue_stmt(view)
-    if view == "replied":
-        after = parse_time_cursor(request.args.get("after"))
-        if after:
-            stmt = stmt.where(sa.tuple_(Message.replied_at, Message.id) < sa.tuple_(*after))
-        stmt = stmt.order_by(Message.replied_at.desc(), Message.id.desc())
-        key = "replied_at"
-    else:
-        after = parse_time_cursor(request.args.get("after"))
-        if after:
-            stmt = stmt.where(sa.tuple_(Message.reply_due_at, Message.id) > sa.tuple_(*after))
-        stmt = stmt.order_by(Message.reply_due_at, Message.id)
-        key = "reply_due_at"
-    rows = list(db.session.scalars(stmt.options(selectinload(Message.department)).limit(QUEUE_PAGE_SIZE + 1)))
+    rows, key = queues.queue_page(current_user, view, parse_time_cursor(request.args.get("after")),
+                                  QUEUE_PAGE_SIZE + 1)
     next_url = None
     if len(rows) > QUEUE_PAGE_SIZE:
         last = rows[QUEUE_PAGE_SIZE - 1]

@@ -104,6 +104,10 @@ class Message(db.Model):
         sa.UniqueConstraint("source", "source_ref", name="uq_message_source_ref"),
         # The department's queue by reply deadline, and the office's by acknowledgement deadline.
         sa.Index("ix_message_queue", "department_id", "replied_at", "reply_due_at", "id"),
+        sa.Index("ix_message_waiting", "replied_at", "reply_due_at", "id"),  # the office's queue (queues.py)
+        sa.Index("ix_message_reopened", "reopened_at"),
+        sa.Index("ix_message_review", "reply_submitted_at"),
+        sa.Index("ix_message_extension", "extension_decision"),
         # Public list, newest first by keyset (published_at, id).
         sa.Index("ix_message_public", "published_at", "id"),
         sa.Index("ix_message_received", "received_at", "id"),

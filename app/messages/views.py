@@ -17,14 +17,17 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, verified_required
 from app.core.errors import form_status, show_error, submit
+from app.core.inputs import arg_int
 from app.core.paging import parse_time_cursor, time_cursor
+from app.core.periods import PeriodError, parse_period
 from app.core.storage import Upload, storage
 from app.core.timeutil import utcnow
 from app.extensions import db, limiter
 from app.i18n import current_language
-from app.messages import bp, handling, rules, services
+from app.messages import bp, handling, reports, rules, services
 from app.messages.forms import MessageForm, RatingForm
 from app.messages.models import (
+    CommonProblem,
     ContactPreference,
     Message,
     MessageAttachment,
@@ -47,13 +50,13 @@ def district_choices(blank: str) -> list[tuple[str, str]]:
 def index() -> ResponseReturnValue:
     """Published messages with their replies, newest first by keyset (published_at, id)."""
     stmt = sa.select(Message).where(Message.published_at.is_not(None), Message.hidden_at.is_(None))
-    department_id = request.args.get("department", type=int)
+    department_id = arg_int("department")
     if department_id:
         stmt = stmt.where(Message.department_id == department_id)
     district = request.args.get("district", "")
     if district in DISTRICTS:
         stmt = stmt.where(Message.district == district)
-    tag_id = request.args.get("tag", type=int)
+    tag_id = arg_int("tag")
     if tag_id:
         stmt = stmt.where(Message.tags.any(Tag.id == tag_id))
     state = request.args.get("state", "")
@@ -182,3 +185,25 @@ def _enums_for_templates(state) -> None:
     state.app.jinja_env.globals.update(MessageState=MessageState)
     # A deadline is the midnight after its last day: pages show that day ("2026-10-20").
     state.app.jinja_env.filters["dueday"] = lambda dt: rules.last_day(dt).isoformat() if dt else ""
+
+
+@bp.route("/messages/figures")
+def figures() -> ResponseReturnValue:
+    """How each department handles its messages, for a month or a quarter: public, figures only (no personal data)."""
+    try:
+        period = parse_period(request.args.get("period") or reports.default_period())
+    except PeriodError:
+        abort(400)
+    data = reports.figures(period)
+    return render_template("messages/figures.html", data=data, period=period,
+                           charts=reports.charts(data, current_language()))
+
+
+@bp.route("/messages/problems")
+def problems() -> ResponseReturnValue:
+    """Common problems confirmed by the office, with the action taken at the source (解决一件、带动一片)."""
+    items = db.session.scalars(sa.select(CommonProblem).where(CommonProblem.confirmed_at.is_not(None))
+                               .order_by(CommonProblem.confirmed_at.desc()).limit(100)).all()
+    counts = dict(db.session.execute(sa.select(Message.problem_id, sa.func.count()).where(
+        Message.problem_id.in_([p.id for p in items])).group_by(Message.problem_id)).all()) if items else {}
+    return render_template("messages/problems.html", items=items, counts=counts)

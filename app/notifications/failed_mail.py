@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.accounts.permissions import admin_required
 from app.core.audit import audit
+from app.core.inputs import form_int
 from app.extensions import db
 from app.notifications import bp
 from app.notifications.jobs import retry_failed
@@ -29,7 +30,7 @@ def manage_failed_mail() -> ResponseReturnValue:
 @bp.route("/manage/mail/failed/retry", methods=["POST"])
 @admin_required
 def manage_retry_failed_mail() -> ResponseReturnValue:
-    one = request.form.get("id", type=int)
+    one = form_int("id")
     n = retry_failed([one] if one else None)
     audit(current_user, "mail.retry", object_type="OutboxEmail", object_id=one, count=n)
     db.session.commit()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import RadioField, SelectMultipleField, SubmitField
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -36,7 +36,7 @@ class ChoiceRadioField(RadioField):
 NEWS_KINDS = tuple(kind.value for kind in NewsKind)
 
 
-class SubscriptionForm(FlaskForm):
+class SubscriptionForm(Form):
     departments = MultiCheckboxField(_l("部门"), coerce=int)
     tags = MultiCheckboxField(_l("行业和人群标签"), coerce=int)
     districts = MultiCheckboxField(_l("区"))

@@ -16,6 +16,7 @@ from app.accounts.permissions import admin_required
 from app.extensions import db
 from app.notifications import bp
 from app.notifications.models import OutboxEmail
+from app.core.inputs import arg_int
 
 PAGE_SIZE = 50
 # Mail whose links are a key to the recipient's account.
@@ -41,7 +42,7 @@ def manage_mail() -> ResponseReturnValue:
     if not current_app.config["MAIL_SHOW_IN_APP"]:
         abort(404)
     recipient = (request.args.get("to") or "").strip().lower()
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(PAGE_SIZE + 1)
     if recipient:
         stmt = stmt.where(sa.func.lower(OutboxEmail.recipient) == recipient)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -39,7 +39,7 @@ def _eligibility_choices():
     return [(e.value, e.label) for e in Eligibility]
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     department_id = SelectField(_l("主办部门"), coerce=int, validators=[Optional()])
     title = StringField(_l("活动名称"), validators=[DataRequired(_l("请填写活动名称。")), Length(max=200)])
     description = TextAreaField(_l("活动介绍"), validators=[DataRequired(_l("请填写活动介绍。")), Length(max=5000)])
@@ -83,7 +83,7 @@ class ActivityForm(FlaskForm):
             raise ValidationError(_l("报名截止时间必须晚于报名开始时间。"))
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     day = DateField(_l("日期"), validators=[InputRequired(_l("请填写日期。"))])
     start = TimeField(_l("开始时间"), validators=[InputRequired(_l("请填写开始时间。"))])
     end = TimeField(_l("结束时间"), validators=[InputRequired(_l("请填写结束时间。"))])
@@ -96,7 +96,7 @@ class SessionForm(FlaskForm):
             raise ValidationError(_l("结束时间必须晚于开始时间。"))
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(Form):
     # The limit is checked by the service, with a message that names it.
     companions = SelectField(_l("同行人数"), coerce=int, choices=[(0, "0")], default=0, validate_choice=False)
 
@@ -105,18 +105,18 @@ class SignUpForm(FlaskForm):
         self.companions.choices = [(n, str(n)) for n in range(0, max_companions + 1)]
 
 
-class RatingForm(FlaskForm):
+class RatingForm(Form):
     stars = RadioField(_l("评分"), coerce=int, choices=[(n, str(n)) for n in range(1, 6)],
                        validators=[InputRequired(_l("请选择 1 到 5 星。"))])
     comment = TextAreaField(_l("评价（可选）"), validators=[Length(max=1000, message=_l("评价内容最多 1000 字。"))])
 
 
-class CancelActivityForm(FlaskForm):
+class CancelActivityForm(Form):
     reason = TextAreaField(_l("取消原因（会告知所有报名者）"),
                            validators=[DataRequired(_l("请填写取消原因，它会告知所有报名者。")), Length(max=1000)])
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     recipients = MultiCheckboxField(_l("发送给"), choices=[
         (RegistrationState.CONFIRMED.value, _l("已确认")), (RegistrationState.WAITLISTED.value, _l("候补中")),
         (RegistrationState.OFFERED.value, _l("待接受名额")), (RegistrationState.CHECKED_IN.value, _l("已签到"))],
@@ -126,12 +126,12 @@ class MessageForm(FlaskForm):
     body = TextAreaField(_l("内容"), validators=[DataRequired(_l("请填写内容。")), Length(max=5000)])
 
 
-class CheckInForm(FlaskForm):
+class CheckInForm(Form):
     code = StringField(_l("票码或短码"), validators=[DataRequired(_l("请输入票码或短码。")), Length(max=200)],
                        description=_l("扫描二维码，或输入电子票上的 8 位短码。"))
 
 
-class VotingWindowForm(FlaskForm):
+class VotingWindowForm(Form):
     year = IntegerField(_l("年份"), validators=[InputRequired(_l("请填写年份。")),
                                               NumberRange(min=2020, max=2100, message=_l("请填写有效的年份。"))],
                         default=lambda: local_today().year)  # the Open Month's year in Shanghai

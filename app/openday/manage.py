@@ -16,7 +16,7 @@ from flask_login import current_user
 from app.accounts.models import Department, Tag, User
 from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
 from app.core import confirm, exports
-from app.core.errors import INVALID, commit_or_explain, form_status, show_error, submit
+from app.core.errors import INVALID, commit, commit_or_explain, form_status, show_error, submit
 from app.core.storage import Upload
 from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
@@ -43,6 +43,7 @@ from app.openday.models import (
     Vote,
 )
 from app.templating import url_with
+from app.core.inputs import arg_int, form_int
 
 RS = RegistrationState
 PAGE_SIZE = 20
@@ -78,7 +79,7 @@ def _activity_fields(form: ActivityForm) -> dict:
 @staff_required
 def manage_index() -> ResponseReturnValue:
     stmt = scope_to_managed(sa.select(Activity), Activity.department_id)
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     if before:
         stmt = stmt.where(Activity.id < before)
     rows = db.session.scalars(stmt.options(sa.orm.joinedload(Activity.department),
@@ -111,7 +112,7 @@ def manage_new() -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
+            commit()
             flash(_("活动已创建（草稿）。请添加场次，然后发布。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_form.html", form=form, activity=None), form_status(form)
@@ -156,7 +157,7 @@ def manage_edit(activity_id: int) -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
+            commit()
             flash(_("已保存。") if changed or image else _("没有改动。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_form.html", form=form, activity=activity), form_status(form)
@@ -174,6 +175,10 @@ def manage_show(activity_id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
+    if (page := confirm.ask(_("发布后活动公开，市民可以按报名时间报名。确定发布？"), detail=activity.title,
+                            back=url_for("openday.manage_show", activity_id=activity.id), button=_("发布"),
+                            danger=False)) is not None:
+        return page
     commit_or_explain(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
     return redirect(url_for("openday.manage_show", activity_id=activity.id))
 
@@ -212,7 +217,7 @@ def manage_add_session(activity_id: int) -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
+            commit()
             flash(_("场次已添加。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_show.html", activity=activity, session_form=form,
@@ -239,7 +244,7 @@ def manage_edit_session(session_id: int) -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
+            commit()
             flash(_("已保存。") if changed else _("没有改动。"), "success")
             return redirect(url_for("openday.manage_show", activity_id=session.activity_id))
     return render_template("openday/manage_session_form.html", form=form, session=session,
@@ -270,7 +275,7 @@ def manage_participants(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
     state = _state_arg()
     stmt = _participants_stmt(session, state)
-    after = request.args.get("after", type=int)
+    after = arg_int("after")
     if after:
         stmt = stmt.where(Registration.id > after)
     rows = db.session.scalars(stmt.order_by(Registration.id).limit(100 + 1)).all()
@@ -307,7 +312,7 @@ def manage_export(session_id: int, fmt: str) -> ResponseReturnValue:
         abort(404)
     state = _state_arg()
     exports.audit_export(current_user, "openday.export", session.activity, fmt, session_id=session.id)
-    db.session.commit()
+    commit()
     return exports.download(fmt, f"openday-session-{session.id}-participants",
                             [zh for _key, zh in EXPORT_COLUMNS], _export_rows(session, state),
                             sheet_name="participants")
@@ -341,7 +346,7 @@ def manage_no_shows(session_id: int) -> ResponseReturnValue:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
+        commit()
         flash(_("已将 %(n)d 人标记为未到场。", n=n), "success")
     return redirect(url_for("openday.manage_participants", session_id=session.id))
 
@@ -355,7 +360,7 @@ def check_in(session_id: int) -> ResponseReturnValue:
     form = CheckInForm()
     wants_json = request.accept_mimetypes.best == "application/json"
     if request.method == "POST":
-        reg_id = request.form.get("registration_id", type=int)
+        reg_id = form_int("registration_id")
         method = request.form.get("method", "manual")
         method = method if method in ("scan", "manual", "search") else "manual"
         if reg_id or form.validate_on_submit():
@@ -364,7 +369,7 @@ def check_in(session_id: int) -> ResponseReturnValue:
             result, reg, message = services.check_in(
                 current_user, session, code="" if reg_id else form.code.data or "", registration=registration,
                 method="search" if reg_id else method, user_agent=request.user_agent.string)
-            db.session.commit()
+            commit()
             ok = result is CheckInResult.OK
             if wants_json:
                 return jsonify(result=result.value, ok=ok, message=message,
@@ -407,7 +412,7 @@ def manage_vote() -> ResponseReturnValue:
             db.session.rollback()
             show_error(form, exc)
         else:
-            db.session.commit()
+            commit()
             flash(_("投票设置已保存。"), "success")
             return redirect(url_for("openday.manage_vote"))
     cast, results, flagged = [], [], 0
@@ -416,7 +421,7 @@ def manage_vote() -> ResponseReturnValue:
         stmt = sa.select(Vote).where(Vote.window_id == window.id)
         if request.args.get("flagged") == "1":
             stmt = stmt.where(Vote.is_flagged)
-        before = request.args.get("before", type=int)
+        before = arg_int("before")
         if before:
             stmt = stmt.where(Vote.id < before)
         cast = db.session.scalars(stmt.options(sa.orm.joinedload(Vote.user), sa.orm.joinedload(Vote.activity))

@@ -256,14 +256,12 @@ def check_in(actor: User, session: ActivitySession, *, code: str = "", registrat
              method: str = "manual", user_agent: str = "", now: datetime | None = None) -> tuple[CheckInResult, Registration | None, str]:
     """Check a ticket in at the door. Every attempt is recorded. Returns (result, registration, message)."""
     now = now or utcnow()
-    if registration is not None:
-        # Picked by id (the name search): only a registration of this very session. Ids are sequential, so any
-        # other is refused exactly like a forged code and names nobody.
-        reg = registration if registration.session_id == session.id else None
-    else:
-        reg = find_by_code(code)
-        if reg is not None and reg.activity.department_id != session.activity.department_id:
-            reg = None  # another department's ticket: nothing about it is shown here
+    # By id (name search): only this session's registrations (ids are sequential); by code: only this department's.
+    # Anything else is refused like a forged code and names nobody.
+    reg = registration if registration is None or registration.session_id == session.id else None
+    reg = find_by_code(code) if registration is None else reg
+    if reg is not None and reg.activity.department_id != session.activity.department_id:
+        reg = None
     result, message = CheckInResult.OK, ""
     if reg is None:
         result, message = CheckInResult.UNKNOWN, _("无效的票码：找不到这张票，未签到。")
@@ -302,8 +300,7 @@ def check_in(actor: User, session: ActivitySession, *, code: str = "", registrat
         else:
             result = CheckInResult.ALREADY
             message = _("已于 %(time)s 签到，本次未重复签到。", time=format_local(reg.checked_in_at, "%H:%M"))
-    # A scan row names a registration only when it belongs to this session (the page lists names of its rows).
-    own = reg is not None and reg.session_id == session.id
+    own = reg is not None and reg.session_id == session.id  # only this session's rows name someone on the page
     db.session.add(CheckIn(session_id=session.id, registration_id=reg.id if own else None,
                            staff_id=actor.id, scanned_at=now, code=normalise_code(code)[:64], method=method[:20],
                            user_agent=(user_agent or "")[:300], result=result))

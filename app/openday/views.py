@@ -19,7 +19,7 @@ from icalendar import Calendar, Event
 from app.accounts.models import DISTRICTS, Department, Tag
 from app.accounts.permissions import can_manage_department, login_required, verified_required
 from app.core import confirm
-from app.core.errors import INVALID, commit_or_explain, submit
+from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
 from app.core.timeutil import SHANGHAI, format_local, from_local, local, utcnow
 from app.extensions import db, limiter
@@ -36,16 +36,11 @@ from app.openday.models import (
     RegistrationState,
 )
 from app.templating import url_with
+from app.core.inputs import arg_date, arg_int, parse_date
+from app.core.paging import parse_stamp_cursor
 
 RS = RegistrationState
 PAGE_SIZE = 20
-
-
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _public_activity(activity_id: int) -> Activity:
@@ -60,10 +55,10 @@ def _public_activity(activity_id: int) -> Activity:
 def _filters():
     return {
         "district": request.args.get("district") or None,
-        "department": request.args.get("department", type=int),
+        "department": arg_int("department", lenient=True),
         "mode": request.args.get("mode") if request.args.get("mode") in {m.value for m in ActivityMode} else None,
-        "day": _date_arg("date"),
-        "tag": request.args.get("tag", type=int),
+        "day": arg_date("date", lenient=True),
+        "tag": arg_int("tag", lenient=True),
     }
 
 
@@ -92,7 +87,8 @@ def index() -> ResponseReturnValue:
     month_arg = request.args.get("month", "")
     try:
         year, month = (int(x) for x in month_arg.split("-"))
-        date(year, month, 1)
+        if parse_date(f"{date(year, month, 1):%Y-%m-%d}") is None:
+            raise ValueError(month_arg)
     except ValueError:
         year, month = _opening_month(f, now)
     activities, next_url, weeks = [], None, []
@@ -100,12 +96,10 @@ def index() -> ResponseReturnValue:
         stmt = _filtered_activities(f)
         after = request.args.get("after", "")
         if after:
-            try:
-                ts, aid = after.split("_")
-                after_at = datetime.fromtimestamp(int(ts), tz=SHANGHAI)
-                stmt = stmt.where(sa.tuple_(Activity.first_starts_at, Activity.id) > (after_at, int(aid)))
-            except ValueError:
-                pass
+            cursor = parse_stamp_cursor(after, SHANGHAI)
+            if cursor is None:
+                abort(400)
+            stmt = stmt.where(sa.tuple_(Activity.first_starts_at, Activity.id) > cursor)
         stmt = stmt.options(sa.orm.selectinload(Activity.sessions), sa.orm.joinedload(Activity.department),
                             sa.orm.selectinload(Activity.tags))
         rows = db.session.scalars(stmt.order_by(Activity.first_starts_at, Activity.id).limit(PAGE_SIZE + 1)).all()
@@ -350,7 +344,7 @@ def cast_vote(activity_id: int) -> ResponseReturnValue:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
+        commit()
         flash(message, "success")
     return redirect(url_for("openday.vote"))
 

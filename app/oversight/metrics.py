@@ -5,7 +5,6 @@ Every function takes ``now`` so that figures are reproducible in tests; each is 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -22,8 +21,8 @@ from app.consultations.models import (
     FeedbackReport,
     ModerationState,
 )
-from app.core.errors import DomainError
-from app.core.timeutil import SHANGHAI, from_local, utcnow
+from app.core.periods import Period, PeriodError, parse_period  # noqa: F401  (shared; re-exported)
+from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db
 from app.hearings.models import FollowUp, Suggestion
 from app.openday.models import Activity, ActivitySession, ActivityState
@@ -163,50 +162,6 @@ def dashboard(now: datetime) -> dict:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Compliance per department and period
-
-@dataclass
-class Period:
-    key: str  # "2026-Q4" or "2026-11"
-    start: date
-    end: date  # exclusive
-
-    @property
-    def starts_at(self) -> datetime:
-        return from_local(self.start)
-
-    @property
-    def ends_at(self) -> datetime:
-        return from_local(self.end)
-
-
-class PeriodError(DomainError, ValueError):
-    """A period key that is neither a year, a quarter (2026-Q4) nor a month (2026-11)."""
-
-
-def parse_period(key: str) -> Period:
-    try:
-        year_s, _, part = key.partition("-")
-        year = int(year_s)
-        if not part:
-            if not 2000 <= year <= 2100:
-                raise ValueError
-            return Period(str(year), date(year, 1, 1), date(year + 1, 1, 1))
-        if part.upper().startswith("Q"):
-            q = int(part[1:])
-            if not 1 <= q <= 4:
-                raise ValueError
-            start = date(year, 3 * (q - 1) + 1, 1)
-            end = date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
-            return Period(f"{year}-Q{q}", start, end)
-        month = int(part)
-        if not 1 <= month <= 12 or not 2000 <= year <= 2100:
-            raise ValueError
-        start = date(year, month, 1)
-        end = date(year + (month == 12), 1 if month == 12 else month + 1, 1)
-        return Period(f"{year}-{month:02d}", start, end)
-    except (ValueError, IndexError) as exc:
-        raise PeriodError(key) from exc
-
 
 def quarters_of(period: Period) -> list[Period]:
     """A year's four quarters; any other period is itself."""

@@ -1,6 +1,7 @@
 """Sign in and out, and throttling after repeated failures."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -137,6 +138,7 @@ def test_logout_needs_a_post(client, resident, auth):
     assert client.get("/accounts/profile").status_code == 200
 
 
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
 def test_staff_and_admins_land_on_manage_residents_on_home(client, staff, admin, resident):
     for person, landing in ((staff, "/manage/"), (admin, "/manage/"), (resident, "/")):
         response = client.post("/accounts/login", data={"email": person.email, "password": PASSWORD})

@@ -64,7 +64,7 @@ def _urls(world):
     return ["/api/v1/", "/api/v1/consultations", f"/api/v1/consultations/{c.id}", "/api/v1/comments",
             f"/api/v1/comments?consultation={c.id}", "/api/v1/feedback-reports", "/api/v1/meetings",
             f"/api/v1/meetings/{m.id}", "/api/v1/activities", f"/api/v1/activities/{a.id}", "/api/v1/compliance",
-            "/api/v1/votes/2025"]
+            "/api/v1/votes/2025", "/api/v1/messages", "/api/v1/messages/figures?period=2026-Q4"]
 
 
 def _schema_for(doc, url):

@@ -1,4 +1,5 @@
 """Demo data: one open consultation with at least 10 articles and comments, one closed with its report; idempotent."""
+import pytest
 import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
@@ -21,6 +22,7 @@ def test_demo_loads_once(db, client):
     assert "13812345678" not in client.get(f"/consultations/{items[0].id}").get_data(as_text=True)
 
 
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
 def test_demo_comments_are_attached_to_the_article_they_talk_about(db):
     import re
 

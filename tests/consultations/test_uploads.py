@@ -109,6 +109,7 @@ def test_service_checks_only_the_head_and_stores_in_chunks(make_consultation, re
     assert b"".join(file_storage.read(services.file_key(comment.attachments[0]))) == PDF
 
 
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
 def test_the_commenter_sees_and_downloads_own_attachments_on_the_tracking_page(client, auth, make_consultation,
                                                                                resident, make_user, db):
     from app.accounts.models import Role

@@ -182,7 +182,8 @@ def test_staff_create_edit_publish(client, auth, staff, db):
         assert response.status_code == 302
         c = db.session.scalar(sa.select(Consultation))
         assert len(c.articles) == 5
-        assert client.post(f"/manage/consultations/{c.id}/publish").status_code == 302
+        assert "确定发布" in client.post(f"/manage/consultations/{c.id}/publish").get_data(as_text=True)
+        assert client.post(f"/manage/consultations/{c.id}/publish", data={"confirmed": "1"}).status_code == 302
         db.session.refresh(c)
         assert c.published_at is not None and c.state.value == "scheduled"
         page = client.get(f"/manage/consultations/{c.id}").get_data(as_text=True)

@@ -8,6 +8,9 @@ import pytest
 from app import create_app
 from config import ProductionConfig
 
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,3 +36,11 @@ def test_production_refuses_to_start_without_base_url(monkeypatch):
     monkeypatch.delenv("BASE_URL", raising=False)
     with pytest.raises(RuntimeError, match="BASE_URL"):
         create_app(config_class=ProductionConfig)
+
+
+def test_make_run_says_what_each_step_does():
+    out = _make_run_dry(PORT="5101")
+    steps = ["== Installing the pinned dependencies", "== Compiling the language catalogues",
+             "== Migrating the database", "== Loading the demo data", "Serving on http://127.0.0.1:5101"]
+    positions = [out.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions)

@@ -1,5 +1,9 @@
 """The user agreement and the privacy policy: both languages, linked from register and the footer, with the
 retention figures the settings really use and links to the pages that download and delete one's data."""
+import pytest
+
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
 
 
 def test_terms_and_privacy_in_both_languages_linked_from_register_and_footer(client, app):

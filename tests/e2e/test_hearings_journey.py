@@ -64,6 +64,7 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
     page.fill("input[name=closes_at]", (now + timedelta(days=10)).strftime(fmt))
     page.get_by_role("button", name="保存").click()
     expect(page.locator("h1")).to_have_text(TITLE)
+    page.once("dialog", lambda dialog: dialog.accept())  # public and final: the button asks first
     page.get_by_role("button", name="公告会议").click()
     expect(page.locator(".flash-success")).to_contain_text("会议已公告")
     check_a11y(page)

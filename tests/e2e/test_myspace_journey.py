@@ -61,6 +61,7 @@ def test_subscription_invitation_comment_and_answer(page, live_server, check_a11
     form.locator("button[type=submit], input[type=submit]").first.click()
     expect(page).to_have_url(re.compile(r"/manage/consultations/\d+$"))
     consultation_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+    page.once("dialog", lambda dialog: dialog.accept())  # publishing asks first
     page.locator(f"form[action$='/manage/consultations/{consultation_id}/publish'] button").click()
     expect(page.locator(".flashes")).to_contain_text("已发布")
     page.get_by_role("button", name="退出").click()

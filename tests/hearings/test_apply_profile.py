@@ -1,5 +1,6 @@
 """The application form asks for the quota categories missing from the profile, keeps what was typed, and saves
 the answers to the profile."""
+import pytest
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -7,6 +8,9 @@ import time_machine
 
 from app.accounts.models import Role
 from app.hearings.models import Application
+
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
 
 FORM = {"statement": "我住在老小区，关心加装电梯。", "confirms_categories": "y", "lives_or_works_in_city": "y",
         "consents_to_publication": "y"}

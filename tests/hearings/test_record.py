@@ -15,6 +15,7 @@ from tests.api.schema_check import validate
 from tests.hearings.conftest import AFTER_NUMBERS, _announce, _app, _panels
 
 
+@pytest.mark.slow  # a lottery run; the date and time-of-day rules stay fast in test_services
 def test_commit_before_chance(db, pool_meeting, staff):
     meeting = pool_meeting()
     with pytest.raises(HearingError, match="方案及其SHA-256公开之后"):  # no panels yet

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app.hearings import review, services
 from app.hearings.models import ApplicationState as S
 from tests.hearings.conftest import apply_kwargs
+
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
 
 
 def _apply(db, meeting, make_applicant, n):

@@ -32,7 +32,7 @@ def test_past_sessions_show_as_past_and_the_calendar_opens_on_the_next_open_mont
     assert "2027年8月" in calendar and "明年八月的开放日" in calendar
 
 
-def test_check_in_only_on_the_session_day(app, clock, make_activity, staff, people, db):
+def test_check_in_only_on_the_session_day(app, clock, make_activity, staff, people, db, monkeypatch):
     session = make_activity(capacity=3).sessions[0]  # 5 August 2026, 09:00-11:00
     reg = services.sign_up(people(1)[0], session)
     db.session.commit()
@@ -44,7 +44,7 @@ def test_check_in_only_on_the_session_day(app, clock, make_activity, staff, peop
     assert reg.state is RS.CONFIRMED
     clock.move_to(from_local(date(2026, 8, 5), time(7, 0)))
     assert services.check_in(staff, session, code=reg.short_code)[0] is CheckInResult.OK
-    app.config["OPENDAY_CHECK_IN_OPENS_MINUTES"] = 30
+    monkeypatch.setitem(app.config, "OPENDAY_CHECK_IN_OPENS_MINUTES", 30)
     late = make_activity(capacity=3).sessions[0]
     reg2 = services.sign_up(people(1)[0], late)
     db.session.commit()

@@ -1,8 +1,13 @@
 """Leaving and cancelling ask first, without JavaScript too; a waitlisted person's button says what it does."""
 from __future__ import annotations
 
+import pytest
+
 from app.openday import services
 from app.openday.models import RegistrationState as RS
+
+# No date logic here: twice in CI (slow), not nine times (CI budget).
+pytestmark = pytest.mark.slow
 
 
 def test_leaving_the_waitlist_says_so_and_asks_first(client, auth, clock, make_activity, people, db):

@@ -1,6 +1,7 @@
 """The demo loader: at least 8 activities of different departments, idempotent, with every kind of session."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
@@ -31,6 +32,7 @@ def test_demo_data_loads_once(db):
     assert [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Activity, Rating, Vote)] == before
 
 
+@pytest.mark.slow  # no date logic: twice in CI, not nine times
 def test_demo_vote_results_are_plausible(db):
     accounts_demo.load()
     db.session.commit()

@@ -167,7 +167,8 @@ def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
     assert resp.status_code == 302
     activity = db.session.scalar(sa.select(Activity))
     assert activity.department_id == staff.department_id and activity.published_at is None
-    page = client.post(f"/manage/openday/{activity.id}/publish", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/manage/openday/{activity.id}/publish", data={"confirmed": "1"},
+                       follow_redirects=True).get_data(as_text=True)
     assert "请先添加至少一个场次" in page
     resp = client.post(f"/manage/openday/{activity.id}/sessions",
                        data={"day": "2026-08-10", "start": "10:00", "end": "09:00", "capacity": "2"})
@@ -176,7 +177,8 @@ def test_staff_create_add_session_publish_edit(client, auth, clock, staff, db):
     client.post(f"/manage/openday/{activity.id}/sessions",
                 data={"day": "2026-08-10", "start": "10:00", "end": "11:30", "capacity": "2", "has_waitlist": "y"})
     assert count(db, ActivitySession) == 1
-    page = client.post(f"/manage/openday/{activity.id}/publish", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/manage/openday/{activity.id}/publish", data={"confirmed": "1"},
+                       follow_redirects=True).get_data(as_text=True)
     assert "活动已发布" in page
     bad = dict(data, address="", signup_closes_at="2026-06-01T09:00")
     resp = client.post(f"/manage/openday/{activity.id}/edit", data=bad)

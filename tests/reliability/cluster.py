@@ -47,13 +47,14 @@ class PgCluster:
         self.data = self.dir / "data"
         self.port = free_port()
         self.as_pg: tuple[str, ...] = ()
+        self.stopped = False
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
             self.as_pg = ("runuser", "-u", "postgres", "--")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         with open(self.data / "postgresql.conf", "a") as fh:
             fh.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.dir}'\n"
-                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 50\n")
+                     "fsync = off\nfull_page_writes = off\nmax_connections = 50\n")
         self.start()
         engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:

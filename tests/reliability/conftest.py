@@ -1,4 +1,4 @@
-"""Fixtures for the fault tests: one private PostgreSQL cluster per module (initdb takes seconds), with the
+"""Fixtures for the fault tests: one private PostgreSQL cluster for the session (initdb takes seconds), with the
 application's tables, an aiosmtpd server, and scheduler processes that are always stopped at the end."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from config import TestingConfig
 from tests.reliability.cluster import PG_BINS, PgCluster, SchedulerProcess, Smtp, scheduler_env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     if not PG_BINS or (shutil.which("runuser") is None and __import__("os").geteuid() == 0):
         pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")

@@ -1,0 +1,51 @@
+"""The base of every form: malformed values refused with a message next to the field, never stored (issue 10).
+
+- Text with a control character (NUL, ESC, DEL, C1 controls...; tab always passes, CR and LF only in a text area)
+  is refused: PostgreSQL refuses NUL, SQLite would store it and the Atom feed's XML would break on it.
+- A whole number outside -2^31..2^31-1 (the database's ``integer``) is refused.
+- A date or time outside 1900..2099 is refused (the app computes Shanghai days and deadlines from them).
+
+Every module's forms derive from ``Form`` (``tests/core/test_malformed_input.py`` checks that none is missed).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms.fields import IntegerField
+from wtforms.widgets import TextArea
+
+from app.core.inputs import MAX_DATE, MAX_INT, MIN_DATE, has_control
+
+CONTROL_MESSAGE = _l("不能包含控制字符（如 NUL 或换行符）。")
+NUMBER_MESSAGE = _l("数字超出允许范围。")
+DATE_MESSAGE = _l("日期须在 1900 年至 2099 年之间。")
+
+
+def field_problem(field) -> str | None:
+    """Why ``field``'s submitted value is malformed, or None."""
+    multiline = isinstance(field.widget, TextArea)
+    for raw in field.raw_data or ():
+        if isinstance(raw, str) and has_control(raw, multiline):
+            return str(CONTROL_MESSAGE)
+    data = field.data
+    if isinstance(field, IntegerField) and isinstance(data, int) and not -MAX_INT - 1 <= data <= MAX_INT:
+        return str(NUMBER_MESSAGE)
+    day = data.date() if isinstance(data, datetime) else data
+    if isinstance(day, date) and not MIN_DATE <= day <= MAX_DATE:
+        return str(DATE_MESSAGE)
+    return None
+
+
+class Form(FlaskForm):
+    """A FlaskForm that refuses control characters, out-of-range numbers and far dates next to their field."""
+
+    def validate(self, extra_validators=None) -> bool:
+        problems = {field.name: field_problem(field) for field in self}
+        if not any(problems.values()):
+            return super().validate(extra_validators)
+        # The other validators (and validate_<field> methods computing with dates) never see a malformed value.
+        for field in self:
+            field.errors = [problems[field.name]] if problems[field.name] else []
+        return False

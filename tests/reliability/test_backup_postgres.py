@@ -1,0 +1,19 @@
+"""`flask backup create` / `restore` on PostgreSQL (pg_dump / pg_restore, a private cluster): the demo data and the
+files of both storage backends, backed up, wiped, restored, every row and file found."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.core.test_backup import backup_wipe_restore, demo_site
+
+pytestmark = pytest.mark.slow
+
+
+def test_postgresql_backup_and_restore_find_every_row_and_file(cluster, tmp_path):
+    engine = sa.create_engine(cluster.url("postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE DATABASE canyu_backup"))
+    engine.dispose()
+    app = demo_site(cluster.url("canyu_backup"), tmp_path / "uploads")
+    backup_wipe_restore(app, tmp_path)
