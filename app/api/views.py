@@ -266,7 +266,7 @@ MEETING = obj({"id": I, "title": S, "summary": S, "department": DEPARTMENT, "sta
                "place": S, "seats": I, "alternates": I, "method": S, "applications_open_at": DT,
                "applications_close_at": DT, "application_count": I, "url": S})
 SELECTION = obj({
-    "quotas": {"type": "array", "items": obj({"category": S, "value": S, "min": I, "max": I})},
+    "quotas": {"type": "array", "items": obj({"category": S, "value": S, "min": I, "max": I, "reason": S})},
     "pool": {"type": ["object", "null"], "additionalProperties": False, "required": ["frozen_at", "size", "sha256", "file"],
              "properties": {"frozen_at": DT, "size": I, "sha256": S, "file": S}},
     "panels": {"type": ["object", "null"], "additionalProperties": False,
@@ -305,7 +305,7 @@ def _meeting(m, detail: bool = False) -> dict:
             sa.select(LotteryRun).where(LotteryRun.meeting_id == m.id, LotteryRun.status == LotteryStatus.SUCCEEDED)
             .order_by(LotteryRun.id.desc()).limit(1))  # the panels are published as soon as they are computed
         data["selection"] = {
-            "quotas": [q.as_dict() for q in m.quotas],
+            "quotas": [{**q.as_dict(), "reason": q.reason or ""} for q in m.quotas],
             "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,
                      "file": pool.content} if pool is not None else None,
             "panels": {"sha256": run.panels_sha256, "file": run.panels_content,
