@@ -13,27 +13,13 @@ from flask_babel import gettext as _
 
 from app.accounts import services
 from app.accounts.models import Role, User
-from app.accounts.tokens import load_user_for, make_token, state_fingerprint
+from app.accounts.tokens import load_user_for
 from app.core.audit import audit
 from app.core.timeutil import utcnow
-from app.notifications.services import queue_email
-
-
-def _fingerprint(user: User, data: dict | None = None) -> str:
-    # Valid while the account still has the new address the notice was about.
-    return state_fingerprint("email-undo", user.email, (data or {}).get("n"))
-
-
-def notify_old_address(user: User, old_email: str) -> None:
-    data = {"o": old_email, "n": user.email}
-    token = make_token("email-undo", user.id, _fingerprint(user, data), **data)
-    queue_email(old_email, "accounts/emails/email_changed", user=user, new_email=user.email,
-                link=services._absolute("accounts.undo_email_change", token=token),
-                hours=current_app.config["EMAIL_UNDO_HOURS"])
 
 
 def check(token: str) -> tuple[User, dict]:
-    return load_user_for("email-undo", token, current_app.config["EMAIL_UNDO_HOURS"], _fingerprint)
+    return load_user_for("email-undo", token, current_app.config["EMAIL_UNDO_HOURS"], services.email_undo_fingerprint)
 
 
 def undo(token: str) -> User:

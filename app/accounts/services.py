@@ -252,8 +252,7 @@ def confirm_email_change(token: str) -> User:
     user.email = new_email
     user.email_verified_at = utcnow()
     sessions.end_all(user)  # a new address signs the account out everywhere
-    from app.accounts import email_undo  # (imports this module)
-    email_undo.notify_old_address(user, old)
+    _notify_old_address(user, old)
     if user.role in (Role.STAFF, Role.ADMIN):
         audit(user, "accounts.change_email", user)
     return user
@@ -464,3 +463,17 @@ def reactivate_staff(actor: User, person: User) -> User:
         person.deactivated_at = None
         audit(actor, "accounts.reactivate_staff", person)
     return person
+
+
+def email_undo_fingerprint(user: User, data: dict | None = None) -> str:
+    """An undo link (accounts/email_undo.py) is valid while the account still has the address it was sent about."""
+    return state_fingerprint("email-undo", user.email, (data or {}).get("n"))
+
+
+def _notify_old_address(user: User, old_email: str) -> None:
+    """Tell the old address of the change, with a link that undoes it (EMAIL_UNDO_HOURS, once)."""
+    data = {"o": old_email, "n": user.email}
+    token = make_token("email-undo", user.id, email_undo_fingerprint(user, data), **data)
+    queue_email(old_email, "accounts/emails/email_changed", user=user, new_email=user.email,
+                link=_absolute("accounts.undo_email_change", token=token),
+                hours=current_app.config["EMAIL_UNDO_HOURS"])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
+from app.notifications.kinds import NewsKind
 
 
 class Notice(db.Model):
@@ -49,8 +50,6 @@ def news_text(kind, title: str) -> str:
 
 
 def _news(news: str, title: str) -> str:
-    from app.notifications.subscriptions import NewsKind  # subscriptions imports this module
-
     return news_text(NewsKind(news), title)
 
 

@@ -21,6 +21,7 @@ from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 from app.notifications.digest import DigestItem
+from app.notifications.kinds import NewsKind
 from app.notifications.notices import add_notice, news_text
 from app.notifications.services import queue_email
 from app.notifications.tokens import (  # noqa: F401  (unsubscribe_token is part of this module's interface)
@@ -29,14 +30,6 @@ from app.notifications.tokens import (  # noqa: F401  (unsubscribe_token is part
     unsubscribe_token,
     unsubscribe_url,
 )
-
-
-class NewsKind(LabelledEnum):
-    NEW_CONSULTATION = "new_consultation", _l("新的征询意见")
-    CLOSING_SOON = "closing_soon", _l("征询即将截止")
-    FEEDBACK_REPORT = "feedback_report", _l("意见采纳情况反馈发布")
-    NEW_MEETING = "new_meeting", _l("新的决策会议")
-    NEW_ACTIVITY = "new_activity", _l("新的开放活动")
 
 
 class Delivery(LabelledEnum):
