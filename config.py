@@ -1,6 +1,7 @@
 """Settings, read from the environment. See the README's "Settings" section for each one."""
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -134,6 +135,9 @@ class Config:
 
     # Consultations: feedback report due this many days after closing.
     FEEDBACK_REPORT_DUE_DAYS = _int("FEEDBACK_REPORT_DUE_DAYS", 30)
+    # Messages' time limits per source, overriding the defaults in app/messages/rules.py, e.g.
+    # {"hotline_12345": {"ack_days": 1, "reply_days": 3, "review_required": false, "rule_name": "..."}}
+    MESSAGE_TIME_LIMITS = json.loads(os.environ.get("MESSAGE_TIME_LIMITS") or "{}")
     # Comments per account per hour (besides the per-address limit of the comment form).
     COMMENT_ACCOUNT_LIMIT = _int("COMMENT_ACCOUNT_LIMIT", 10)
     # Open Month: check-in opens this many minutes before a session starts, on the session's day only.

@@ -65,34 +65,45 @@ def _load(db, n: int, departments, writer, now) -> None:
     db.session.commit()
 
 
-def _measure(app, client, url: str) -> tuple[float, int]:
+def _measure(setups: dict, url: str, login: str | None = None) -> dict:
+    """Median time and SQL statements of ``url`` for each size, the sizes' requests alternating, so that a change
+    in the machine's load weighs on every size alike."""
     import sqlalchemy as sa
 
     from app.extensions import db
 
-    with app.app_context():
-        engine = db.engine
-    count = [0]
+    counts, times = {}, {n: [] for n in setups}
+    for n, (app, client, emails) in setups.items():
+        if login:
+            client.post("/accounts/logout")
+            client.post("/accounts/login", data={"email": emails[login], "password": PASSWORD})
+        client.get(url(n) if callable(url) else url)  # warm up
+    for _ in range(ROUNDS):
+        for n, (app, client, _emails) in setups.items():
+            with app.app_context():
+                engine = db.engine
+            count = [0]
 
-    def counter(*_args, **_kw):
-        count[0] += 1
+            def counter(*_args, **_kw):
+                count[0] += 1
 
-    client.get(url)  # warm up
-    times = []
-    sa.event.listen(engine, "before_cursor_execute", counter)
-    try:
-        for _ in range(ROUNDS):
-            count[0] = 0
-            t0 = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - t0)
+            sa.event.listen(engine, "before_cursor_execute", counter)
+            try:
+                t0 = time.perf_counter()
+                response = client.get(url(n) if callable(url) else url)
+                times[n].append(time.perf_counter() - t0)
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", counter)
             assert response.status_code == 200, (url, response.status_code)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", counter)
-    return statistics.median(times) * 1000, count[0]
+            body = response.get_data(as_text=True)
+            counts[n] = (count[0], body.count('<li class="card">') + body.count('<tr><td><a href="/manage/messages/'))
+    return {n: (statistics.median(times[n]) * 1000, counts[n]) for n in setups}
 
 
-def run(n: int, url: str) -> dict:
+PASSWORD = "bench-password-1"
+
+
+def setup(n: int, url: str) -> tuple:
     import sqlalchemy as sa
 
     from app import create_app
@@ -100,8 +111,8 @@ def run(n: int, url: str) -> dict:
     from app.accounts.services import set_password
     from app.core.timeutil import utcnow
     from app.extensions import db
-    from app.messages import imports
-    from app.messages.models import Message, MessageSource
+    from app.core.paging import time_cursor
+    from app.messages.models import Message
     from bench.benchdb import ensure_database
     from config import TestingConfig
 
@@ -118,7 +129,7 @@ def run(n: int, url: str) -> dict:
         staff = User(email="staff@example.com", name="刘洋", role=Role.STAFF, email_verified_at=now)
         admin = User(email="admin@example.com", name="周敏", role=Role.ADMIN, email_verified_at=now)
         for person in (writer, staff, admin):
-            set_password(person, "bench-password-1")
+            set_password(person, PASSWORD)
         db.session.add_all(departments + [writer, staff, admin])
         db.session.flush()
         staff.department_id = departments[1].id
@@ -132,56 +143,62 @@ def run(n: int, url: str) -> dict:
         deep = db.session.execute(sa.select(Message.published_at, Message.id).where(Message.published_at.is_not(None))
                                   .order_by(Message.published_at, Message.id).offset(n // 10).limit(1)).first()
         emails = {"staff": staff.email, "admin": admin.email}
-        admin_user = db.session.get(User, admin.id)
-    from app.core.paging import time_cursor
-
-    client = app.test_client()
-    results["public list, first page"] = _measure(app, client, "/messages/")
-    results["public list, deep page"] = _measure(app, client, f"/messages/?before={time_cursor(*deep)}")
-    for who in ("staff", "admin"):
-        client.post("/accounts/logout")
-        client.post("/accounts/login", data={"email": emails[who], "password": "bench-password-1"})
-        label = "department queue (by deadline)" if who == "staff" else "office queue (every department)"
-        results[label] = _measure(app, client, "/manage/messages/")
-    if n == max(SIZES):
-        header = "source_id,forwarded_at,subject,text,writer_name,writer_phone,district,allow_publish\n"
-        rows = "".join(f"GOV-B-{i},2026-11-03 14:20,关于第{i % 50}个问题,第{i}号转办留言：请处理。,李四,13900001111,"
-                       f"徐汇区,是\n" for i in range(IMPORT_ROWS))
-        data = (header + rows).encode("utf-8")
-        with app.app_context():
-            actor = db.session.get(User, admin_user.id)
-            t0 = time.perf_counter()
-            report = imports.import_file(actor, MessageSource.CENTRAL_PORTAL, "bench.csv", data)
-            db.session.commit()
-            first = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            again = imports.import_file(actor, MessageSource.CENTRAL_PORTAL, "bench.csv", data)
-            db.session.commit()
-            second = time.perf_counter() - t0
-            results["import"] = (first, report.imported, second, again.imported, again.duplicates)
+        admin_id = admin.id
+    results["deep"] = time_cursor(*deep)
+    results["admin_id"] = admin_id
     results["load"] = load_s
-    return results
+    return app, app.test_client(), emails, results
+
+
+def bench_import(app, admin_id: int) -> tuple:
+    """Import IMPORT_ROWS forwarded rows from a CSV file, then the same file again (which adds nothing)."""
+    from app.accounts.models import User
+    from app.extensions import db
+    from app.messages import imports
+    from app.messages.models import MessageSource
+
+    header = "source_id,forwarded_at,subject,text,writer_name,writer_phone,district,allow_publish\n"
+    rows = "".join(f"GOV-B-{i},2026-11-03 14:20,关于第{i % 50}个问题,第{i}号转办留言：请处理。,李四,13900001111,"
+                   f"徐汇区,是\n" for i in range(IMPORT_ROWS))
+    data = (header + rows).encode("utf-8")
+    with app.app_context():
+        actor = db.session.get(User, admin_id)
+        t0 = time.perf_counter()
+        report = imports.import_file(actor, MessageSource.CENTRAL_PORTAL, "bench.csv", data)
+        db.session.commit()
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = imports.import_file(actor, MessageSource.CENTRAL_PORTAL, "bench.csv", data)
+        db.session.commit()
+        second = time.perf_counter() - t0
+    return first, report.imported, second, again.imported, again.duplicates
 
 
 def main() -> None:
     base = os.environ.get("BENCH_DATABASE_URL")
     folder = tempfile.mkdtemp()
-    by_size = {}
+    setups, results = {}, {}
     for n in SIZES:
-        url = base or f"sqlite:///{folder}/bench-{n}.db"
-        by_size[n] = run(n, url)
-        print(f"{n:>7} messages loaded in {by_size[n]['load']:.1f} s")
-    small, large = by_size[min(SIZES)], by_size[max(SIZES)]
-    print(f"\ndatabase: {'PostgreSQL' if base and base.startswith('postgresql') else 'SQLite'}; median of {ROUNDS}")
-    print(f"{'page':36} {min(SIZES):>8} {'':6} {max(SIZES):>8} {'':6} ratio")
-    for key in small:
-        if key in ("load", "import"):
-            continue
-        (ms_s, q_s), (ms_l, q_l) = small[key], large[key]
-        print(f"{key:36} {ms_s:7.1f}ms {q_s:3d} q {ms_l:7.1f}ms {q_l:3d} q {ms_l / ms_s:5.2f}")
-    if "import" in large:
-        first, imported, second, again, dup = large["import"]
-        print(f"\nimport of {IMPORT_ROWS} CSV rows into {max(SIZES)} messages: {first:.1f} s ({imported} imported); "
+        url = f"{base}_{n}" if base else f"sqlite:///{folder}/bench-{n}.db"
+        app, client, emails, results[n] = setup(n, url)
+        setups[n] = (app, client, emails)
+        print(f"{n:>7} messages loaded in {results[n]['load']:.1f} s")
+    pages = {
+        "public list, first page": _measure(setups, "/messages/"),
+        "public list, deep page": _measure(setups, lambda n: f"/messages/?before={results[n]['deep']}"),
+        "department queue (by deadline)": _measure(setups, "/manage/messages/", "staff"),
+        "office queue (every department)": _measure(setups, "/manage/messages/", "admin"),
+    }
+    small, large = min(SIZES), max(SIZES)
+    print(f"\ndatabase: {'PostgreSQL' if base and base.startswith('postgresql') else 'SQLite'}; median of {ROUNDS}, "
+          f"sizes alternating; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'page (rows shown, SQL statements)':36} {small:>8} {'':12} {large:>8} {'':12} ratio")
+    for key, by_size in pages.items():
+        (ms_s, (q_s, r_s)), (ms_l, (q_l, r_l)) = by_size[small], by_size[large]
+        print(f"{key:36} {ms_s:7.1f}ms {r_s:3d} r {q_s:2d} q {ms_l:7.1f}ms {r_l:3d} r {q_l:2d} q {ms_l / ms_s:5.2f}")
+    if IMPORT_ROWS:
+        first, imported, second, again, dup = bench_import(setups[large][0], results[large]["admin_id"])
+        print(f"\nimport of {IMPORT_ROWS} CSV rows into {large} messages: {first:.1f} s ({imported} imported); "
               f"the same file again: {second:.1f} s ({again} imported, {dup} duplicates)")
 
 

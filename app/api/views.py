@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from flask import url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from werkzeug.exceptions import MethodNotAllowed
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import ENDPOINTS, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.api.core import (ENDPOINTS, PERIOD_PATTERN, ApiError, Param, allowed_methods, cursor_datetime, cursor_int,
+                          endpoint, iso, page)
 from app.consultations.models import (
     Comment,
     CommentGroup,
@@ -202,7 +204,7 @@ def _comment(c) -> dict:
           "first. Names are masked.", COMMENT,
           [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
            Param("tag", description="Tag name of the consultation (Chinese or English).")] + DATE_PARAMS,
-          paginated=True)
+          paginated=True, cursor="id")
 def comments(args) -> dict:
 
     stmt = sa.select(Comment).where(Comment.moderation_state == ModerationState.PUBLISHED)
@@ -368,7 +370,8 @@ def _activity(a) -> dict:
 
 @endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
           [Param("department", description="Department code."), Param("district", description="District code."),
-           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True)
+           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True,
+          cursor="id")
 def activities(args) -> dict:
 
     stmt = (sa.select(Activity).where(Activity.published_at.is_not(None))
@@ -424,7 +427,8 @@ COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
 
 
 @endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",
-          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.")])
+          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.",
+                            pattern=PERIOD_PATTERN)])
 def compliance(args) -> dict:
 
     key = args.get("period") or metrics.quarter_of(local(utcnow()).date())
@@ -438,6 +442,9 @@ def compliance(args) -> dict:
 
 @bp.route("/api/v1/<path:anything>")
 def not_found(anything: str) -> ResponseReturnValue:
+    allowed = allowed_methods()
+    if allowed != "OPTIONS":  # the address exists for other methods (POST /api/v1/messages/forwarded)
+        raise MethodNotAllowed(valid_methods=allowed.split(", "))
     raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
 
 

@@ -14,11 +14,13 @@ def _china_calendar(year: int) -> holidays.HolidayBase:
     return holidays.China(years=year)
 
 
+@lru_cache(maxsize=8192)
 def is_working_day(d: date) -> bool:
     """Working day of the official calendar: weekdays that are not holidays, plus make-up workdays."""
     return _china_calendar(d.year).is_working_day(d)
 
 
+@lru_cache(maxsize=8192)
 def add_working_days(start: date, n: int) -> date:
     """The ``n``-th working day after ``start`` (``start`` itself not counted); ``n`` = 0 gives ``start``.
     Three working days after Wednesday 2026-09-30 is Saturday 2026-10-10: the National Day holiday does not

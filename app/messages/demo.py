@@ -15,10 +15,10 @@ from unittest import mock
 import sqlalchemy as sa
 
 from app.accounts.models import Department, User
-from app.core.timeutil import utcnow
+from app.core.timeutil import format_local, utcnow
 from app.extensions import db
-from app.messages import handling, problems, services
-from app.messages.models import ActionKind, CommonProblem, Message, MessageSource, Resolution
+from app.messages import handling, imports, problems, services
+from app.messages.models import ActionKind, CommonProblem, ImportBatch, Message, MessageSource, Resolution
 
 S = MessageSource
 
@@ -57,6 +57,11 @@ MESSAGES = [
 ]
 
 PROBLEM_TITLE = "加装电梯审批时间长、流程繁"
+
+BATCH = """来源编号,转办时间,主题,内容,姓名,电话,区,同意公开
+MB-EC-0201,{when},小区垃圾分类点夜间异味,垃圾分类投放点夜间异味大，建议增加清运频次。,赵女士,13300007777,长宁区,是
+MB-EC-0202,2026-13-01,日期有误的一行,这一行的日期无法识别，导入报告会列出它。,钱先生,,,否
+"""
 
 
 def _department(code: str | None) -> Department | None:
@@ -155,6 +160,10 @@ def load() -> str:
         if dept is not None:
             _story(message, story, dept, received, admin, now)
         db.session.flush()
+    if db.session.scalar(sa.select(ImportBatch.id)) is None:  # one batch from a mailbox, with one bad row
+        batch = BATCH.format(when=format_local(now - timedelta(days=5)))
+        report = imports.import_file(admin, MessageSource.MAILBOX, "信箱转办-示例.csv", batch.encode("utf-8"))
+        added += report.imported
     if db.session.scalar(sa.select(CommonProblem.id).where(CommonProblem.title == PROBLEM_TITLE)) is None:
         housing = _department("housing")
         members = list(db.session.scalars(sa.select(Message).where(

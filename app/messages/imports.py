@@ -36,8 +36,8 @@ from app.messages.models import (
     MessageError,
     MessageEvent,
     MessageSource,
+    WriterType,
 )
-from app.messages.services import refresh_deadlines
 
 MAX_ROWS = 20_000
 MAX_BYTES = 20 * 1024 * 1024
@@ -244,23 +244,27 @@ def _write_chunk(batch: ImportBatch, source: MessageSource, chunk: list[tuple[in
     fresh = [fields for _line, fields in chunk if fields["source_ref"] not in stored]
     report.duplicates += len(chunk) - len(fresh)
     numbers = _tracking_numbers(len(fresh), now)
-    messages = []
+    rows = []
     for fields, number in zip(fresh, numbers):
         received = fields["forwarded_at"]
-        message = Message(
-            tracking_number=number, source=source, source_ref=fields["source_ref"], forwarded_at=received,
-            import_batch_id=batch.id, writer_name=fields["writer_name"], writer_phone=fields["writer_phone"],
-            writer_email=fields["writer_email"], public_name=mask_name(fields["writer_name"]),
-            subject=fields["subject"], text_original=fields["text"],
-            text_public=mask_personal_information(fields["text"]), district=fields["district"],
-            allow_publish=fields["allow_publish"], received_at=received, created_at=now,
-            contact_preference=ContactPreference.EMAIL if fields["writer_email"] else ContactPreference.PHONE)
-        refresh_deadlines(message)
-        message.events.append(MessageEvent(kind=EventKind.RECEIVED, at=received, note=source.msgid))
-        messages.append(message)
-    db.session.add_all(messages)
-    db.session.flush()
-    report.imported += len(messages)
+        rows.append({
+            "tracking_number": number, "source": source, "source_ref": fields["source_ref"], "forwarded_at": received,
+            "import_batch_id": batch.id, "writer_name": fields["writer_name"], "writer_phone": fields["writer_phone"],
+            "writer_email": fields["writer_email"], "public_name": mask_name(fields["writer_name"]),
+            "subject": fields["subject"], "text_original": fields["text"],
+            "text_public": mask_personal_information(fields["text"]), "district": fields["district"],
+            "allow_publish": fields["allow_publish"], "received_at": received, "created_at": now,
+            "contact_preference": ContactPreference.EMAIL if fields["writer_email"] else ContactPreference.PHONE,
+            "writer_type": WriterType.RESIDENT, "return_count": 0, "extension_days": 0,
+            "reply_due_at": rules.reply_due(source, received)})
+    if not rows:
+        return
+    # Core multi-row inserts (one statement per chunk, ids returned in order), not one ORM object per row.
+    ids = db.session.scalars(sa.insert(Message).returning(Message.id, sort_by_parameter_order=True), rows).all()
+    db.session.execute(sa.insert(MessageEvent), [
+        {"message_id": mid, "kind": EventKind.RECEIVED, "at": row["received_at"], "note": source.msgid}
+        for mid, row in zip(ids, rows)])
+    report.imported += len(rows)
 
 
 def _tracking_numbers(n: int, now: datetime) -> list[str]:

@@ -104,8 +104,14 @@ class Message(db.Model):
         sa.UniqueConstraint("source", "source_ref", name="uq_message_source_ref"),
         # The department's queue by reply deadline, and the office's by acknowledgement deadline.
         sa.Index("ix_message_queue", "department_id", "replied_at", "reply_due_at", "id"),
-        sa.Index("ix_message_waiting", "replied_at", "reply_due_at", "id"),  # the office's queue (queues.py)
+        # Messages never replied, in deadline order (queues.py): partial, because PostgreSQL does not read the order
+        # of (replied_at, reply_due_at, id) for "replied_at IS NULL" and would sort every waiting message.
+        sa.Index("ix_message_waiting_due", "reply_due_at", "id", postgresql_where=sa.text("replied_at IS NULL"),
+                 sqlite_where=sa.text("replied_at IS NULL")),
+        sa.Index("ix_message_dept_waiting_due", "department_id", "reply_due_at", "id",
+                 postgresql_where=sa.text("replied_at IS NULL"), sqlite_where=sa.text("replied_at IS NULL")),
         sa.Index("ix_message_reopened", "reopened_at"),
+        sa.Index("ix_message_dept_reopened", "department_id", "reopened_at"),
         sa.Index("ix_message_review", "reply_submitted_at"),
         sa.Index("ix_message_extension", "extension_decision"),
         # Public list, newest first by keyset (published_at, id).

@@ -1,10 +1,13 @@
 """The demo loader: a month of messages in every handling state, one common problem, idempotent."""
+import pytest
 import sqlalchemy as sa
 
 from app.accounts import demo as accounts_demo
 from app.core.timeutil import utcnow
 from app.messages import demo
-from app.messages.models import CommonProblem, ExtensionDecision, Message, MessageSource, MessageState
+from app.messages.models import CommonProblem, ImportBatch, ExtensionDecision, Message, MessageSource, MessageState
+
+pytestmark = pytest.mark.slow  # views and loaders, not clock-sensitive: run in the two full passes, not the clock passes
 
 
 def test_demo_data_loads_once(db):
@@ -23,6 +26,8 @@ def test_demo_data_loads_once(db):
     assert any(m.return_count and m.department_id for m in messages)
     assert any(m.extension_decision is ExtensionDecision.APPROVED for m in messages)
     assert any(m.rated_at and m.reopened_at for m in messages) and any(m.is_satisfied for m in messages)
+    batch = db.session.scalar(sa.select(ImportBatch))
+    assert batch.rows_imported == 1 and batch.errors[0]["line"] == 3
     problem = db.session.scalar(sa.select(CommonProblem))
     assert problem.is_confirmed and len(problem.messages) >= 2
     assert demo.load() == ""

@@ -2,11 +2,14 @@
 import io
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 
 from app.messages import forwarding, imports
 from app.messages.models import ForwardingToken, ImportBatch, Message, MessageSource
 from app.core.timeutil import local
+
+pytestmark = pytest.mark.slow  # views and loaders, not clock-sensitive: run in the two full passes, not the clock passes
 
 HEADER = "source_id,forwarded_at,subject,text,writer_name,writer_phone,district,allow_publish\n"
 GOOD = ("GOV-1,2026-11-03 14:20,惠企政策申报材料能否简化,建议数据共享，联系13800001234。,陈强,13800001234,浦东新区,是\n"

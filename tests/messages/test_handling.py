@@ -116,3 +116,29 @@ def test_a_platform_reply_without_review_goes_out_at_once(db, make_forwarded, ma
     with pytest.raises(MessageError):
         handling.assign(admin, message, staff.department_id)  # replied: nothing to reassign
     assert staff.role is Role.STAFF
+
+
+def test_queues_merge_waiting_reopened_and_co_handled_by_deadline(db, make_message, make_forwarded, resident, admin,
+                                                                  staff, make_department, make_user):
+    from app.messages.queues import queue_page
+
+    other = make_department(name="市水务局")
+    reopened = make_message(resident)  # platform: 10 working days
+    hotline = make_forwarded("H-77", source=MessageSource.HOTLINE_12345)  # 5 working days: due first
+    co_handled = make_forwarded("M-77", source=MessageSource.MAILBOX)
+    with time_machine.travel(RECEIVED + timedelta(hours=2), tick=False):
+        handling.assign(admin, reopened, staff.department_id)
+        handling.assign(admin, hotline, staff.department_id)
+        handling.assign(admin, co_handled, other.id, [staff.department_id])
+        handling.write_reply(staff, reopened, "答复")
+        handling.review_reply(admin, reopened, True)
+        handling.rate(resident, reopened, resolution=Resolution.NOT_RESOLVED, satisfied=False, reopen_reason="未解决")
+    db.session.commit()
+    rows, key = queue_page(staff, "open", None, 10)
+    # hotline due 13 Oct, reopened 20 Oct (10 working days from the reopening), mailbox 21 Oct
+    assert [m.id for m in rows] == [hotline.id, reopened.id, co_handled.id] and key == "reply_due_at"
+    office, _key = queue_page(admin, "open", None, 2)
+    assert [m.id for m in office] == [hotline.id, reopened.id]
+    rest, _key = queue_page(admin, "open", (office[-1].reply_due_at, office[-1].id), 2)
+    assert [m.id for m in rest] == [co_handled.id]
+    assert queue_page(make_user(Role.STAFF, department=other), "open", None, 10)[0] == [co_handled]

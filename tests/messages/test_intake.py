@@ -1,9 +1,12 @@
 import io
 
+import pytest
 import sqlalchemy as sa
 
 from app.messages.models import Message, MessageState
 from app.notifications.models import OutboxEmail
+
+pytestmark = pytest.mark.slow  # views and loaders, not clock-sensitive: run in the two full passes, not the clock passes
 
 PDF = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"
 

@@ -1,6 +1,7 @@
 """Staff pages: the queue ordered by deadline, what each department sees, the acts through their forms."""
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Role
@@ -8,6 +9,8 @@ from app.messages import handling
 from app.messages.models import Message, MessageSource
 
 from tests.messages.conftest import RECEIVED
+
+pytestmark = pytest.mark.slow  # views and loaders, not clock-sensitive: run in the two full passes, not the clock passes
 
 
 def test_queue_by_deadline_scoped_to_the_department(client, auth, db, make_forwarded, make_message, resident, admin,
@@ -40,6 +43,7 @@ def test_acts_through_the_forms(client, auth, db, make_message, resident, admin,
     assert response.status_code == 302
     client.post("/accounts/logout")
     auth.login(co_staff)
+    assert message.tracking_number in client.get("/manage/messages/").get_data(as_text=True)  # co-handled
     bad = client.post(f"/manage/messages/{message.id}/opinion", data={"opinion-opinion": ""})
     assert bad.status_code == 422 and "请填写会办意见。" in bad.get_data(as_text=True)
     assert client.post(f"/manage/messages/{message.id}/opinion",

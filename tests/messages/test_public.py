@@ -11,6 +11,8 @@ from tests.api.schema_check import validate
 from tests.messages.conftest import RECEIVED
 
 
+pytestmark = pytest.mark.slow  # many messages written and released through the services (4 s)
+
 def _published(db, make_message, resident, admin, staff, n):
     messages = []
     for i in range(n):
@@ -29,7 +31,6 @@ def _published(db, make_message, resident, admin, staff, n):
     return messages
 
 
-@pytest.mark.slow  # 22 messages written, handled and released: about 4 s
 def test_public_list_pages_by_keyset_and_hides_personal_data(client, db, make_message, resident, admin, staff):
     messages = _published(db, make_message, resident, admin, staff, PAGE_SIZE + 2)
     first = client.get("/messages/").get_data(as_text=True)

@@ -3,6 +3,7 @@ import io
 from datetime import date, datetime, timezone
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -54,6 +55,7 @@ def test_monthly_figures_per_department_and_source(db, make_message, make_forwar
     assert reports.figures(parse_period("2026-09"))["total"]["received"] == 0
 
 
+@pytest.mark.slow  # pages and downloads; the figures' date rules are tested fast above
 def test_report_pages_and_downloads(client, auth, db, make_message, make_forwarded, resident, admin, staff,
                                     make_department, make_user):
     _october(db, make_message, make_forwarded, resident, admin, staff, make_department, make_user)
@@ -70,6 +72,7 @@ def test_report_pages_and_downloads(client, auth, db, make_message, make_forward
     assert "On time" in public and "李" not in public and "13812345678" not in public
 
 
+@pytest.mark.slow
 def test_common_problem_found_confirmed_and_every_writer_told(db, make_message, make_forwarded, make_user, admin,
                                                               client):
     a = make_message(make_user(name="张一"), subject="加装电梯审批太慢", text="加装电梯审批时间太长，希望一网通办，缩短审批。")

@@ -38,6 +38,7 @@ def test_the_reminder_comes_two_working_days_before_the_last_day():
 
 def test_time_limits_are_settings_with_the_rule_named(app):
     assert "10个工作日" in str(rules.time_limit(MessageSource.CENTRAL_PORTAL).rule_name)
+    before = app.config.get("MESSAGE_TIME_LIMITS", {})
     app.config["MESSAGE_TIME_LIMITS"] = {"hotline_12345": {"reply_days": 3, "review_required": True}}
     try:
         limit = rules.time_limit(MessageSource.HOTLINE_12345)
@@ -46,4 +47,4 @@ def test_time_limits_are_settings_with_the_rule_named(app):
         due = rules.reply_due(MessageSource.HOTLINE_12345, datetime(2026, 9, 30, 2, tzinfo=timezone.utc))
         assert rules.last_day(due) == date(2026, 10, 10)
     finally:
-        app.config.pop("MESSAGE_TIME_LIMITS")
+        app.config["MESSAGE_TIME_LIMITS"] = before
