@@ -58,6 +58,18 @@ def verify_meeting(meeting: Meeting) -> tuple[bool, list[str]]:
     c.same("pool file SHA-256 (pool content hashed)", frozen["data"]["pool_sha256"], selection.sha256(pool.content))
     c.same("pool SHA-256 (stored)", frozen["data"]["pool_sha256"], pool.sha256)
     pool_doc = json.loads(pool.content)
+    # the quotas in force: the database's must be the pool file's (which carry any relaxation in the record)
+    c.same("quotas (pool file vs database)", sorted((q["category"], q["value"], q["min"], q["max"])
+                                                    for q in pool_doc.get("quotas", [])),
+           sorted((q.category, q.value, q.minimum, q.maximum) for q in meeting.quotas))
+    for e in entries:
+        if e["kind"] == record.Kind.QUOTAS_RELAXED:
+            for ch in e["data"].get("changes", []):
+                loosened = (ch.get("new_min") is None and ch.get("new_max") is None) or (
+                    ch["new_min"] <= ch["old_min"] and ch["new_max"] >= ch["old_max"])
+                if not loosened or not str(ch.get("reason") or "").strip():
+                    c.fail(f"record entry {e['seq']}: change of {ch.get('category')}={ch.get('value')} is not a "
+                           f"loosening with a reason: {ch}")
     categories = {e["number"]: e["categories"] for e in pool_doc["entries"]}
     c.same("pool size", frozen["data"]["size"], len(pool.entries))
     for e in sorted(pool.entries, key=lambda e: e.number):

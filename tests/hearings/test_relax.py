@@ -61,6 +61,10 @@ def test_infeasible_quota_is_explained_on_a_chinese_page_and_relaxed_in_public(c
         assert kinds[-2:] == [relax.QUOTAS_RELAXED, record.Kind.POOL_FROZEN]
         assert record.check_chain(record.document(meeting.id)) == []
         assert verify.verify_meeting(meeting)[0], verify.verify_meeting(meeting)[1]
+        meeting.quotas[0].minimum = 4  # the database quietly back to the old quota: verify names it
+        ok, lines = verify.verify_meeting(meeting)
+        assert not ok and any("quotas (pool file vs database)" in line for line in lines)
+        db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(
             AuditEntry.action == "hearing.quotas_relaxed")) == 1
         # the lottery now runs on the relaxed quotas
