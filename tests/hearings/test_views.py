@@ -172,10 +172,20 @@ def _through_draw(client, auth, db, pool_meeting, staff):
     jobs.run_queued_lotteries()
     with time_machine.travel(meeting.closes_at + timedelta(days=1)):
         auth.login(staff)
+        sources = "福彩3D 第2026150期开奖号码\n体彩排列5 第26150期"
+        for times, field, message in (("晚上9点", "times", "21:30"), ("21:15 20:30 19:00", "times", "每个来源一个"),
+                                      ("21:30", "expected_on", "至少1整天")):
+            expected_on = "2026-06-30" if field == "times" else meeting.closes_at.date().isoformat()
+            r = client.post(f"/manage/hearings/{meeting.id}/announce-draw", data={
+                "announce-descriptions": sources, "announce-expected_on": expected_on, "announce-times": times})
+            html = r.get_data(as_text=True)
+            assert r.status_code == 422 and f'id="announce-{field}-error"' in html and message in html
+        assert meeting.draw is None
         r = client.post(f"/manage/hearings/{meeting.id}/announce-draw",
-                        data={"announce-descriptions": "福彩3D 第2026150期开奖号码\n体彩排列5 第26150期",
-                              "announce-expected_on": "2026-06-30", "announce-times": "21:30"})
+                        data={"announce-descriptions": sources, "announce-expected_on": "2026-06-30",
+                              "announce-times": "21:15, 20:30"})
         assert r.status_code == 302
+    assert meeting.draw.source_times == ["21:15", "20:30"]
     return meeting
 
 

@@ -152,15 +152,10 @@ class SchedulerProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.alive:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        try:  # anything left in its group (a solver child)
+        """End it and anything left in its group (a solver child) at once: the test is over."""
+        try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        self.proc.wait(10)
         self.log.close()

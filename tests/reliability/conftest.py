@@ -2,6 +2,7 @@
 application's tables, an aiosmtpd server, and scheduler processes that are always stopped at the end."""
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 
@@ -17,7 +18,10 @@ from tests.reliability.cluster import PG_BINS, PgCluster, SchedulerProcess, Smtp
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    if not PG_BINS or (shutil.which("runuser") is None and __import__("os").geteuid() == 0):
+    # PostgreSQL fault tests run in the PostgreSQL pass (TEST_DATABASE_URL), not again in the SQLite one.
+    if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") and not os.environ.get("CANYU_FAULT_TESTS"):
+        pytest.skip("PostgreSQL fault tests: set TEST_DATABASE_URL to PostgreSQL (or CANYU_FAULT_TESTS=1)")
+    if not PG_BINS or (shutil.which("runuser") is None and os.geteuid() == 0):
         pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
     pg = PgCluster()
     app = create_app({"SQLALCHEMY_DATABASE_URI": pg.url(), "UPLOAD_DIR": str(tmp_path_factory.mktemp("up"))},

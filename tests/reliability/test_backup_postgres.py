@@ -1,4 +1,4 @@
-"""`flask backup create` / `restore` on PostgreSQL (pg_dump / pg_restore, a private cluster): the demo data and the
+"""`flask backup create` / `restore` on PostgreSQL (pg_dump / pg_restore, a private cluster): demo data and the
 files of both storage backends, backed up, wiped, restored, every row and file found."""
 from __future__ import annotations
 
@@ -15,5 +15,7 @@ def test_postgresql_backup_and_restore_find_every_row_and_file(cluster, tmp_path
     with engine.connect() as conn:
         conn.execute(sa.text("CREATE DATABASE canyu_backup"))
     engine.dispose()
-    app = demo_site(cluster.url("canyu_backup"), tmp_path / "uploads")
+    # The demo accounts and consultations (with their comments); `flask demo-data` in full takes minutes here.
+    app = demo_site(cluster.url("canyu_backup"), tmp_path / "uploads",
+                    loaders="app.accounts.demo:load,app.consultations.demo:load")
     backup_wipe_restore(app, tmp_path)
