@@ -89,6 +89,9 @@ def init_app(app: Flask) -> None:
         if error.code == 429:
             body, code = response
             return body, code, {"Retry-After": getattr(error, "retry_after", None) or "60"}
+        if error.code == 405:  # RFC 9110: a 405 says which methods the resource allows
+            body, code = response
+            return body, code, {"Allow": ", ".join(sorted(getattr(error, "valid_methods", None) or ["GET"]))}
         return response
 
     @app.errorhandler(Exception)

@@ -29,8 +29,20 @@ def url_with(**changes) -> str:
     return request.path + (f"?{query}" if query else "")
 
 
+def colon(text) -> str:
+    """A label followed by a colon: full-width in Chinese, ": " in English."""
+    return f"{text}：" if current_language() == "zh" else f"{text}: "
+
+
+def parenthesized(text) -> str:
+    """Text in brackets: full-width in Chinese, " (...)" in English."""
+    return f"（{text}）" if current_language() == "zh" else f" ({text})"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["colon"] = colon
+    app.jinja_env.filters["paren"] = parenthesized
     app.jinja_env.filters["localdate"] = lambda dt: format_local(dt, "%Y-%m-%d")
     app.jinja_env.filters["district"] = lambda code: _label(DISTRICTS, code)
     app.jinja_env.filters["age_band"] = lambda code: _label(AGE_BANDS, code)

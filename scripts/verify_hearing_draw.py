@@ -189,6 +189,48 @@ def replay(r, record, drawn, pool):
     r.info(f"seats now: {sorted(holders)}; alternates waiting: {waiting}")
 
 
+def check_relaxations(r, record, pool):
+    """Quota relaxations and cancelled rounds before the draw: a relaxation names the pool it replaces, only loosens
+    (a lower minimum, a higher maximum, or no quota), gives a reason, and is followed by the reissued pool; the pool
+    in force must carry the relaxed quotas. A cancelled round names the pool it sets aside and gives a reason."""
+    entries = record.get("entries", [])
+    pool_sha, relaxed = None, {}
+    for i, e in enumerate(entries):
+        d, kind, seq = e.get("data", {}), e.get("kind"), e.get("seq")
+        if kind == "pool_frozen":
+            pool_sha = d.get("pool_sha256")
+        elif kind == "quotas_relaxed":
+            r.same(f"record entry {seq}: quotas_relaxed.old_pool_sha256 (the pool frozen before)", pool_sha,
+                   d.get("old_pool_sha256"))
+            nxt = entries[i + 1] if i + 1 < len(entries) else {}
+            r.same(f"record entry {seq}: the next entry reissues the pool (kind, pool_sha256)",
+                   ("pool_frozen", d.get("pool_sha256")), (nxt.get("kind"), nxt.get("data", {}).get("pool_sha256")))
+            for c in d.get("changes", []):
+                what = f"record entry {seq}: relaxation of {c.get('category')}={c.get('value')}"
+                removed = c.get("new_min") is None and c.get("new_max") is None
+                if not removed and not (c.get("new_min", 0) <= c.get("old_min", 0)
+                                        and c.get("new_max", 0) >= c.get("old_max", 0)):
+                    r.fail(f"{what}: {c.get('old_min')}-{c.get('old_max')} -> {c.get('new_min')}-{c.get('new_max')}"
+                           " is not a relaxation (a minimum went up or a maximum down)")
+                if not str(c.get("reason") or "").strip():
+                    r.fail(f"{what}: no reason given")
+                relaxed[(c.get("category"), c.get("value"))] = (seq, None if removed else (c["new_min"], c["new_max"]))
+        elif kind == "round_cancelled":
+            r.same(f"record entry {seq}: round_cancelled.pool_sha256 (the pool set aside)", pool_sha,
+                   d.get("pool_sha256"))
+            if not str(d.get("reason") or "").strip():
+                r.fail(f"record entry {seq}: round cancelled without a reason")
+            pool_sha = None
+        elif kind in ("panels_computed", "source_announced") and pool_sha is None:
+            r.fail(f"record entry {seq}: {kind} with no pool in force (after a cancelled round, before a new freeze)")
+    in_pool = {(q["category"], q["value"]): (q["min"], q["max"]) for q in pool.get("quotas", [])}
+    for key, (seq, bounds) in sorted(relaxed.items(), key=lambda kv: kv[1][0]):
+        r.same(f"quota {key[0]}={key[1]} in the pool file (record entry {seq} relaxed it to)", bounds,
+               in_pool.get(key))
+    if relaxed:
+        r.info(f"quota relaxations: {len(relaxed)} quota(s), each a loosening with a reason")
+
+
 def check_with_record(r, args, pool, pool_bytes, panels_doc, panels_bytes):
     with open(args.record, "rb") as f:
         record = json.load(f)
@@ -204,6 +246,7 @@ def check_with_record(r, args, pool, pool_bytes, panels_doc, panels_bytes):
     r.same("pool size (record: pool_frozen.size)", frozen["data"]["size"], len(pool["entries"]))
     r.same("meeting (record)", record.get("meeting_id"), pool.get("meeting_id"))
     check_pool(r, pool, pool_bytes)
+    check_relaxations(r, record, pool)
     if computed is None:
         r.fail("record: no 'panels_computed' entry")
         return None

@@ -58,8 +58,9 @@ def scope_to_managed(stmt, department_column, user=None) -> sa.Select:
 
 def _login_redirect():
     flash(_("请先登录。"), "info")
-    # full_path always ends in "?" (even without a query string): send the plain path back when there is none.
-    here = request.full_path if request.query_string else request.path
+    # full_path always ends in "?" (even without a query string): send the plain path back when there is none. A
+    # very long address (a server in front refuses those anyway) is not carried along either: its path is enough.
+    here = request.full_path if request.query_string and len(request.full_path) <= 2000 else request.path
     return redirect(url_for("accounts.login", next=here))
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import DISTRICTS, Tag
-from app.api.core import ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.api.core import PERIOD_PATTERN, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
 from app.api.views import DEPARTMENT, DT, NUMN, SN, TAGS, I, S, _dept, _department_id, _tag_id, _tags, obj
 from app.core.periods import PeriodError, parse_period
 from app.core.timeutil import utcnow
@@ -76,7 +76,8 @@ def messages(args) -> dict:
 
 
 @endpoint("/api/v1/messages/figures", "How departments handle messages in a month or quarter (定期通报).", FIGURES,
-          [Param("period", description="A month (2026-11) or a quarter (2026-Q4); default the last month.")])
+          [Param("period", description="A month (2026-11) or a quarter (2026-Q4); default the last month.",
+                 pattern=PERIOD_PATTERN)])
 def message_figures(args) -> dict:
     try:
         period = parse_period(args.get("period") or reports.default_period())

@@ -7,7 +7,8 @@ from flask import current_app
 from flask.typing import ResponseReturnValue
 
 from app.api import bp
-from app.api.core import ENDPOINTS, EXTRA_PATHS, json_response
+from app.api.core import ENDPOINTS, EXTRA_PATHS, MAX_LIMIT, json_response
+from app.core.inputs import MAX_INT
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["status", "message"],
@@ -25,14 +26,12 @@ def openapi_path(rule: str) -> str:
 def document() -> dict:
     paths: dict = {}
     for ep in ENDPOINTS:
-        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-                      for name in ep.path_params]
+        parameters = [{"name": name, "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT}} for name in ep.path_params]
         for p in ep.params:
-            schema: dict = {"type": "string", "format": "date"} if p.kind == "date" else {"type": p.kind}
-            if p.enum:
-                schema["enum"] = list(p.enum)
+            schema = p.schema()
             if p.name == "limit":
-                schema.update({"minimum": 1, "maximum": 100})
+                schema.update({"minimum": 1, "maximum": MAX_LIMIT})
             parameters.append({"name": p.name, "in": "query", "required": False, "description": p.description,
                                "schema": schema})
         responses = {"200": {"description": "OK", "headers": {"ETag": {"schema": {"type": "string"}}},

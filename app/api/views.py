@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from flask import url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from werkzeug.exceptions import MethodNotAllowed
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import ENDPOINTS, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.api.core import (ENDPOINTS, PERIOD_PATTERN, ApiError, Param, allowed_methods, cursor_datetime, cursor_int,
+                          endpoint, iso, page)
 from app.consultations.models import (
     Comment,
     CommentGroup,
@@ -202,7 +204,7 @@ def _comment(c) -> dict:
           "first. Names are masked.", COMMENT,
           [Param("consultation", "integer", "Consultation id."), Param("department", description="Department code."),
            Param("tag", description="Tag name of the consultation (Chinese or English).")] + DATE_PARAMS,
-          paginated=True)
+          paginated=True, cursor="id")
 def comments(args) -> dict:
 
     stmt = sa.select(Comment).where(Comment.moderation_state == ModerationState.PUBLISHED)
@@ -264,7 +266,7 @@ MEETING = obj({"id": I, "title": S, "summary": S, "department": DEPARTMENT, "sta
                "place": S, "seats": I, "alternates": I, "method": S, "applications_open_at": DT,
                "applications_close_at": DT, "application_count": I, "url": S})
 SELECTION = obj({
-    "quotas": {"type": "array", "items": obj({"category": S, "value": S, "min": I, "max": I})},
+    "quotas": {"type": "array", "items": obj({"category": S, "value": S, "min": I, "max": I, "reason": S})},
     "pool": {"type": ["object", "null"], "additionalProperties": False, "required": ["frozen_at", "size", "sha256", "file"],
              "properties": {"frozen_at": DT, "size": I, "sha256": S, "file": S}},
     "panels": {"type": ["object", "null"], "additionalProperties": False,
@@ -303,7 +305,7 @@ def _meeting(m, detail: bool = False) -> dict:
             sa.select(LotteryRun).where(LotteryRun.meeting_id == m.id, LotteryRun.status == LotteryStatus.SUCCEEDED)
             .order_by(LotteryRun.id.desc()).limit(1))  # the panels are published as soon as they are computed
         data["selection"] = {
-            "quotas": [q.as_dict() for q in m.quotas],
+            "quotas": [{**q.as_dict(), "reason": q.reason or ""} for q in m.quotas],
             "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,
                      "file": pool.content} if pool is not None else None,
             "panels": {"sha256": run.panels_sha256, "file": run.panels_content,
@@ -368,7 +370,8 @@ def _activity(a) -> dict:
 
 @endpoint("/api/v1/activities", "Published Open Month activities with sessions and seats left.", ACTIVITY,
           [Param("department", description="Department code."), Param("district", description="District code."),
-           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True)
+           Param("tag", description="Tag name (Chinese or English).")] + DATE_PARAMS, paginated=True,
+          cursor="id")
 def activities(args) -> dict:
 
     stmt = (sa.select(Activity).where(Activity.published_at.is_not(None))
@@ -424,7 +427,8 @@ COMPLIANCE = obj({"period": S, "departments": {"type": "array", "items": obj({
 
 
 @endpoint("/api/v1/compliance", "Deadline compliance per department for a quarter (2026-Q4) or month (2026-11).",
-          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.")])
+          COMPLIANCE, [Param("period", description="2026-Q4 or 2026-11; default the current quarter.",
+                            pattern=PERIOD_PATTERN)])
 def compliance(args) -> dict:
 
     key = args.get("period") or metrics.quarter_of(local(utcnow()).date())
@@ -438,6 +442,9 @@ def compliance(args) -> dict:
 
 @bp.route("/api/v1/<path:anything>")
 def not_found(anything: str) -> ResponseReturnValue:
+    allowed = allowed_methods()
+    if allowed != "OPTIONS":  # the address exists for other methods (POST /api/v1/messages/forwarded)
+        raise MethodNotAllowed(valid_methods=allowed.split(", "))
     raise ApiError(404, "No such API address; see /api/v1/openapi.json.")
 
 

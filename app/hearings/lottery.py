@@ -167,7 +167,7 @@ def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int =
         raise LotteryInfeasible(explain_no_panel(pool, quotas, seats)) from None
     if progress:
         progress("rounding", 0, None)
-    bases = tuple(b for b in rounding.PANEL_COUNTS if b >= n_panels) or (n_panels,)
+    bases = (n_panels, 2 * n_panels, 4 * n_panels)  # 1000 -> 2000 -> 4000 by default
     rounded = rounding.round_to_panels(dist, panel_counts=bases, deadline=deadline)
     m = rounded.m
     type_chances = dist.type_chances()

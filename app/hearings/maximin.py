@@ -10,6 +10,9 @@ inside each type). The problem then only needs how many people of each type a pa
     subject to sum_j p_j x_jt / n_t >= lambda   for every type t that some panel can contain
                sum_j p_j = 1, p >= 0
 
+A second phase keeps everyone at or above that optimum and brings the highest chance down (min-max, with its own
+column generation; bounded to 40 rounds or 5 seconds).
+
 The optimum is the same as that of the per-person maximin of Flanigan et al. (Nature 2021) that the
 sortition-algorithms library solves, with far fewer columns and constraints, so it takes a second instead of
 minutes. Columns are generated with the dual: the composition maximising sum_t y_t x_t / n_t (a small integer
@@ -199,6 +202,8 @@ def solve(pool: list[dict], quotas: list[dict], seats: int, categories: list[str
             break
     compositions = np.array(list(columns.values()))
     probabilities, optimum = _primal(compositions, types.counts, cov)
+    compositions, probabilities = _lower_the_highest(pricer, compositions, probabilities, optimum, types.counts, cov,
+                                                     columns, deadline)
     return Distribution(compositions, probabilities, types, optimum, covered, time.monotonic() - started,
                         iterations)
 
@@ -243,3 +248,51 @@ def _primal(compositions: np.ndarray, counts: np.ndarray, cov: np.ndarray) -> tu
             p = balanced
     chances = (p @ compositions) / counts
     return p, float(chances[cov].min())
+
+
+def _lower_the_highest(pricer: Pricer, compositions: np.ndarray, p: np.ndarray, optimum: float, counts: np.ndarray,
+                       cov: np.ndarray, columns: dict, deadline: float | None, rounds: int = 40,
+                       seconds: float = 5.0):
+    """Keep everyone at or above the optimum and bring the highest chance down, generating columns for that too:
+    min mu s.t. optimum <= chance_t <= mu. A composition x helps when sum_t (yL_t + yU_t) x_t / n_t > -yS, with y
+    the row duals (HiGHS: reduced cost = c - A'y)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    empty = (0, np.array([], dtype=np.int32), np.array([], dtype=np.int32), np.array([]))
+    floor = optimum * (1 - 1e-9)
+    best_p, best_comps, best_mu = p, compositions, float(((p @ compositions) / counts)[cov].max())
+    stop = time.monotonic() + seconds
+    for _ in range(rounds):
+        j_count = len(compositions)
+        h = _highs()
+        h.addCols(j_count + 1, np.r_[np.zeros(j_count), 1.0], np.zeros(j_count + 1), np.r_[np.ones(j_count), 1.0],
+                  *empty)
+        h.addRow(1.0, 1.0, j_count, np.arange(j_count, dtype=np.int32), np.ones(j_count))
+        for t in cov:
+            coeffs = compositions[:, t] / counts[t]
+            nz = np.flatnonzero(coeffs)
+            h.addRow(floor, inf, len(nz), nz.astype(np.int32), coeffs[nz])
+            idx = np.r_[nz, j_count].astype(np.int32)
+            h.addRow(-inf, 0.0, len(idx), idx, np.r_[coeffs[nz], -1.0])
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            break
+        sol = h.getSolution()
+        q = np.maximum(np.array(sol.col_value)[:j_count], 0.0)
+        q /= q.sum()
+        chances = (q @ compositions) / counts
+        if chances[cov].min() >= optimum * (1 - 1e-7) and chances[cov].max() < best_mu - 1e-12:
+            best_p, best_comps, best_mu = q, compositions, float(chances[cov].max())
+        duals = np.array(sol.row_dual)
+        y_sum, y_rows = duals[0], duals[1:].reshape(-1, 2)
+        weights = np.zeros(len(counts))
+        weights[cov] = (y_rows[:, 0] + y_rows[:, 1]) / counts[cov]
+        x = pricer.best(weights)
+        if x is None or float(weights @ x) <= -y_sum + 1e-9 or tuple(int(v) for v in x) in columns:
+            break
+        columns[tuple(int(v) for v in x)] = x
+        compositions = np.vstack([compositions, x])
+        if time.monotonic() > stop or (deadline is not None and time.monotonic() > deadline):
+            break
+    return best_comps, best_p

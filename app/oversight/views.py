@@ -2,14 +2,26 @@
 SVG charts and CSV / XLSX downloads, and the printable periodic report. Admin only."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from app.accounts.models import Department
 from app.accounts.permissions import admin_required
 from app.core import exports
 from app.core.timeutil import local, utcnow
+from app.extensions import db
+from app.i18n import current_language
 from app.oversight import bp, charts, metrics, operations
+
+
+def _localized(rows: list[dict]) -> list[dict]:
+    """Rows with their department's English name on English pages (downloads keep the Chinese names)."""
+    if current_language() != "en":
+        return rows
+    names = dict(db.session.execute(sa.select(Department.name, Department.name_en)).all())
+    return [{**row, "department": names.get(row.get("department")) or row.get("department")} for row in rows]
 
 
 def _period(default_quarter: bool = True) -> metrics.Period:
@@ -35,7 +47,7 @@ def manage_dashboard() -> ResponseReturnValue:
 def manage_list(name: str) -> ResponseReturnValue:
     if name not in metrics.FIGURES:
         abort(404)
-    rows = metrics.figure_list(name, utcnow())
+    rows = _localized(metrics.figure_list(name, utcnow()))
     return render_template("oversight/list.html", name=name, rows=rows)
 
 
@@ -43,7 +55,7 @@ def manage_list(name: str) -> ResponseReturnValue:
 @admin_required
 def manage_compliance() -> ResponseReturnValue:
     period = _period()
-    rows = metrics.compliance_rows(period)
+    rows = _localized(metrics.compliance_rows(period))
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     return render_template("oversight/compliance.html", rows=rows, period=period, charts=chart_list)
 
@@ -73,7 +85,7 @@ def manage_compliance_xlsx() -> ResponseReturnValue:
 def manage_report() -> ResponseReturnValue:
     period = _period()
     now = utcnow()
-    rows = metrics.compliance_rows(period, now)
+    rows = _localized(metrics.compliance_rows(period, now))
     chart_list = [(label, charts.bar_chart(rows, key, label)) for key, label in charts.chart_series()]
     kind = _("季度通报") if "Q" in period.key else (_("年度通报") if len(period.key) == 4 else _("月度通报"))
     return render_template("oversight/report.html", rows=rows, period=period, charts=chart_list, kind=kind,

@@ -293,7 +293,7 @@ def test_meeting_selection_record_is_published(client, world, db):
     assert selection["panels"]["lowest_chance"] == 0.2 and selection["panels"]["optimum_lowest_chance"] == 0.21
     assert selection["panels"]["number_of_panels"] == 1003
     assert selection["draw"]["source_descriptions"] == ["上海体彩 2026-12-01"] and selection["draw"]["drawn_at"] is None
-    assert selection["quotas"] == [{"category": "age_band", "value": "60_plus", "min": 1, "max": 2}]
+    assert selection["quotas"] == [{"category": "age_band", "value": "60_plus", "min": 1, "max": 2, "reason": ""}]
     doc = client.get("/api/v1/openapi.json").get_json()
     schema = doc["paths"]["/api/v1/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]["application/json"]
     assert validate(body, schema["schema"], doc) == []

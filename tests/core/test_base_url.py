@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _make_run_dry(**variables: str) -> str:
     env = {k: v for k, v in os.environ.items() if k != "BASE_URL"}
-    args = ["make", "-n", "-C", str(ROOT), "run"] + [f"{k}={v}" for k, v in variables.items()]
+    # -B: every step as on a fresh machine, whether or not this checkout has installed its dependencies already
+    args = ["make", "-n", "-B", "-C", str(ROOT), "run"] + [f"{k}={v}" for k, v in variables.items()]
     return subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
 
 

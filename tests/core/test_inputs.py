@@ -117,3 +117,20 @@ def test_a_nul_in_an_upload_name_is_dropped_and_a_failed_upload_leaves_no_file(c
     response = client.get(f"/consultations/{c.id}/documents/{doc.id}")
     assert response.mimetype == "application/pdf" and "filename*=UTF-8''%E8%8D%89" in response.headers[
         "Content-Disposition"]
+
+
+def test_the_api_refuses_exactly_what_its_schema_refuses(client):
+    for query in ("consultations?since=", "comments?until=", "comments?limit=", "meetings?cursor=",
+                  "compliance?period=2026-Q5", "compliance?period=2026-q4", "compliance?period=2100",
+                  "comments?cursor=1764300000000000.42", "consultations?cursor=42"):
+        response = client.get(f"/api/v1/{query}")
+        assert response.status_code == 400 and response.is_json, query
+    for query in ("consultations?cursor=1764300000000000.42", "comments?cursor=42", "compliance?period=2026-11",
+                  "compliance?period=2026-Q4", "activities?department="):
+        assert client.get(f"/api/v1/{query}").status_code == 200, query
+    params = {p["name"]: p["schema"] for p in client.get("/api/v1/openapi.json").get_json()["paths"][
+        "/api/v1/consultations"]["get"]["parameters"]}
+    assert "pattern" in params["cursor"] and "pattern" in params["since"] and params["since"]["format"] == "date"
+    response = client.post("/api/v1/consultations")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"] and response.is_json
+    assert "GET" in client.post("/consultations/").headers["Allow"]

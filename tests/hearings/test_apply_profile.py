@@ -1,8 +1,8 @@
 """The application form asks for the quota categories missing from the profile, keeps what was typed, and saves
 the answers to the profile."""
-import pytest
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 

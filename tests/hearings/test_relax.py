@@ -70,6 +70,7 @@ def test_infeasible_quota_is_explained_on_a_chinese_page_and_relaxed_in_public(c
         assert run.status is LotteryStatus.SUCCEEDED and run.pool_sha256 == meeting.pool.sha256
         public = client.get(f"/hearings/{meeting.id}/selection").get_data(as_text=True)
         assert "放宽配额" in public and "徐汇区报名人数不足，降为至少2人" in public and "4–5人 → 2–5" in public
+        _standalone_verifier_checks_the_relaxation(meeting, run)
         # once the panels exist, the quotas are fixed
         r = client.post(f"/manage/hearings/{meeting.id}/relax-quotas",
                         data={"relax-rows-0-minimum": "1", "relax-rows-0-maximum": "5", "relax-rows-0-reason": "再放宽"},
@@ -118,3 +119,53 @@ def test_conflicting_quotas_are_named_with_their_counts(app):
     with app.test_request_context(), force_locale("en"):
         english = lottery_runs.explain_shortfalls(shortfalls)
     assert "Xuhui" in english and "徐汇" not in english
+
+
+def _standalone_verifier_checks_the_relaxation(meeting, run):
+    """scripts/verify_hearing_draw.py --record accepts the relaxed meeting and names a tampered relaxation."""
+    import contextlib
+    import copy
+    import importlib.util
+    import io
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from app.hearings import selection
+
+    spec = importlib.util.spec_from_file_location(
+        "verify_hearing_draw", Path(__file__).resolve().parents[2] / "scripts" / "verify_hearing_draw.py")
+    verifier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verifier)
+    docs = {"pool": json.loads(meeting.pool.content), "panels": json.loads(run.panels_content),
+            "record": record.document(meeting.id)}
+
+    def check(d):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {}
+            for name, doc in d.items():
+                paths[name] = Path(tmp) / f"{name}.json"
+                paths[name].write_bytes(selection.canonical(doc))
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                code = verifier.main(["--record", str(paths["record"]), str(paths["pool"]), str(paths["panels"])])
+            return code, out.getvalue()
+
+    code, out = check(docs)
+    assert code == 0, out
+    assert "quota relaxations: 1" in out
+    # a forger turns the relaxation into a tightening and rehashes the whole chain
+    forged = copy.deepcopy(docs)
+    change = next(e for e in forged["record"]["entries"] if e["kind"] == relax.QUOTAS_RELAXED)["data"]["changes"][0]
+    change["new_min"] = 5
+    prev = record.GENESIS
+    for e in forged["record"]["entries"]:
+        e["prev_sha256"] = prev
+        e["sha256"] = prev = record.entry_hash(e)
+    code, out = check(forged)
+    assert code == 1 and "is not a relaxation" in out and "relaxed it to" in out
+    # the pool file quietly relaxed further than the record says
+    loose = copy.deepcopy(docs)
+    loose["pool"]["quotas"][0]["min"] = 1
+    code, out = check(loose)
+    assert code == 1 and "pool file SHA-256" in out and "relaxed it to" in out

@@ -343,6 +343,6 @@ def test_the_solver_banner_stays_out_of_the_console(capfd):
     pool = [{"number": i, "categories": {"gender": "f" if i % 2 else "m"}} for i in range(1, 11)]
     quotas = [{"category": "gender", "value": "f", "min": 1, "max": 2}]
     result = lottery.compute_with_time_limit(pool, quotas, 2, time_limit=60, n_panels=20)
-    assert result.panels  # (the rounding may choose more panels than asked for, to keep the chances true)
+    assert 20 <= len(result.panels) < 40  # m is chosen near the base number for the least rounding loss
     out, _ = capfd.readouterr()
     assert "HiGHS" not in out

@@ -137,3 +137,4 @@ def test_notices_are_shown_in_the_readers_language(client, auth, db, make_user, 
     assert f"您的意见 {comment.tracking_number} 状态更新：已公开" in client.get("/me?lang=zh").get_data(as_text=True)
     html = client.get("/me?lang=en").get_data(as_text=True)
     assert comment.tracking_number in html and "Published" in html and "状态更新" not in html
+    assert "1 new message<" in html  # ngettext: singular

@@ -128,3 +128,18 @@ def test_compliance_counts_a_consultation_once_closed_and_a_report_late_once_due
         row = dict(zip(lines[0].lstrip("\ufeff").split(","), lines[1].split(",")))
         assert (row["closed"], row["reports_late"], row["reports_not_yet_due"], row["on_time_share"]) == \
             ("5", "4", "0", "0.2")
+
+
+def test_compliance_and_report_name_departments_in_english_on_english_pages(client, auth, db, admin, resident,
+                                                                          make_consultation, make_comment):
+    with time_machine.travel(NOW, tick=False):
+        c = _closed(db, make_consultation, make_comment, resident, closed_days_ago=50, report_after_days=10)
+        db.session.commit()
+        zh, en = c.department.name, c.department.name_en
+        auth.login(admin)
+        for url in ("/manage/oversight/compliance?period=2026-Q4", "/manage/oversight/report?period=2026-Q4"):
+            html = client.get(url + "&lang=en").get_data(as_text=True)
+            assert en in html and zh not in html  # the table and the charts
+            html = client.get(url + "&lang=zh").get_data(as_text=True)
+            assert zh in html
+        assert zh in client.get("/manage/oversight/compliance.csv?period=2026-Q4").get_data(as_text=True)
