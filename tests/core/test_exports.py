@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.accounts.models import Role
 from app.core import exports
 from app.core.audit import AuditEntry
-from app.core.timeutil import utcnow
+from app.core.timeutil import local, utcnow
 from app.consultations.models import ModerationState
 
 # Each starts a cell that a spreadsheet program runs (or may run) as a formula.
@@ -117,11 +117,13 @@ def test_open_month_participants_export(fmt, client, auth, db, make_user, depart
 def test_oversight_compliance_export(fmt, client, auth, db, make_department, make_consultation, admin):
     for i, text in enumerate(DANGEROUS):
         c = make_consultation(make_department(name=text, code=f"d{i}"))
-        c.opens_at = datetime(2026, 9, 20, tzinfo=timezone.utc)
-        c.closes_at = datetime(2026, 10, 20, tzinfo=timezone.utc)
+        # Closed ten days ago, whatever the clock says: a period counts a consultation once it has closed.
+        c.closes_at = utcnow() - timedelta(days=10)
+        c.opens_at = c.closes_at - timedelta(days=30)
     db.session.commit()
     auth.login(admin)
-    response = client.get(f"/manage/oversight/compliance.{fmt}?period=2026-10")
+    period = local(utcnow() - timedelta(days=10)).strftime("%Y-%m")
+    response = client.get(f"/manage/oversight/compliance.{fmt}?period={period}")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     cells = csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
     assert cells[0][0] == "department" and len(cells) == 1 + len(DANGEROUS)
