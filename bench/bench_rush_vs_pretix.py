@@ -80,8 +80,13 @@ async def _rush(port: int, session_id: int, creds, clients: int) -> tuple[float,
     return wall, latencies, outcomes, samples
 
 
+# One secret for every round: the app's settings are read once per process, so the cookies prepared for a later
+# round must be signed with the same key the gunicorn of that round is given.
+SECRET = secrets.token_hex(32)
+
+
 def run_canyu(args: argparse.Namespace) -> dict:
-    secret = secrets.token_hex(32)
+    secret = SECRET
     session_id, creds = prepare(args.database_url, secret, args.attempts, args.seats)
     port = free_port()
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
