@@ -15,6 +15,8 @@ Keys look like ``consultations/3f2a….pdf``: an area, a random name and the ext
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import io
 import os
 import re
@@ -127,40 +129,44 @@ def content_disposition(download_name: str, as_attachment: bool) -> dict[str, st
 
 # ------------------------------------------------------------------------------------------------ backends
 
-class Storage:
+class Storage(ABC):
     """What every backend offers. ``save`` streams from a file object in chunks; ``read`` yields chunks."""
 
     name = "abstract"
 
+    @abstractmethod
     def save(self, key: str, stream: BinaryIO) -> int:
         """Store the stream's content (from its current position) under ``key``; returns the size in bytes.
         The file belongs to the current transaction: a rollback removes it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, key: str) -> Iterator[bytes]:
-        raise NotImplementedError
+        """The content of ``key`` in chunks."""
 
+    @abstractmethod
     def size(self, key: str) -> int | None:
         """The size in bytes, or None when there is no such file."""
-        raise NotImplementedError
 
     def exists(self, key: str) -> bool:
         return self.size(key) is not None
 
+    @abstractmethod
     def keys(self) -> Iterator[str]:
-        raise NotImplementedError
+        """Every stored key (for moving files between backends and for backups)."""
 
+    @abstractmethod
     def remove_now(self, key: str) -> None:
-        raise NotImplementedError
+        """Delete ``key`` at once, whatever the transaction does (cleanup after a rollback)."""
 
     def delete(self, key: str) -> None:
         """Delete ``key`` once the current transaction commits (nothing happens if it rolls back)."""
         session = db.session()
         session.info.setdefault(_DELETE, []).append((self, key))
 
+    @abstractmethod
     def send(self, key: str, *, mimetype: str, download_name: str, as_attachment: bool = True,
              max_age: int | None = None) -> Response:
-        raise NotImplementedError
+        """A response that streams ``key`` to the browser with this type and name."""
 
 
 class FileSystemStorage(Storage):
