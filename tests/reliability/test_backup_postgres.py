@@ -18,4 +18,7 @@ def test_postgresql_backup_and_restore_find_every_row_and_file(cluster, tmp_path
     # The demo accounts and consultations (with their comments); `flask demo-data` in full takes minutes here.
     app = demo_site(cluster.url("canyu_backup"), tmp_path / "uploads",
                     loaders="app.accounts.demo:load,app.consultations.demo:load")
-    backup_wipe_restore(app, tmp_path)
+    before, after = backup_wipe_restore(app, tmp_path)
+    rows, _files = before
+    assert rows["consultation_comment"] > 0  # the consultations' demo data is in the backup too
+    assert after == before  # every row count and every file's checksum
