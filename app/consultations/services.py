@@ -34,7 +34,8 @@ from app.consultations.models import (
 from app.core import uploads as uploads_rule
 from app.core.audit import audit
 from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
-from app.core.timeutil import local, utcnow
+from app.core.timeutil import utcnow
+from app.core.tracking import new_tracking_number
 from app.extensions import db
 from app.notifications.services import queue_email
 
@@ -225,15 +226,6 @@ def commenter_type_for(user: User) -> CommenterType:
     return CommenterType.RESIDENT
 
 
-def _new_tracking_number(now: datetime) -> str:
-    year = local(now).year  # the year the commenter reads on their receipt: Shanghai's
-    for _attempt in range(20):
-        number = rules.random_tracking_number(year)
-        if db.session.scalar(sa.select(Comment.id).where(Comment.tracking_number == number)) is None:
-            return number
-    raise RuntimeError("no free tracking number")  # pragma: no cover - 10^8 numbers a year
-
-
 def find_by_idempotency_key(user: User, key: str) -> Comment | None:
     return db.session.scalar(sa.select(Comment).where(Comment.user_id == user.id, Comment.idempotency_key == key))
 
@@ -274,7 +266,8 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     show_org = bool(show_organisation and ctype is not CommenterType.RESIDENT and actor.organisation_name)
     comment = Comment(
         consultation_id=c.id, article_id=article.id if article else None, user_id=actor.id,
-        tracking_number=_new_tracking_number(now), idempotency_key=idempotency_key, stance=stance,
+        tracking_number=new_tracking_number(Comment.tracking_number, rules.random_tracking_number, now),
+        idempotency_key=idempotency_key, stance=stance,
         text_original=text, text_public=rules.mask_personal_information(text), commenter_type=ctype,
         show_organisation=show_org,
         public_name=actor.organisation_name if show_org else mask_name(actor.name),

@@ -14,7 +14,8 @@ from app.accounts.models import DISTRICTS, Role, Tag, User, mask_name
 from app.core.audit import audit
 from app.core.privacy import mask_personal_information
 from app.core.storage import Upload, safe_filename, store_upload
-from app.core.timeutil import local, utcnow
+from app.core.timeutil import utcnow
+from app.core.tracking import new_tracking_number
 from app.core.uploads import check_uploads
 from app.extensions import db
 from app.messages import rules
@@ -54,15 +55,6 @@ def refresh_deadlines(message: Message) -> None:
                           if message.assigned_at is not None and message.department_id is not None else None)
     extra = message.extension_days if message.extension_decision is ExtensionDecision.APPROVED else 0
     message.reply_due_at = rules.reply_due(message.source, message.received_at, message.reopened_at, extra)
-
-
-def _new_tracking_number(now: datetime) -> str:
-    year = local(now).year
-    for _attempt in range(20):
-        number = rules.random_tracking_number(year)
-        if db.session.scalar(sa.select(Message.id).where(Message.tracking_number == number)) is None:
-            return number
-    raise RuntimeError("no free tracking number")  # pragma: no cover - 10^8 numbers a year
 
 
 def find_by_idempotency_key(user: User, key: str) -> Message | None:
@@ -126,7 +118,8 @@ def submit_message(actor: User, data: MessageData, *, uploads: list[Upload] | No
     checked = check_uploads(uploads or [], error=MessageError)
     now = utcnow()
     message = Message(
-        tracking_number=_new_tracking_number(now), source=MessageSource.PLATFORM, idempotency_key=idempotency_key,
+        tracking_number=new_tracking_number(Message.tracking_number, rules.random_tracking_number, now),
+        source=MessageSource.PLATFORM, idempotency_key=idempotency_key,
         user_id=actor.id, writer_name=actor.name,
         writer_type=WriterType.ENTERPRISE if actor.role is Role.ENTERPRISE else WriterType.RESIDENT,
         public_name=mask_name(actor.name), subject=subject, text_original=text,
@@ -190,7 +183,8 @@ def receive_forwarded(actor: User | None, source: MessageSource, data: Forwarded
         raise MessageError(_("转办时间不能晚于现在。"), field="forwarded_at")
     name = (data.writer_name or "").strip()[:60]
     message = Message(
-        tracking_number=_new_tracking_number(now), source=source, source_ref=ref, forwarded_at=data.forwarded_at,
+        tracking_number=new_tracking_number(Message.tracking_number, rules.random_tracking_number, now),
+        source=source, source_ref=ref, forwarded_at=data.forwarded_at,
         import_batch_id=batch_id, writer_name=name, writer_phone=(data.writer_phone or "").strip()[:40],
         writer_email=(data.writer_email or "").strip()[:254], public_name=mask_name(name), subject=subject,
         text_original=text, text_public=mask_personal_information(text), district=district,
