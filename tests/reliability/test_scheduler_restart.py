@@ -15,6 +15,9 @@ pytestmark = pytest.mark.slow
 def test_schedulers_survive_a_postgresql_restart_and_mail_queued_after_it_is_sent(cluster, smtp_server, schedulers):
     first, second = schedulers(), schedulers()  # one takes the lock (active), the other waits (standby)
     assert wait_for(lambda: advisory_lock_holders(cluster.url()), 20), first.output() + second.output()
+    # Both are up before the restart: one active, the other a standby waiting for the lock (a slow start would let the
+    # second one simply take the lock after the restart, and the test would not see a standby survive it).
+    assert wait_for(lambda: "waiting" in first.output() + second.output(), 30), first.output() + second.output()
     queue_mail(cluster.app, "before@example.com")
     assert wait_for(lambda: "before@example.com" in smtp_server.recipients(), 15), first.output()
 
@@ -30,4 +33,6 @@ def test_schedulers_survive_a_postgresql_restart_and_mail_queued_after_it_is_sen
 
     # Neither process gave up: the standby did not exit on its dead connection, the active one took the lock again.
     assert first.alive and second.alive, first.output() + second.output()
-    assert "lost" in (first.output() + second.output())  # the active one noticed, and carried on
+    # The active one noticed at its next heartbeat (every second here), and carried on.
+    assert wait_for(lambda: "lost" in first.output() + second.output(), 15), first.output() + second.output()
+    assert first.alive and second.alive, first.output() + second.output()
