@@ -1,5 +1,5 @@
 """When the quotas cannot be met by the frozen pool: staff relax them (each change with a reason) or cancel the round
-and reopen applications. Both are audited and appended to the public selection record; nothing is silent.
+and reopen applications. Both are audited, appended to the public selection record and mailed to everyone in the pool; nothing is silent.
 
 Only before the panels are computed and before a random source is announced, so neither can be used to steer a
 draw whose inputs are already committed. A relaxation may only loosen a quota (a lower minimum, a higher maximum,
@@ -19,6 +19,7 @@ from app.extensions import db
 from app.hearings import record, selection
 from app.hearings import quotas as quota_rules
 from app.hearings.models import HearingError, LotteryRun, LotteryStatus, Meeting, Pool, Quota
+from app.hearings.services import notify
 
 QUOTAS_RELAXED = record.Kind.QUOTAS_RELAXED
 ROUND_CANCELLED = record.Kind.ROUND_CANCELLED
@@ -85,6 +86,8 @@ def relax_quotas(actor: User, meeting: Meeting, changes: list[dict], now: dateti
     audit(actor, "hearing.quotas_relaxed", meeting, **data)
     record.append(meeting.id, QUOTAS_RELAXED, data, at=now)
     record.append(meeting.id, record.Kind.POOL_FROZEN, {"pool_sha256": pool.sha256, "size": pool.size}, at=now)
+    for entry in sorted(pool.entries, key=lambda e: e.number):  # everyone in the pool is told, by their number
+        notify(entry.application.user, "quotas_relaxed", meeting=meeting, number=entry.number, changes=effective)
 
 
 def _reissue_pool(meeting: Meeting, pool: Pool) -> None:
@@ -115,9 +118,12 @@ def cancel_round(actor: User, meeting: Meeting, *, reason: str, closes_at: datet
             "applications_close_at": record.stamp(closes_at)}
     audit(actor, "hearing.round_cancelled", meeting, pool_content=pool.content, **data)
     record.append(meeting.id, ROUND_CANCELLED, data, at=now)
+    applicants = [e.application.user for e in sorted(pool.entries, key=lambda e: e.number)]
     db.session.delete(pool)
     meeting.closes_at = closes_at
     db.session.flush()
+    for user in applicants:  # everyone whose pool was set aside is told, with the reason and the new closing time
+        notify(user, "round_cancelled", meeting=meeting, reason=reason)
     db.session.expire(meeting, ["pool"])
 
 

@@ -11,6 +11,7 @@ from flask_babel import force_locale
 from app.core.audit import AuditEntry
 from app.hearings import jobs, lottery, lottery_runs, record, relax, services, verify
 from app.hearings.models import LotteryRun, LotteryStatus, Meeting
+from app.notifications.models import OutboxEmail
 from tests.hearings.conftest import apply_kwargs
 
 XUHUI = {"category": "district", "value": "xuhui", "min": 4, "max": 5, "reason": "项目在徐汇区"}
@@ -82,6 +83,29 @@ def test_infeasible_quota_is_explained_on_a_chinese_page_and_relaxed_in_public(c
         assert "不能再修改" in r.get_data(as_text=True) and meeting.quotas[0].minimum == 2
 
 
+def _mails(db, template):
+    return db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.template == f"hearings/emails/{template}")
+                              .order_by(OutboxEmail.id)).all()
+
+
+def test_relaxed_quotas_are_mailed_to_everyone_in_the_pool(client, auth, db, pool_meeting, staff):
+    meeting = _infeasible(client, auth, pool_meeting, staff)
+    in_pool = {e.application.user.email: e.number for e in meeting.pool.entries}
+    with time_machine.travel(meeting.closes_at + timedelta(days=1)):
+        auth.login(staff)
+        r = client.post(f"/manage/hearings/{meeting.id}/relax-quotas",
+                        data={"relax-rows-0-minimum": "2", "relax-rows-0-maximum": "5",
+                              "relax-rows-0-reason": "徐汇区报名人数不足，降为至少2人"})
+        assert r.status_code == 302
+    mails = _mails(db, "quotas_relaxed")
+    assert sorted(m.recipient for m in mails) == sorted(in_pool)  # each person in the pool, once
+    for m in mails:
+        assert m.subject == "列席会议遴选：配额已放宽"
+        assert f"（编号{in_pool[m.recipient]}）" in m.body_text
+        assert "所在区：徐汇区 4–5人 → 2–5。理由：徐汇区报名人数不足，降为至少2人" in m.body_text
+        assert f"/hearings/{meeting.id}/selection" in m.body_text
+
+
 def test_cancel_round_reopens_applications_in_public(client, auth, db, pool_meeting, staff, make_applicant):
     meeting = _infeasible(client, auth, pool_meeting, staff)
     sha = meeting.pool.sha256
@@ -103,6 +127,12 @@ def test_cancel_round_reopens_applications_in_public(client, auth, db, pool_meet
         services.apply(make_applicant(100, district="xuhui"), meeting, **apply_kwargs())
         public = client.get(f"/hearings/{meeting.id}/selection").get_data(as_text=True)
         assert "取消本轮遴选、重新开放报名" in public and "延长报名一周" in public
+    # everyone whose pool was set aside is told why and until when applications are open (Shanghai time)
+    mails = _mails(db, "round_cancelled")
+    assert len(mails) == 12 and len({m.recipient for m in mails}) == 12
+    shown = new_close.replace("T", " ")
+    assert all("延长报名一周" in m.body_text and f"重新开放至{shown}" in m.body_text for m in mails)
+    assert mails[0].subject == "列席会议遴选：本轮已取消，报名重新开放"
 
 
 def test_conflicting_quotas_are_named_with_their_counts(app):
