@@ -103,6 +103,10 @@ for _statement in PG_TRIGGER:  # DDL formats with %, hence the doubling
 
 
 def stamp(when: datetime) -> str:
+    """An instant as the record writes it: UTC with a Z (an aware time in any zone is converted first; a naive one
+    is taken as UTC, as the database returns it)."""
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

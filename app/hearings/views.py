@@ -20,7 +20,7 @@ from app.accounts.permissions import can_manage_department, verified_required
 from app.core import confirm
 from app.core.errors import commit, show_error, submit
 from app.core.paging import parse_stamp_cursor
-from app.core.timeutil import utcnow
+from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.hearings import bp, record, relax, selection_services, services
 from app.hearings.forms import ApplicationForm, SuggestionForm
@@ -55,6 +55,12 @@ def _category_rows(categories: dict) -> list[tuple[str, str]]:
 @bp.app_template_filter("hearing_value")
 def hearing_value(value: str, category: str) -> str:
     return services.category_value_label(category, value)
+
+
+@bp.app_template_filter("record_time")
+def record_time(stamp: str) -> str:
+    """A time of the public record ("2026-06-30T13:30:00Z", UTC as hashed) as a reader sees times: Shanghai."""
+    return format_local(record.parse_stamp(stamp))
 
 
 @bp.app_template_global("hearing_category")

@@ -127,6 +127,11 @@ def test_cancel_round_reopens_applications_in_public(client, auth, db, pool_meet
         services.apply(make_applicant(100, district="xuhui"), meeting, **apply_kwargs())
         public = client.get(f"/hearings/{meeting.id}/selection").get_data(as_text=True)
         assert "取消本轮遴选、重新开放报名" in public and "延长报名一周" in public
+        # times a reader sees are Shanghai times, not the record's UTC stamps
+        cancelled = public[public.index('id="relaxation-'):public.index("</section>", public.index('id="relaxation-'))]
+        assert f"报名截止改为 {new_close.replace('T', ' ')}" in cancelled
+        assert (when + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") + " 取消本轮遴选" in cancelled
+        assert "Z" not in re.sub(r"<[^>]+>", "", cancelled.split("SHA-256")[0])
     # everyone whose pool was set aside is told why and until when applications are open (Shanghai time)
     mails = _mails(db, "round_cancelled")
     assert len(mails) == 12 and len({m.recipient for m in mails}) == 12
