@@ -6,8 +6,9 @@
     python3 verify_hearing_draw.py pool.json panels.json --draw draw.json          # numbers from draw.json
 
 With --record (the meeting's public selection record, hearing-N-record.json) it checks the record's hash chain,
-every file against the SHA-256 the record committed to, the pool, the chances (recounted from the panels), the quotas
-of every panel, and, once drawn, the key string, the drawn panel, the alternates' order, the draw file and every
+every file against the SHA-256 the record committed to, the pool, the chances (recounted from the panels), the solver's
+stated chances (a distribution's: they add up to the seats, none above uniform for the lowest), the quotas of every
+panel, and, once drawn, the key string, the drawn panel, the alternates' order, the draw file and every
 decline and move-in (by pool number, with the move-in rule). Before a draw exists it checks the panels against the
 announced commitment. --record-sha256 HASH (repeatable) checks that an entry you archived earlier (from the page or
 the Atom feed) is still in the record, so a rewritten record is caught too.
@@ -137,8 +138,37 @@ def check_panels(r, pool, panels_doc, pool_sha):
     for field, value in (("lowest_chance", min(counts.values()) / m), ("highest_chance", max(counts.values()) / m)):
         if field in panels_doc and abs(panels_doc[field] - value) > 1e-9:
             r.fail(f"panels: {field}: expected {value!r}, found {panels_doc[field]!r}")
+    check_optimum(r, panels_doc, counts, seats, m)
     r.info(f"panels: {m}, each of {seats}; chances recounted from the panels: lowest {min(counts.values())}/{m}, "
            f"highest {max(counts.values())}/{m}")
+
+
+def check_optimum(r, panels_doc, counts, seats, m):
+    """The solver's chances (before rounding) cannot be recomputed without a solver, but they must be a
+    distribution's: each in [0, 1], summing to the number of seats (every panel holds that many), so the lowest of
+    them (the stated optimum) is at most the uniform chance seats/n; and if the file claims the rounding bound, every
+    true chance is at least that optimum minus 1/m."""
+    maximin = {c["number"]: c.get("maximin_chance") for c in panels_doc.get("chances", [])}
+    if not maximin or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in maximin.values()):
+        r.fail(f"chances: maximin_chance must be a number in [0, 1] for every pool number, found {maximin!r}")
+        return
+    n = len(maximin)
+    total = sum(maximin.values())
+    if abs(total - seats) > 1e-6:
+        r.fail(f"chances: maximin_chance adds up to {total!r}, expected the number of seats {seats} "
+               "(the chances of any distribution over panels add up to the seats)")
+    optimum = min(maximin.values())
+    if "optimum_chance" in panels_doc and abs(panels_doc["optimum_chance"] - optimum) > 1e-9:
+        r.fail(f"panels: optimum_chance: expected {optimum!r} (the lowest maximin_chance), "
+               f"found {panels_doc['optimum_chance']!r}")
+    if optimum > seats / n + 1e-9:
+        r.fail(f"panels: optimum {optimum!r} is above the uniform chance {seats}/{n} = {seats / n!r}, which no "
+               "distribution can give everyone")
+    claims_bound = (panels_doc.get("settings") or {}).get("lowest_at_least_optimum_minus_1_over_m")
+    lowest = min(counts.values()) / m if counts and m else 0.0
+    if claims_bound and lowest < optimum - 1 / m - 1e-12:
+        r.fail(f"panels: claims every true chance >= optimum - 1/m, but the lowest is {lowest!r} "
+               f"< {optimum!r} - 1/{m}")
 
 
 def check_chain(r, record, archived):

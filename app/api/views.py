@@ -3,6 +3,7 @@ OpenAPI document is assembled from these declarations (see openapi.py). Nothing 
 appear only masked, as fixed when the comment was published."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from app.consultations.models import (
 )
 from app.core.timeutil import from_local, local, utcnow
 from app.extensions import db
-from app.hearings import record
+from app.hearings import record, selection
 from app.hearings.models import LotteryRun, LotteryStatus, Meeting
 from app.openday.models import Activity, Vote, VotingWindow, activity_tag
 from app.oversight import metrics
@@ -293,6 +294,13 @@ SELECTION["required"].append("record")
 MEETING_DETAIL = obj({**MEETING["properties"], "selection": SELECTION})
 
 
+def _panels(run) -> dict:
+    """The published panels with their headline chances counted from the file itself (as the page does)."""
+    summary = selection.chance_summary(json.loads(run.panels_content))
+    return {"sha256": run.panels_sha256, "file": run.panels_content,
+            **{k: summary[k] for k in ("number_of_panels", "lowest_chance", "highest_chance", "optimum_lowest_chance")}}
+
+
 def _meeting(m, detail: bool = False) -> dict:
     data = {"id": m.id, "title": m.title, "summary": m.summary, "department": _dept(m.department),
             "state": m.phase().value, "starts_at": iso(m.starts_at), "place": m.place, "seats": m.seats,
@@ -308,10 +316,7 @@ def _meeting(m, detail: bool = False) -> dict:
             "quotas": [{**q.as_dict(), "reason": q.reason or ""} for q in m.quotas],
             "pool": {"frozen_at": iso(pool.frozen_at), "size": pool.size, "sha256": pool.sha256,
                      "file": pool.content} if pool is not None else None,
-            "panels": {"sha256": run.panels_sha256, "file": run.panels_content,
-                       "number_of_panels": run.panel_count, "lowest_chance": run.lowest_chance,
-                       "highest_chance": run.highest_chance, "optimum_lowest_chance": run.optimum_chance}
-            if run is not None else None,
+            "panels": _panels(run) if run is not None else None,
             "draw": {"announced_at": iso(draw.announced_at), "source_descriptions": draw.source_descriptions or [],
                      "sources": draw.sources, "key_string": draw.key_string, "panel_index": draw.panel_index,
                      "drawn_at": iso(draw.drawn_at), "sha256": draw.sha256, "file": draw.content}

@@ -26,6 +26,22 @@ def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def chance_summary(panels_doc: dict) -> dict:
+    """The headline chances, counted from the published panels themselves (never from a stored figure): the true
+    chance of a person in the draw is (panels holding them) / (number of panels)."""
+    panels = panels_doc["panels"]
+    m = len(panels)
+    counts = {c["number"]: 0 for c in panels_doc.get("chances", [])}
+    for panel in panels:
+        for n in set(panel):
+            counts[n] = counts.get(n, 0) + 1
+    maximin = [c["maximin_chance"] for c in panels_doc.get("chances", []) if c.get("maximin_chance") is not None]
+    return {"number_of_panels": m, "counts": counts,
+            "lowest_chance": min(counts.values()) / m if counts and m else None,
+            "highest_chance": max(counts.values()) / m if counts and m else None,
+            "optimum_lowest_chance": min(maximin) if maximin else None}
+
+
 def compute_draw(pool_doc: dict, panels_doc: dict, sources: list[list[int]]) -> dict:
     """Everything the draw derives: key string, the panel index (step 1 modulo the number of panels), the panel,
     and the order of the rest of the pool (steps 2, 3, ...) whose first ``alternates`` are the alternates."""

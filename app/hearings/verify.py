@@ -72,6 +72,8 @@ def verify_meeting(meeting: Meeting) -> tuple[bool, list[str]]:
                            f"loosening with a reason: {ch}")
     categories = {e["number"]: e["categories"] for e in pool_doc["entries"]}
     c.same("pool size", frozen["data"]["size"], len(pool.entries))
+    c.same("seats (pool file vs meeting)", pool_doc.get("seats"), meeting.seats)
+    c.same("alternates (pool file vs meeting)", pool_doc.get("alternates"), meeting.alternates)
     for e in sorted(pool.entries, key=lambda e: e.number):
         file_cats = categories.get(e.number)
         db_cats = {k: e.categories.get(k) for k in (file_cats or {})}
@@ -101,6 +103,7 @@ def verify_meeting(meeting: Meeting) -> tuple[bool, list[str]]:
         return c.ok, c.lines
     c.same("panels file SHA-256 (panels content hashed)", a["panels_sha256"], selection.sha256(run.panels_content))
     c.same("panels SHA-256 (stored)", a["panels_sha256"], run.panels_sha256)
+    _stored_chances(c, run)
     drawn = _one(entries, record.Kind.DRAWN)
     numbers = _one(entries, record.Kind.NUMBERS_ENTERED)
     if drawn is None or numbers is None:
@@ -123,6 +126,16 @@ def verify_meeting(meeting: Meeting) -> tuple[bool, list[str]]:
     c.info(f"key string: {d['key_string']}; panel #{d['panel_index']}: {d['panel']}; alternates: {d['alternates']}")
     _replay(c, meeting, entries, d, pool_doc, categories)
     return c.ok, c.lines
+
+
+def _stored_chances(c: Check, run) -> None:
+    """The chances the database keeps for the staff pages must be the ones counted from the published panels."""
+    summary = selection.chance_summary(json.loads(run.panels_content))
+    for field, stored in (("lowest_chance", run.lowest_chance), ("highest_chance", run.highest_chance),
+                          ("optimum_lowest_chance", run.optimum_chance), ("number_of_panels", run.panel_count)):
+        counted = summary[field]
+        if stored is None or counted is None or abs(stored - counted) > 1e-9:
+            c.fail(f"{field}: the published panels give {counted!r}, the database holds {stored!r}")
 
 
 def _replay(c: Check, meeting: Meeting, entries: list[dict], drawn: dict, pool_doc: dict, categories: dict) -> None:

@@ -23,6 +23,7 @@ from app.core.paging import parse_stamp_cursor
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.hearings import bp, record, relax, selection_services, services
+from app.hearings import selection as selection_mod
 from app.hearings.forms import ApplicationForm, SuggestionForm
 from app.hearings.models import (
     CATEGORIES,
@@ -159,12 +160,11 @@ def selection(id: int) -> ResponseReturnValue:
     chances = {c["number"]: c for c in panels_doc["chances"]} if panels_doc else {}
     uniform = (meeting.seats / pool.size) if pool and pool.size else None
     # The true chances are counted from the published panels themselves, so the page cannot say otherwise.
-    n_panels = len(panels_doc["panels"]) if panels_doc else 0
-    in_panels = Counter(n for panel in panels_doc["panels"] for n in panel) if panels_doc else Counter()
-    counts = [in_panels[n] for n in chances]
-    true_lowest = min(counts) / n_panels if counts and n_panels else None
-    true_highest = max(counts) / n_panels if counts and n_panels else None
-    optimum = min(c["maximin_chance"] for c in chances.values()) if chances else None
+    summary = selection_mod.chance_summary(panels_doc) if panels_doc else {}
+    n_panels = summary.get("number_of_panels", 0)
+    in_panels = Counter(summary.get("counts", {}))
+    true_lowest, true_highest = summary.get("lowest_chance"), summary.get("highest_chance")
+    optimum = summary.get("optimum_lowest_chance")
     return render_template("hearings/selection.html", meeting=meeting, pool=pool, run=run, latest=latest,
                            panels_doc=panels_doc, draw=draw, draw_doc=draw_doc, chances=chances, uniform=uniform,
                            relaxations=relax.relaxations(meeting.id),

@@ -282,16 +282,20 @@ def test_meeting_selection_record_is_published(client, world, db):
     pool_file = json.dumps({"entries": [{"number": 1, "categories": {"age_band": "60_plus"}}]})
     db.session.add(Pool(meeting_id=meeting.id, size=1, content=pool_file,
                         sha256=hashlib.sha256(pool_file.encode()).hexdigest()))
-    db.session.add(LotteryRun(meeting_id=meeting.id, status=LotteryStatus.SUCCEEDED, panels_content='{"panels":[]}',
-                              panels_sha256="ab", lowest_chance=0.2, highest_chance=0.4,
-                              optimum_chance=0.21, settings={"number_of_panels": 1003}))
+    # five one-seat panels: number 1 is on two of them (0.4), numbers 2-4 on one each (0.2)
+    panels_file = json.dumps({"panels": [[1], [1], [2], [3], [4]], "chances": [
+        {"number": n, "maximin_chance": c} for n, c in ((1, 0.37), (2, 0.21), (3, 0.21), (4, 0.21))]})
+    db.session.add(LotteryRun(meeting_id=meeting.id, status=LotteryStatus.SUCCEEDED, panels_content=panels_file,
+                              panels_sha256="ab", lowest_chance=0.9, highest_chance=0.9,  # the file is what counts
+                              optimum_chance=0.9, settings={"number_of_panels": 1003}))
     db.session.add(Draw(meeting_id=meeting.id, source_descriptions=["上海体彩 2026-12-01"]))
     db.session.commit()
     body = client.get(f"/api/v1/meetings/{meeting.id}").get_json()
     selection = body["selection"]
     assert selection["pool"]["file"] == pool_file and selection["pool"]["size"] == 1
-    assert selection["panels"]["lowest_chance"] == 0.2 and selection["panels"]["optimum_lowest_chance"] == 0.21
-    assert selection["panels"]["number_of_panels"] == 1003
+    # the headline chances are counted from the published panels file, not taken from stored figures
+    assert selection["panels"]["lowest_chance"] == 0.2 and selection["panels"]["highest_chance"] == 0.4
+    assert selection["panels"]["optimum_lowest_chance"] == 0.21 and selection["panels"]["number_of_panels"] == 5
     assert selection["draw"]["source_descriptions"] == ["上海体彩 2026-12-01"] and selection["draw"]["drawn_at"] is None
     assert selection["quotas"] == [{"category": "age_band", "value": "60_plus", "min": 1, "max": 2, "reason": ""}]
     doc = client.get("/api/v1/openapi.json").get_json()

@@ -1,5 +1,6 @@
 """Commit before chance, the append-only public record, and `flask hearings verify` against database tampering."""
 import json
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -135,6 +136,14 @@ TAMPERINGS = {
         setattr(m.draw, "sha256", selection.sha256(m.draw.content))), "draw SHA-256 (stored)"),
     "draw allowed earlier": (lambda db, m, d: setattr(m.draw, "numbers_at", m.draw.numbers_at - timedelta(days=1)),
                              "draw not before"),
+    "seats changed after the pool was frozen": (lambda db, m, d: setattr(m, "seats", m.seats + 1),
+                                                "seats (pool file vs meeting)"),
+    "alternates changed after the pool was frozen": (lambda db, m, d: setattr(m, "alternates", m.alternates + 1),
+                                                     "alternates (pool file vs meeting)"),
+    "stored lowest chance raised": (lambda db, m, d: setattr(m.draw.lottery_run, "lowest_chance", 0.5),
+                                    "lowest_chance: the published panels give"),
+    "stored optimum raised": (lambda db, m, d: setattr(m.draw.lottery_run, "optimum_chance", 0.5),
+                              "optimum_lowest_chance: the published panels give"),
 }
 
 
@@ -176,6 +185,18 @@ def test_the_record_is_public_on_the_page_in_the_api_and_as_a_feed(client, db, d
     assert json.loads(client.get(f"/hearings/{meeting.id}/record.json").get_data(as_text=True)) == doc
     api = client.get(f"/api/v1/meetings/{meeting.id}").get_json()
     assert api["selection"]["record"] == doc["entries"]
+    # the API's headline chances are counted from the published panels file, whatever the database keeps
+    panels = json.loads(api["selection"]["panels"]["file"])
+    counts = Counter(n for panel in panels["panels"] for n in panel)
+    m = len(panels["panels"])
+    assert api["selection"]["panels"]["lowest_chance"] == min(counts.values()) / m
+    assert api["selection"]["panels"]["highest_chance"] == max(counts.values()) / m
+    assert api["selection"]["panels"]["number_of_panels"] == m
+    meeting.draw.lottery_run.lowest_chance = 0.99
+    db.session.flush()
+    tampered = client.get(f"/api/v1/meetings/{meeting.id}").get_json()["selection"]["panels"]
+    assert tampered["lowest_chance"] == min(counts.values()) / m
+    db.session.rollback()
     schema = client.get("/api/v1/openapi.json").get_json()
     response = schema["paths"]["/api/v1/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]
     assert validate(api, response["application/json"]["schema"], schema) == []

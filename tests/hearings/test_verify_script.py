@@ -112,7 +112,38 @@ def _move_in_outside_rule(d):
     rehash(d["record"])
 
 
+def _published_with(d, edit):
+    """The operator publishes panels whose figures were edited before publication: the record commits to the edited
+    file from the start (its hashes recomputed), so only the figures themselves can give it away."""
+    edit(d["panels"])
+    for kind in ("panels_computed", "source_announced"):
+        entry(d["record"], kind)["data"]["panels_sha256"] = sha(d["panels"])
+    d["draw"]["panels_sha256"] = sha(d["panels"])
+    entry(d["record"], "drawn")["data"].update(panels_sha256=sha(d["panels"]), draw_sha256=sha(d["draw"]))
+    rehash(d["record"])
+
+
+def _inflated_optimum(panels):
+    """Everyone's optimal chance raised: the stated optimum looks better than the solver's."""
+    for c in panels["chances"]:
+        c["maximin_chance"] = round(c["maximin_chance"] * 1.1, 9)
+    panels["optimum_chance"] = min(c["maximin_chance"] for c in panels["chances"])
+
+
+def _optimum_above_uniform(panels):
+    uniform = panels["seats"] / len(panels["chances"])
+    for c in panels["chances"]:
+        c["maximin_chance"] = uniform + 0.001
+    panels["optimum_chance"] = uniform + 0.001
+
+
 TAMPERINGS = {
+    "stated optimum inflated before publication": (lambda d: _published_with(d, _inflated_optimum),
+                                                   "maximin_chance adds up to"),
+    "stated optimum above uniform before publication": (lambda d: _published_with(d, _optimum_above_uniform),
+                                                        "above the uniform chance"),
+    "headline optimum not the lowest maximin chance": (lambda d: _published_with(d, lambda p: p.update(
+        optimum_chance=p["optimum_chance"] + 0.01)), "optimum_chance: expected"),
     "swapped pool entries": (_swap_pool_numbers, "pool file SHA-256"),
     "edited pool categories": (_flip_gender, "pool file SHA-256"),
     "pool entry removed": (lambda d: d["pool"]["entries"].pop(), "pool size"),
