@@ -7,7 +7,8 @@ shares of app/hearings/shares.py, skewed the way applicants are (central distric
 apply more; outer districts and people under 30 less). Quotas are the form's defaults: proportional to the
 population with one seat of slack either way. The lottery is the module's own code path (lottery.compute in a
 child process with the time limit). Per pool: seconds, uniform k/n, the maximin optimum, the true lowest and
-highest chance over the m published panels, and whether true lowest >= optimum - 1/m.
+highest chance over the m published panels, whether true lowest >= optimum - 1/m, the distribution's highest
+chance, and whether everyone's true chance is within 1/m of their chance in the distribution (both ways).
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"maximin over types on HiGHS {lottery.library_version()}; rounding: {lottery.ROUNDING}")
     print(f"{'pool':>8} {'seconds':>8} {'load':>5} {'uniform':>8} {'optimum':>8} {'m':>5} {'true low':>9} "
-          f"{'true high':>9} {'opt-1/m':>8} {'bound':>6} {'panels ok':>10}")
+          f"{'true high':>9} {'opt-1/m':>8} {'bound':>6} {'dist high':>9} {'+-1/m':>6} {'panels ok':>10}")
     for spec in args.pools.split(","):
         n, seats = (int(x) for x in spec.split("/"))
         pool = make_pool(n, seed=n * 100 + seats)
@@ -74,8 +75,12 @@ def main() -> None:
         low, high = min(counts.values()) / m, max(counts.values()) / m
         optimum = result.optimum_chance
         holds = low >= optimum - 1 / m - 1e-12
+        dist_high = max(result.maximin_chances.values())
+        # everyone within one panel of m times their chance in the distribution, above as below
+        near = all(abs(counts[n] - m * result.maximin_chances[n]) <= 1 + 1e-6 for n in counts)
         print(f"{spec:>8} {seconds:>8.2f} {load:>5.1f} {seats / n:>8.5f} {optimum:>8.5f} {m:>5} {low:>9.5f} "
-              f"{high:>9.5f} {optimum - 1 / m:>8.5f} {'yes' if holds else 'NO':>6} {ok:>5}/{m}")
+              f"{high:>9.5f} {optimum - 1 / m:>8.5f} {'yes' if holds else 'NO':>6} {dist_high:>9.5f} "
+              f"{'yes' if near else 'NO':>6} {ok:>5}/{m}")
 
 
 if __name__ == "__main__":

@@ -164,6 +164,12 @@ def check_optimum(r, panels_doc, counts, seats, m):
     if optimum > seats / n + 1e-9:
         r.fail(f"panels: optimum {optimum!r} is above the uniform chance {seats}/{n} = {seats / n!r}, which no "
                "distribution can give everyone")
+    claims_target = (panels_doc.get("settings") or {}).get("every_true_chance_within_1_over_m_of_its_maximin_chance")
+    if claims_target:
+        for n in sorted(maximin):
+            if abs(counts.get(n, 0) / m - maximin[n]) > 1 / m + 1e-8:
+                r.fail(f"panels: claims every true chance within 1/m of its maximin chance, but number {n} has "
+                       f"{counts.get(n, 0)}/{m} against {maximin[n]!r}")
     claims_bound = (panels_doc.get("settings") or {}).get("lowest_at_least_optimum_minus_1_over_m")
     lowest = min(counts.values()) / m if counts and m else 0.0
     if claims_bound and lowest < optimum - 1 / m - 1e-12:

@@ -10,7 +10,9 @@ How the panels are obtained (published with the result):
    it against the library).
 2. rounding.py turns it into m panels (m about 1,000, chosen so that rounding loses least; 2,000 or 4,000 when
    needed): the true chance of a person is (panels containing them) / m, and it is at least the optimum minus
-   1/m for everyone, or the result says that it is not.
+   1/m for everyone, or the result says that it is not. Seats are then balanced inside panels (quotas kept) until
+   nobody is more than one panel above or below m times their chance in the distribution, when moves allow it
+   (the result says whether it holds); when that chance is k/n for everyone, m is a multiple of n/gcd(n, k).
 The draw then picks one of the m panels by RFC 3797.
 """
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any, Callable
 N_PANELS = 1000  # the base number of panels; the one used is in [1000, 1000 + 1/optimum), or near 2000, 4000
 ALGORITHM = "maximin"
 SOLVER_BACKEND = "highspy"
-ROUNDING = "compositions, dependent (pipage) rounding best of 12, integer programme, m 1000 -> 2000 -> 4000"
+ROUNDING = ("compositions, dependent (pipage) rounding best of 12, integer programme, m 1000 -> 2000 -> 4000 "
+            "(a multiple of n/gcd(n, k) when everyone's chance is k/n), seats balanced towards m * chance")
 
 
 def library_version() -> str:
@@ -34,7 +37,8 @@ def library_version() -> str:
     return version("highspy")
 
 
-def settings_record(n_panels: int = N_PANELS, method: str = "", within_bound: bool | None = None) -> dict:
+def settings_record(n_panels: int = N_PANELS, method: str = "", within_bound: bool | None = None,
+                    within_target: bool | None = None) -> dict:
     return {
         "solver": "canyu maximin over types (column generation)",
         "highspy_version": version("highspy"),
@@ -45,6 +49,7 @@ def settings_record(n_panels: int = N_PANELS, method: str = "", within_bound: bo
         "rounding": ROUNDING,
         "rounding_used": method,
         "lowest_at_least_optimum_minus_1_over_m": within_bound,
+        "every_true_chance_within_1_over_m_of_its_maximin_chance": within_target,
     }
 
 
@@ -168,7 +173,7 @@ def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int =
     if progress:
         progress("rounding", 0, None)
     bases = (n_panels, 2 * n_panels, 4 * n_panels)  # 1000 -> 2000 -> 4000 by default
-    rounded = rounding.round_to_panels(dist, panel_counts=bases, deadline=deadline)
+    rounded = rounding.round_to_panels(dist, panel_counts=bases, deadline=deadline, quotas=quotas)
     m = rounded.m
     type_chances = dist.type_chances()
     maximin_chances = {}
@@ -183,7 +188,7 @@ def compute(pool: list[dict], quotas: list[dict], seats: int, *, n_panels: int =
         maximin_chances={n: maximin_chances.get(n, 0.0) for n in numbers},
         distribution_size=int((dist.probabilities > 0).sum()),
         seconds=round(time.monotonic() - started, 3),
-        settings=settings_record(m, rounded.method, rounded.within_bound),
+        settings=settings_record(m, rounded.method, rounded.within_bound, rounded.within_target),
         within_bound=rounded.within_bound,
     )
 

@@ -197,6 +197,13 @@ def test_the_record_is_public_on_the_page_in_the_api_and_as_a_feed(client, db, d
     tampered = client.get(f"/api/v1/meetings/{meeting.id}").get_json()["selection"]["panels"]
     assert tampered["lowest_chance"] == min(counts.values()) / m
     db.session.rollback()
+    # a highest chance above the equal chance k/n is explained on the page: forced by the quotas, or rounding
+    uniform = meeting.seats / meeting.pool.size
+    optimum = api["selection"]["panels"]["optimum_lowest_chance"]
+    if optimum < uniform - 1e-9:
+        assert "所有人的入选机会加起来等于名额数" in page
+    elif max(counts.values()) / m > uniform:
+        assert f"实际机会与它相差不超过1/{m}" in page
     schema = client.get("/api/v1/openapi.json").get_json()
     response = schema["paths"]["/api/v1/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]
     assert validate(api, response["application/json"]["schema"], schema) == []

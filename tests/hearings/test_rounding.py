@@ -99,3 +99,45 @@ def test_optimum_is_the_sortition_libraries():
         for k in committee:
             theirs[int(k)] += prob
     assert _dist(pool).optimum == pytest.approx(min(theirs[p["number"]] for p in pool), abs=1e-6)
+
+
+def _uniform_pool():
+    """Quotas that cost nobody anything: the maximin gives everyone k/n."""
+    rnd = random.Random(11)
+    return [{"number": i, "categories": {"gender": rnd.choice(["female", "male"]),
+                                         "district": rnd.choice(["xuhui", "pudong", "jingan", "minhang"])}}
+            for i in range(1, 41)]
+
+
+UNIFORM_QUOTAS = [{"category": "gender", "value": "female", "min": 1, "max": 4},
+                  {"category": "district", "value": "xuhui", "min": 0, "max": 3}]
+
+
+def test_when_everyone_can_have_k_over_n_the_highest_true_chance_is_at_most_k_over_n_plus_1_over_m():
+    pool = _uniform_pool()
+    result = lottery.compute(pool, UNIFORM_QUOTAS, 5)
+    m = result.n_panels
+    assert result.optimum_chance == pytest.approx(5 / 40, abs=1e-7)
+    assert m % 8 == 0 and 1000 <= m < 1008  # a multiple of n / gcd(n, k) = 8: m * 5/40 panels is whole
+    counts = Counter(n for panel in result.panels for n in panel)
+    assert max(counts.values()) <= m * 5 // 40 + 1 and min(counts.values()) >= m * 5 // 40 - 1
+    assert result.highest_chance <= 5 / 40 + 1 / m + 1e-12
+    assert result.settings["every_true_chance_within_1_over_m_of_its_maximin_chance"] is True
+    by_number = {p["number"]: p for p in pool}
+    assert all(lottery.panel_satisfies(panel, by_number, UNIFORM_QUOTAS, 5) for panel in result.panels)
+
+
+def test_balancing_moves_seats_towards_everyones_target_and_keeps_the_quotas():
+    dist = _dist()
+    m = rounding.panel_count(dist.optimum, 1000)
+    copies, _ok, _method = rounding.round_copies(dist, m)
+    panels = rounding.seat_people(dist, copies)
+    balanced, moved = rounding.balance(panels, dist, QUOTAS, m)
+    target = rounding.targets(dist, m)
+    counts = Counter(n for panel in balanced for n in panel)
+    assert len(balanced) == m
+    assert all(abs(counts[n] - target[n]) <= 1 + 1e-9 for n in target), \
+        sorted((counts[n] - target[n], n) for n in target)[::len(target) - 1]
+    pool = {p["number"]: p for p in _pool()}
+    assert all(lottery.panel_satisfies(panel, pool, QUOTAS, 5) for panel in balanced)
+    assert min(counts[n] for n in pool) >= rounding._need(m, dist.optimum)

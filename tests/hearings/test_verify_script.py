@@ -137,11 +137,22 @@ def _optimum_above_uniform(panels):
     panels["optimum_chance"] = uniform + 0.001
 
 
+def _shift_maximin(panels):
+    """A person's stated optimal chance raised and another's lowered by as much: the sum still equals the seats."""
+    high = max(panels["chances"], key=lambda c: c["maximin_chance"])
+    high["maximin_chance"] = round(high["maximin_chance"] + 0.05, 9)
+    low = min((c for c in panels["chances"] if c is not high), key=lambda c: -c["maximin_chance"])
+    low["maximin_chance"] = round(low["maximin_chance"] - 0.05, 9)
+    panels["optimum_chance"] = min(c["maximin_chance"] for c in panels["chances"])
+
+
 TAMPERINGS = {
     "stated optimum inflated before publication": (lambda d: _published_with(d, _inflated_optimum),
                                                    "maximin_chance adds up to"),
     "stated optimum above uniform before publication": (lambda d: _published_with(d, _optimum_above_uniform),
                                                         "above the uniform chance"),
+    "maximin chances moved between two people (sum kept)": (lambda d: _published_with(d, _shift_maximin),
+                                                             "within 1/m of its maximin chance"),
     "headline optimum not the lowest maximin chance": (lambda d: _published_with(d, lambda p: p.update(
         optimum_chance=p["optimum_chance"] + 0.01)), "optimum_chance: expected"),
     "swapped pool entries": (_swap_pool_numbers, "pool file SHA-256"),
