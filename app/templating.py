@@ -39,6 +39,16 @@ def parenthesized(text) -> str:
     return f"（{text}）" if current_language() == "zh" else f" ({text})"
 
 
+# Punctuation between pieces a template puts together: full-width in Chinese, ASCII with a space in English.
+PUNCTUATION = {"colon": ("：", ": "), "comma": ("，", ", "), "semicolon": ("；", "; "), "list": ("、", ", ")}
+
+
+def punct(name: str) -> str:
+    """The separator ``name`` (colon, comma, semicolon, list) in the page's language."""
+    zh, en = PUNCTUATION[name]
+    return zh if current_language() == "zh" else en
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["colon"] = colon
@@ -49,4 +59,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["gender"] = lambda code: _label(GENDERS, code)
     app.jinja_env.filters["localized"] = lambda obj: obj.display_name(current_language()) if obj else ""
     app.jinja_env.globals["url_with"] = url_with
+    app.jinja_env.globals["punct"] = punct
     app.jinja_env.globals["site_name"] = app.config["SITE_NAME"]

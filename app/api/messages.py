@@ -27,7 +27,7 @@ MESSAGE = obj({
 FIGURE_ROW = {
     "received": I, "replied": I, "on_time": I, "late": I, "overdue": I, "waiting": I, "returned": I, "extended": I,
     "median_days": NUMN, "rated": I, "satisfied": I, "resolved": I, "on_time_share": NUMN,
-    "satisfaction_share": NUMN,
+    "satisfaction_share": NUMN, "reopened": I, "second_replied": I, "second_on_time": I, "second_late": I,
 }
 FIGURES = obj({
     "period": S, "generated_at": DT,

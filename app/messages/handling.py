@@ -271,7 +271,8 @@ def _release(actor: User, message: Message, reply: Reply, now: datetime) -> None
         message.published_at = now
     record(message, EventKind.REPLIED, actor, department_id=message.department_id, at=now)
     db.session.flush()
-    audit(actor, "message.reply_release", message, on_time=message.replied_on_time)
+    audit(actor, "message.reply_release", message, second=message.first_replied_at != now,
+          on_time=message.reply_due_at is None or now < message.reply_due_at)
     _tell_writer(message, "messages/emails/replied", reply=reply)
     signals.message_replied.send(message, reply=reply)
 

@@ -2,7 +2,9 @@
 quarter. Counted over the messages received in the period, except "returned" and "extended", which count the acts
 done in the period. Three queries whatever the number of messages; no personal data.
 
-- received, replied (on time / late), overdue now (waiting past the deadline), waiting (not yet due),
+- received, replied (on time / late: the first reply), overdue now (waiting past the deadline), waiting (not yet due),
+- reopened (after an unsatisfied rating) and the second replies they got, on time or late against the deadline the
+  reopening set: counted apart from the first replies, so a second reply neither hides nor doubles a first one,
 - returned (as not its own), extended (approved extensions),
 - median working days from receipt to the first reply,
 - ratings: how many were rated, satisfied, resolved.
@@ -25,12 +27,14 @@ from app.messages.models import CommonProblem, EventKind, Message, MessageEvent,
 from app.oversight.charts import bar_chart
 
 FIGURES = ("received", "replied", "on_time", "late", "overdue", "waiting", "returned", "extended",
-           "median_days", "rated", "satisfied", "resolved", "on_time_share", "satisfaction_share")
+           "median_days", "rated", "satisfied", "resolved", "on_time_share", "satisfaction_share",
+           "reopened", "second_replied", "second_on_time", "second_late")
 
 
 def _blank() -> dict:
     return {"received": 0, "replied": 0, "on_time": 0, "late": 0, "overdue": 0, "waiting": 0, "returned": 0,
-            "extended": 0, "days": [], "rated": 0, "satisfied": 0, "resolved": 0}
+            "extended": 0, "days": [], "rated": 0, "satisfied": 0, "resolved": 0, "reopened": 0,
+            "second_replied": 0, "second_on_time": 0, "second_late": 0}
 
 
 def _finish(row: dict) -> dict:
@@ -70,6 +74,12 @@ def figures(period: Period, now: datetime | None = None, department_id: int | No
                 row["days"].append(working_days_between(local(r.received_at).date(),
                                                         local(r.first_replied_at).date()))
             waiting = r.replied_at is None or (r.reopened_at is not None and r.reopened_at >= r.replied_at)
+            if r.reopened_at is not None:
+                row["reopened"] += 1
+                if not waiting:  # the second reply, against the deadline the reopening set
+                    row["second_replied"] += 1
+                    on_time = r.reply_due_at is None or r.replied_at < r.reply_due_at
+                    row["second_on_time" if on_time else "second_late"] += 1
             if waiting and r.reply_due_at is not None:
                 row["overdue" if now >= r.reply_due_at else "waiting"] += 1
             if r.rated_at is not None:
@@ -112,7 +122,8 @@ def problems_in(period: Period) -> list[CommonProblem]:
 
 
 EXPORT_HEADER = ["period", "department_code", "department", "received", "replied", "on_time", "late", "overdue_now",
-                 "waiting", "returned", "extended", "median_working_days", "rated", "satisfied", "resolved"]
+                 "waiting", "returned", "extended", "median_working_days", "rated", "satisfied", "resolved",
+                 "reopened", "second_replied", "second_on_time", "second_late"]
 
 
 def export_rows(data: dict, locale: str = "zh"):
@@ -122,4 +133,5 @@ def export_rows(data: dict, locale: str = "zh"):
         name = dept.display_name(locale) if dept is not None else _("未分办")
         yield [data["period"].key, r["code"], name, r["received"], r["replied"], r["on_time"], r["late"],
                r["overdue"], r["waiting"], r["returned"], r["extended"], r["median_days"], r["rated"],
-               r["satisfied"], r["resolved"]]
+               r["satisfied"], r["resolved"], r["reopened"], r["second_replied"], r["second_on_time"],
+               r["second_late"]]

@@ -91,3 +91,46 @@ def test_common_problem_found_confirmed_and_every_writer_told(db, make_message, 
     page = client.get("/messages/problems").get_data(as_text=True)
     assert "加装电梯审批时间长" in page and "联合审查" in page and "3件留言" in page
     assert problems.propose(admin, start=date(2026, 9, 1), end=date(2026, 10, 31)) == []  # nothing new
+
+
+def _replied_and_reopened(db, make_message, make_user, admin, staff, second_reply_at):
+    """A platform message received 8 Oct 2026, replied on 14 Oct, reopened unsatisfied on 15 Oct and, where
+    ``second_reply_at`` is given, replied a second time then (the reopening's deadline: 10 working days)."""
+    writer = make_user()
+    message = make_message(writer, at=datetime(2026, 10, 8, 2, tzinfo=timezone.utc))
+    with time_machine.travel(datetime(2026, 10, 12, 3, tzinfo=timezone.utc), tick=False):
+        handling.assign(admin, message, staff.department_id)
+    with time_machine.travel(datetime(2026, 10, 14, 3, tzinfo=timezone.utc), tick=False):
+        handling.write_reply(staff, message, "已安排疏通。")
+        handling.review_reply(admin, message, True)
+    with time_machine.travel(datetime(2026, 10, 15, 3, tzinfo=timezone.utc), tick=False):
+        handling.rate(writer, message, resolution=Resolution.NOT_RESOLVED, satisfied=False,
+                      reopen_reason="积水仍未解决")
+    if second_reply_at is not None:
+        with time_machine.travel(second_reply_at, tick=False):
+            handling.write_reply(staff, message, "已改造排水管。")
+            handling.review_reply(admin, message, True)
+    db.session.commit()
+    return message
+
+
+def test_a_second_reply_after_reopening_is_counted_apart_from_the_first(db, client, auth, make_message, make_user,
+                                                                        admin, staff):
+    _replied_and_reopened(db, make_message, make_user, admin, staff, datetime(2026, 10, 20, 3, tzinfo=timezone.utc))
+    _replied_and_reopened(db, make_message, make_user, admin, staff, datetime(2026, 11, 10, 3, tzinfo=timezone.utc))
+    _replied_and_reopened(db, make_message, make_user, admin, staff, None)
+    data = reports.figures(parse_period("2026-10"), now=datetime(2026, 11, 12, tzinfo=timezone.utc))
+    row = next(r for r in data["departments"] if r["department_id"] == staff.department_id)
+    # Three first replies on time; three reopened, two replied again (one on time, one late), one overdue now.
+    assert (row["received"], row["replied"], row["on_time"], row["late"]) == (3, 3, 3, 0)
+    assert (row["reopened"], row["second_replied"], row["second_on_time"], row["second_late"]) == (3, 2, 1, 1)
+    assert row["overdue"] == 1 and data["total"]["second_late"] == 1
+    assert data["sources"][0]["second_replied"] == 2
+    with time_machine.travel(datetime(2026, 11, 12, tzinfo=timezone.utc), tick=False):
+        auth.login(admin)
+        page = client.get("/manage/messages/report?period=2026-10&lang=en").get_data(as_text=True)
+        csv = client.get("/manage/messages/report.csv?period=2026-10").get_data().decode("utf-8-sig").splitlines()
+        api = client.get("/api/v1/messages/figures?period=2026-10").get_json()
+    assert "Reopened" in page and "Second replies (on time/late)" in page and "2 <span class=\"ly-meta\">(1/1)" in page
+    assert csv[0].endswith(",reopened,second_replied,second_on_time,second_late") and csv[1].endswith(",3,2,1,1")
+    assert api["total"]["reopened"] == 3 and api["total"]["second_on_time"] == 1
