@@ -318,7 +318,7 @@ def run_command(once: bool, wait: float | None) -> None:
                            f"Exit code {EXIT_LOCK_HELD}: try again later.", err=True)
                 raise SystemExit(EXIT_LOCK_HELD)
             click.echo(f"Scheduler {lock.holder} holds the lock.")
-            _run_once(app)
+            _run_once(app, lock.holder)
             return
         while True:
             lock.acquire()
@@ -334,8 +334,11 @@ def run_command(once: bool, wait: float | None) -> None:
             signal.signal(signal.SIGTERM, previous_handler)
 
 
-def _run_once(app: Flask) -> None:
+def _run_once(app: Flask, holder: str) -> None:
     results = run_all_once(app)
+    # A run from cron beats too, so the dashboard and /metrics see it (and warn when cron stops running it).
+    with app.app_context():
+        jobruns.heartbeat(holder)
     for path, result in results.items():
         click.echo(f"{path}: {result!r}" if isinstance(result, JobFailed) else f"{path}: {result}")
     failed = [path for path, result in results.items() if isinstance(result, JobFailed)]
