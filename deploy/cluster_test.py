@@ -325,15 +325,33 @@ def cpu_per_request(before: dict, after: dict, n: int) -> dict[str, float]:
 
 # -------------------------------------------------------------------- data: sessions and signed-in clients
 
-def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple[list[int], list[list[tuple]]]:
-    """``phases`` sessions of ``seats`` seats and ``users`` new verified residents per phase; each resident is
-    signed in the ordinary way a browser is (a session cookie signed with SECRET_KEY and a CSRF token)."""
-    os.environ.update(cluster.app_env({"UPLOAD_DIR": str(cluster.tmp / "uploads-cli")}))
-    import sqlalchemy as sa
+def signed_in_credentials(app, user) -> tuple[str, str]:
+    """The session cookie and CSRF token of ``user`` signed in as a browser is: a server-side session row (issue 10:
+    a cookie naming no live row is signed out) and the cookie that names it, signed with SECRET_KEY. The caller
+    commits the row."""
     from flask import g, session as flask_session
     from flask_login.utils import _create_identifier
     from flask_wtf.csrf import generate_csrf
 
+    from app.accounts import sessions as user_sessions
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    with app.test_request_context("/", headers={"User-Agent": USER_AGENT}):
+        user_sessions.start(user)
+        flask_session["_user_id"] = user.get_id()
+        flask_session["_fresh"] = True
+        flask_session["_id"] = _create_identifier()
+        g.pop("csrf_token", None)
+        token = generate_csrf()
+        return serializer.dumps(dict(flask_session)), token
+
+
+def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple[list[int], list[list[tuple]]]:
+    """``phases`` sessions of ``seats`` seats and ``users`` new verified residents per phase; each resident is
+    signed in the ordinary way a browser is (a server-side session row, the session cookie that names it signed with
+    SECRET_KEY, and a CSRF token)."""
+    os.environ.update(cluster.app_env({"UPLOAD_DIR": str(cluster.tmp / "uploads-cli")}))
+    import sqlalchemy as sa
     from app import create_app
     from app.accounts.models import Department, Role, User
     from app.accounts.services import create_admin, set_password
@@ -362,7 +380,6 @@ def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple
         c.published_at = now - timedelta(days=1)
         db.session.commit()
         cluster.consultation_id = c.id
-        serializer = app.session_interface.get_signing_serializer(app)
         for phase in range(phases):
             activity = Activity(department_id=dept.id, title=f"集群测试 {phase + 1}", description="cluster test",
                                 address="测试路 1 号", signup_opens_at=now - timedelta(days=1),
@@ -384,13 +401,8 @@ def prepare_rush(cluster: Cluster, users: int, seats: int, phases: int) -> tuple
             phase_creds = []
             for user in db.session.scalars(sa.select(User).where(User.email.like(f"rush{phase}-%"))
                                            .order_by(User.id)):
-                with app.test_request_context("/", headers={"User-Agent": USER_AGENT}):
-                    flask_session["_user_id"] = user.get_id()
-                    flask_session["_fresh"] = True
-                    flask_session["_id"] = _create_identifier()
-                    g.pop("csrf_token", None)
-                    token = generate_csrf()
-                    phase_creds.append((user.id, serializer.dumps(dict(flask_session)), token))
+                phase_creds.append((user.id, *signed_in_credentials(app, user)))
+            db.session.commit()
             creds.append(phase_creds)
         db.session.remove()
         db.engine.dispose()

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.enums import DispositionKind, LabelledEnum
 from app.core.errors import DomainError
+from app.core.forms import CONTROL_MESSAGE
+from app.core.inputs import has_control
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -234,6 +236,8 @@ class Application(db.Model):
             raise HearingError(_l("候选池已经冻结，不能再修改审查结果。"))
         if not eligible and not reason.strip():
             raise HearingError(_l("请说明不符合条件的理由。"), "reason")
+        if not eligible and has_control(reason):  # NUL, ESC...: never stored (PostgreSQL refuses NUL outright)
+            raise HearingError(CONTROL_MESSAGE, "reason")
         self.state = ApplicationState.ELIGIBLE if eligible else ApplicationState.INELIGIBLE
         self.ineligible_reason = "" if eligible else reason.strip()
         self.reviewed_at = now or utcnow()

@@ -150,7 +150,10 @@ def forward() -> ResponseReturnValue:
         response = _error(401, "Missing, unknown or revoked forwarding token.")
         response.headers["WWW-Authenticate"] = 'Bearer realm="canyu-forwarding"'
         return response
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # JSON nested deeper than Python parses: not an object either
+        payload = None
     with force_locale("en"):  # the caller is a program: messages in English
         try:
             data = _parse(payload)

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from app.accounts.models import DISTRICTS, User, mask_name
 from app.core.audit import audit
+from app.core.inputs import has_control
 from app.core.privacy import mask_personal_information
 from app.core.timeutil import SHANGHAI, local, utcnow
 from app.extensions import db
@@ -160,6 +161,11 @@ def _check_row(values: dict, now: datetime) -> dict:
                            value=_cell(values.get("forwarded_at"))[:40])) from None
     if forwarded_at > now:
         raise ValueError(_("转办时间晚于现在"))
+    if not rules.is_plausible_forwarded_at(forwarded_at, now):
+        raise ValueError(_("转办时间早于%(year)s年", year=rules.EARLIEST_FORWARDED.year))
+    for name, value in values.items():
+        if has_control(_cell(value), multiline=name == "text"):
+            raise ValueError(_("“%(column)s”列含有控制字符（如 NUL 或换行符）", column=name))
     subject, text = _cell(values.get("subject")), _cell(values.get("text"))
     if not subject:
         raise ValueError(_("缺少主题"))
@@ -180,7 +186,7 @@ def _check_row(values: dict, now: datetime) -> dict:
     if consent not in YES | NO:
         raise ValueError(_("“同意公开”应填“是”或“否”"))
     email = _cell(values.get("writer_email"))
-    if email and ("@" not in email or len(email) > 254):
+    if email and not rules.is_plausible_email(email):
         raise ValueError(_("邮箱“%(value)s”格式不正确", value=email[:60]))
     return {"source_ref": ref, "forwarded_at": forwarded_at.astimezone(SHANGHAI), "subject": subject, "text": text,
             "writer_name": _cell(values.get("writer_name"))[:60], "writer_phone": _cell(values.get("writer_phone"))[:40],

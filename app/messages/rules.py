@@ -18,6 +18,18 @@ from app.messages.models import MessageSource
 
 MAX_TEXT_LENGTH = 5000
 MAX_SUBJECT_LENGTH = 200
+# A forwarded message's date: not before this (an older one is a mistake of the sending system), never in the future.
+EARLIEST_FORWARDED = date(2000, 1, 1)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def is_plausible_email(value: str) -> bool:
+    """An address a reply can be sent to: one mailbox, nothing around it (no spaces, line breaks or second one)."""
+    return len(value) <= 254 and bool(_EMAIL.fullmatch(value))
+
+
+def is_plausible_forwarded_at(at: datetime, now: datetime) -> bool:
+    return local(at).date() >= EARLIEST_FORWARDED and at <= now
 RATING_WINDOW = timedelta(days=15)  # the writer rates the reply within 15 days of its release
 REMIND_WORKING_DAYS = 2  # staff are reminded this many working days before the reply is due
 

@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from app import signals
 from app.accounts.models import DISTRICTS, Role, Tag, User, mask_name
 from app.core.audit import audit
+from app.core.forms import CONTROL_MESSAGE
+from app.core.inputs import has_control
 from app.core.privacy import mask_personal_information
 from app.core.storage import Upload, safe_filename, store_upload
 from app.core.timeutil import utcnow
@@ -68,8 +70,16 @@ def find_by_tracking_number(number: str) -> Message | None:
     return db.session.scalar(sa.select(Message).where(Message.tracking_number == number))
 
 
+def _check_controls(field: str, value: str, multiline: bool = False) -> None:
+    """No control character (NUL, ESC...; line breaks only in a text) is ever stored, whatever the way in."""
+    if has_control(value, multiline=multiline):
+        raise MessageError(str(CONTROL_MESSAGE), field=field)
+
+
 def _check_text(subject: str, text: str) -> tuple[str, str]:
     subject, text = (subject or "").strip(), (text or "").strip()
+    _check_controls("subject", subject)
+    _check_controls("text", text, multiline=True)
     if not subject:
         raise MessageError(_("请填写留言主题。"), field="subject")
     if len(subject) > rules.MAX_SUBJECT_LENGTH:
@@ -181,12 +191,20 @@ def receive_forwarded(actor: User | None, source: MessageSource, data: Forwarded
         raise MessageError(_("转办时间缺少时区。"), field="forwarded_at")
     if data.forwarded_at > now:
         raise MessageError(_("转办时间不能晚于现在。"), field="forwarded_at")
+    if not rules.is_plausible_forwarded_at(data.forwarded_at, now):
+        raise MessageError(_("转办时间早于%(year)s年，请检查。", year=rules.EARLIEST_FORWARDED.year),
+                           field="forwarded_at")
+    for field in ("source_ref", "writer_name", "writer_phone", "writer_email"):
+        _check_controls(field, getattr(data, field) or "")
+    email = (data.writer_email or "").strip()
+    if email and not rules.is_plausible_email(email):
+        raise MessageError(_("留言人邮箱格式不正确。"), field="writer_email")
     name = (data.writer_name or "").strip()[:60]
     message = Message(
         tracking_number=new_tracking_number(Message.tracking_number, rules.random_tracking_number, now),
         source=source, source_ref=ref, forwarded_at=data.forwarded_at,
         import_batch_id=batch_id, writer_name=name, writer_phone=(data.writer_phone or "").strip()[:40],
-        writer_email=(data.writer_email or "").strip()[:254], public_name=mask_name(name), subject=subject,
+        writer_email=email, public_name=mask_name(name), subject=subject,
         text_original=text, text_public=mask_personal_information(text), district=district,
         allow_publish=bool(data.allow_publish), received_at=data.forwarded_at, created_at=now,
         contact_preference=ContactPreference.EMAIL if data.writer_email else ContactPreference.PHONE)

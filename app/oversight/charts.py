@@ -12,13 +12,24 @@ def chart_series() -> list[tuple[str, Any]]:
             ("adoption_rate", _l("采纳率（含部分采纳）"))]
 
 
+def text_width(text: str, font_size: int = 13) -> int:
+    """A generous estimate of the width of ``text`` at ``font_size`` px: CJK and full-width characters take a
+    full em, capitals and digits about two thirds of one, other Latin characters a bit over half."""
+    ems = sum(1.05 if ord(c) >= 0x2E80 else 0.7 if c.isupper() or c.isdigit() else 0.58 for c in str(text))
+    return round(ems * font_size)
+
+
 def bar_chart(rows: list[dict], key: str, title) -> Markup:
     """Horizontal bars of a 0–1 share per department, with the value written beside each bar."""
-    bar_h, gap, label_w, plot_w = 22, 8, 260, 360
+    bar_h, gap, plot_w = 22, 8, 360
     several = len({row.get("period") for row in rows}) > 1
 
     def suffix(row) -> str:
         return f" {row['period']}" if several else ""
+
+    # The label column fits the longest label (English names are long: "Municipal Housing Administration Bureau"),
+    # so no name is cut off at the left edge; the SVG scales down to the screen as a whole.
+    label_w = max(160, max((text_width(f"{row['department']}{suffix(row)}") for row in rows), default=0) + 16)
 
     height = max(1, len(rows)) * (bar_h + gap) + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {label_w + plot_w + 70} {height}" '

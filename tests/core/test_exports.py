@@ -78,6 +78,7 @@ def test_consultation_comments_export(fmt, client, auth, db, make_consultation, 
     auth.login(staff)
     response = client.get(f"/manage/consultations/{c.id}/export.{fmt}")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"] == exports.MIMETYPES[fmt]  # one charset (it said it twice)
     cells = csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
     assert cells[0][0] == "tracking_number" and len(cells) == 1 + len(DANGEROUS)
     assert_neutralised(cells)

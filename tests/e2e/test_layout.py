@@ -1,4 +1,5 @@
-"""Every page fits a 360 px phone in Chinese, in English and in large text, and axe-core finds nothing to fix.
+"""Every page fits a 360 px phone in Chinese, in English and in large text (Chinese and English), and axe-core
+finds nothing to fix.
 
 The list of pages is ``app.url_map``: every GET endpoint is either a page (visited, its path parameters filled
 from the demo data) or listed in ``NOT_PAGES`` with what it serves instead, so a new page is covered as soon as
@@ -31,6 +32,7 @@ MODES = {  # name: (cookies, run axe)
     "zh": ({"lang": "zh"}, True),
     "en": ({"lang": "en"}, False),
     "large": ({"lang": "zh", "view": "large"}, False),
+    "large-en": ({"lang": "en", "view": "large"}, False),  # long English words in large type: the widest case
 }
 # GET endpoints that are not HTML pages, and why.
 NOT_PAGES = {

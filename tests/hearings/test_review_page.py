@@ -63,3 +63,20 @@ def test_applications_page_by_page_and_the_rest_marked_eligible(client, auth, db
     for x in apps:
         db.session.refresh(x)
     assert [x.state for x in apps] == [S.INELIGIBLE, S.ELIGIBLE, S.SUBMITTED]  # page 2 untouched
+
+
+def test_a_reason_with_a_control_character_is_refused_next_to_it(client, auth, db, make_meeting, make_applicant,
+                                                                   staff):
+    """The reasons are read from the request by name (reason-<id>), not through a form class: the rule is the
+    model's, so a NUL never reaches the database (PostgreSQL would refuse it with a server error)."""
+    meeting = make_meeting()
+    a, b = _apply(db, meeting, make_applicant, 2)
+    auth.login(staff)
+    url = f"/manage/hearings/{meeting.id}/applications?lang=en"
+    r = client.post(url, data={f"decision-{a.id}": "eligible", f"decision-{b.id}": "ineligible",
+                               f"reason-{b.id}": "未满\x0018周岁"})
+    assert r.status_code == 422
+    assert f'id="reason-{b.id}-error">This must not contain control characters' in r.get_data(as_text=True)
+    for x in (a, b):
+        db.session.refresh(x)
+        assert x.state is S.SUBMITTED and x.ineligible_reason == ""

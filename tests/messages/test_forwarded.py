@@ -103,3 +103,37 @@ def test_forwarding_api_needs_a_live_token_and_is_idempotent(client, db, admin):
     assert _count(db) == 1
     spec = client.get("/api/v1/openapi.json").json
     assert "post" in spec["paths"]["/api/v1/messages/forwarded"]
+
+
+def test_forwarding_api_refuses_what_must_never_be_stored(client, db, admin):
+    """Control characters, a date before 2000, an e-mail field holding more than one address and JSON nested past
+    the parser's depth: a 4xx naming the field, and no message stored."""
+    _row, token = forwarding.create_token(admin, MessageSource.HOTLINE_12345, "12345")
+    db.session.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {"source_id": "12345-1", "forwarded_at": "2026-11-03T14:20:00+08:00", "subject": "夜间施工噪声扰民",
+            "text": "工地夜间施工。"}
+    for change, field in [({"subject": "噪声\x00扰民"}, "subject"), ({"text": "工地\x1b夜间施工"}, "text"),
+                          ({"writer_name": "李\x00四"}, "writer_name"), ({"source_id": "12345-\x07"}, "source_ref"),
+                          ({"forwarded_at": "0001-01-01T00:00:00+00:00"}, "forwarded_at"),
+                          ({"writer_email": "a@example.com\r\nBcc: b@example.com"}, "writer_email"),
+                          ({"writer_email": "not an address"}, "writer_email")]:
+        answer = client.post("/api/v1/messages/forwarded", json=dict(body, **change), headers=auth)
+        assert answer.status_code == 422 and answer.get_json()["error"]["field"] == field, (change, answer.get_json())
+    nested = client.post("/api/v1/messages/forwarded", data=b"[" * 100_000, headers=dict(
+        auth, **{"Content-Type": "application/json"}))
+    assert nested.status_code == 400 and nested.get_json()["error"]["message"] == "The body must be a JSON object."
+    assert _count(db) == 0
+    assert client.post("/api/v1/messages/forwarded", json=body, headers=auth).status_code == 201
+
+
+def test_csv_rows_with_control_characters_far_dates_or_two_addresses_are_reported(client, auth, admin, db):
+    auth.login(admin)
+    data = ("source_id,forwarded_at,subject,text,writer_email\n"
+            "A-1,2026-11-03 14:20,噪声\x1b扰民,夜间施工。,\n"
+            "A-2,0001-01-01,路灯不亮,路灯坏了。,\n"
+            "A-3,2026-11-03,路灯不亮,路灯坏了。,\"a@example.com, b@example.com\"\n")
+    page = _upload(client, data.encode("utf-8")).get_data(as_text=True)
+    assert "“subject”列含有控制字符" in page and "转办时间早于2000年" in page
+    assert "邮箱“a@example.com, b@example.com”格式不正确" in page
+    assert _count(db) == 0
