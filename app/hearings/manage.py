@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
 from app.core import confirm, exports
-from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, submit
 from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
@@ -95,31 +95,26 @@ def manage_new() -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
 @staff_required
 def manage_edit(id: int) -> ResponseReturnValue:
-    meeting = db.get_or_404(Meeting, id)
-    ensure_can_manage(meeting)
+    meeting = _managed(id)
     form = MeetingForm(obj=meeting)
     if request.method == "GET":
         form.topics.data = format_topics(meeting.topics)
         fill_quota_rows(form.quotas, [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas])
         for name in ("starts_at", "opens_at", "closes_at"):
             getattr(form, name).data = local(getattr(meeting, name)).replace(tzinfo=None)
-    elif form.validate_on_submit():
-        try:
-            fields = _meeting_fields(form)
-            services.update_meeting(current_user, meeting, **fields)
-            new_quotas = getattr(form, "parsed_quotas", [])
-            current = [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas]
-            # once the rules are frozen the rows are shown read-only (not submitted) and stay as they are
-            if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
-                services.set_quotas(current_user, meeting, new_quotas)
-            topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
-            commit()
-            flash(_("已保存。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=meeting.id))
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    elif submit(form, lambda: _save_meeting(form, meeting), _("已保存。")):
+        return redirect(url_for("hearings.manage_meeting", id=meeting.id))
     return _render_form(form, meeting)
+
+
+def _save_meeting(form: MeetingForm, meeting: Meeting) -> None:
+    services.update_meeting(current_user, meeting, **_meeting_fields(form))
+    new_quotas = getattr(form, "parsed_quotas", [])
+    current = [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas]
+    # once the rules are frozen the rows are shown read-only (not submitted) and stay as they are
+    if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
+        services.set_quotas(current_user, meeting, new_quotas)
+    topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):
@@ -238,14 +233,9 @@ def manage_review(id: int, app_id: int) -> ResponseReturnValue:
             for e in errors:
                 flash(_("申请 %(id)d：%(error)s", id=application.id, error=e), "error")
         return _render_manage(meeting, 422)
-    try:
-        services.review(current_user, application, eligible=form.decision.data == "eligible",
-                        reason=form.reason.data or "")
-        commit()
-        flash(_("审查结果已保存，并已通知申请人。"), "success")
-    except HearingError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
+    commit_or_explain(lambda: services.review(current_user, application, eligible=form.decision.data == "eligible",
+                                              reason=form.reason.data or ""),
+                      _("审查结果已保存，并已通知申请人。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#applications")
 
 
@@ -286,19 +276,16 @@ def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
 def manage_announce_draw(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = AnnounceDrawForm(prefix="announce")
-    if form.validate_on_submit():
-        try:
-            descriptions = form.descriptions.data.splitlines()
-            times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
-            selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
-                                             expected_on=form.expected_on.data, times=times)
-            commit()
-            flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    if submit(form, lambda: _announce_draw(form, meeting), _("随机数来源已公布。开奖后请录入号码进行抽签。")):
+        return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
     return _render_manage(meeting, 422, announce_form=form)
+
+
+def _announce_draw(form: AnnounceDrawForm, meeting: Meeting) -> None:
+    descriptions = form.descriptions.data.splitlines()
+    times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
+    selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
+                                     expected_on=form.expected_on.data, times=times)
 
 
 @bp.route("/manage/hearings/<int:id>/draw", methods=["POST"])
@@ -317,16 +304,11 @@ def manage_draw(id: int) -> ResponseReturnValue:
             flash(str(exc.message), "error")
         return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
     form = draw_form(draw.source_descriptions)(prefix="draw")
-    if form.validate_on_submit():
-        texts = [getattr(form, f"source_{i}").data for i in range(len(draw.source_descriptions))]
-        try:
-            selection_services.perform_draw(current_user, meeting, texts)
-            commit()
-            flash(_("抽签完成，结果已公开，并已通知所有申请人。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    sources = range(len(draw.source_descriptions))
+    if submit(form, lambda: selection_services.perform_draw(current_user, meeting,
+                                                            [getattr(form, f"source_{i}").data for i in sources]),
+              _("抽签完成，结果已公开，并已通知所有申请人。")):
+        return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
     return _render_manage(meeting, 422, draw_form=form)
 
 
@@ -374,16 +356,13 @@ def manage_answer(id: int, sid: int) -> ResponseReturnValue:
 def manage_record(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
     form = RecordForm(prefix="record")
-    if form.validate_on_submit():
-        meeting.decisions = form.decisions.data.strip()
-        for topic in meeting.topics:
-            topic.decision = form_text(f"topic-{topic.id}", 5000)
-        try:
-            services.publish_record(current_user, meeting)
-            commit()
-            flash(_("会议记录已公开，并已把决定和答复发给列席代表。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    if submit(form, lambda: _publish_record(form, meeting), _("会议记录已公开，并已把决定和答复发给列席代表。")):
+        return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
     return _render_manage(meeting, 422, record_form=form)
+
+
+def _publish_record(form: RecordForm, meeting: Meeting) -> None:
+    meeting.decisions = form.decisions.data.strip()
+    for topic in meeting.topics:
+        topic.decision = form_text(f"topic-{topic.id}", 5000)
+    services.publish_record(current_user, meeting)
