@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Tag
-from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
+from app.accounts.permissions import ensure_can_manage, managed_or_404, scope_to_managed, staff_required
 from app.consultations import bp, groups, reports, services
 from app.consultations.exports import EXPORT_HEADER, export_csv, export_rows
 from app.consultations.forms import (
@@ -79,9 +79,7 @@ def _part_of(c: Consultation, model, ident: int):
 
 
 def _managed_or_404(id: int) -> Consultation:
-    c = db.get_or_404(Consultation, id)
-    ensure_can_manage(c)
-    return c
+    return managed_or_404(Consultation, id)
 
 
 @bp.route("/manage/consultations/")

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
+from app.accounts.permissions import managed_or_404, scope_to_managed, staff_required
 from app.core import confirm, exports
 from app.core.errors import commit, commit_or_explain, form_status, submit
 from app.core.inputs import form_ids, form_text
@@ -158,9 +158,7 @@ def _answer_form(suggestion: Suggestion) -> AnswerForm:
 
 
 def _managed(id: int) -> Meeting:
-    meeting = db.get_or_404(Meeting, id)
-    ensure_can_manage(meeting)
-    return meeting
+    return managed_or_404(Meeting, id)
 
 
 @bp.route("/manage/hearings/<int:id>")

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
-from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
+from app.accounts.permissions import admin_required, ensure_can_manage, managed_or_404, scope_to_managed, staff_required
 from app.core import confirm, exports
 from app.core.errors import INVALID, commit, commit_or_explain, form_status, submit
 from app.core.storage import Upload
@@ -132,9 +132,7 @@ def _chosen_tags(form):
 
 
 def _managed_activity(activity_id: int) -> Activity:
-    activity = db.get_or_404(Activity, activity_id)
-    ensure_can_manage(activity)
-    return activity
+    return managed_or_404(Activity, activity_id)
 
 
 def _managed_session(session_id: int) -> ActivitySession:

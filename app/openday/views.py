@@ -17,7 +17,7 @@ from flask_login import current_user
 from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
-from app.accounts.permissions import can_manage_department, login_required, verified_required
+from app.accounts.permissions import can_manage_department, login_required, verified_required, visible_or_404
 from app.core import confirm
 from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
@@ -44,10 +44,7 @@ PAGE_SIZE = 20
 
 
 def _public_activity(activity_id: int) -> Activity:
-    activity = db.get_or_404(Activity, activity_id)
-    if not activity.is_public and not can_manage_department(current_user, activity.department_id):
-        abort(404)
-    return activity
+    return visible_or_404(Activity, activity_id, lambda activity: activity.is_public)
 
 
 # ------------------------------------------------------------------------------------------- the catalogue
