@@ -353,7 +353,7 @@ def _activity(a) -> dict:
             "mode": a.mode.value, "district": a.district, "address": a.address,
             "signup_opens_at": iso(a.signup_opens_at), "signup_closes_at": iso(a.signup_closes_at),
             "cancelled": a.cancelled_at is not None, "tags": _tags(a.tags),
-            "average_rating": round(a.rating_sum / a.rating_count, 2) if a.rating_count else None,
+            "average_rating": a.average_rating,
             "sessions": [{"id": s.id, "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at), "capacity": s.capacity,
                           "seats_left": s.seats_left, "has_waitlist": s.has_waitlist,
                           "waitlist_count": s.waitlist_count} for s in a.sessions],
