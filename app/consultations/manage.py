@@ -41,7 +41,7 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import confirm, exports
-from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, form_status, show_error, submit
 from app.core.inputs import arg_int, form_ids, form_int, form_text
 from app.core.paging import parse_time_cursor
 from app.core.storage import Upload, storage
@@ -174,12 +174,9 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    if (page := confirm.ask(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"), detail=c.title,
-                            back=url_for("consultations.manage_show", id=c.id), button=_("发布"),
-                            danger=False)) is not None:
-        return page
-    commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
-    return redirect(url_for("consultations.manage_show", id=c.id))
+    return confirm.act(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"),
+                       lambda: services.publish(current_user, c), _("已发布。"), detail=c.title,
+                       back=url_for("consultations.manage_show", id=c.id), button=_("发布"), danger=False)
 
 
 @bp.route("/manage/consultations/<int:id>/extend", methods=["GET", "POST"])
@@ -416,19 +413,10 @@ def manage_report(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_report_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    if (page := confirm.ask(_("发布后将通知所有提出意见的人，答复不能再修改。确定发布？"), detail=c.title,
-                            back=url_for("consultations.manage_report", id=c.id), button=_("发布反馈报告"),
-                            danger=False)) is not None:
-        return page
-    try:
-        reports.publish_report(current_user, c)
-        commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("consultations.manage_report", id=c.id))
-    flash(_("反馈报告已发布，已通知所有提出意见的人。"), "success")
-    return redirect(url_for("consultations.manage_show", id=c.id))
+    return confirm.act(_("发布后将通知所有提出意见的人，答复不能再修改。确定发布？"),
+                       lambda: reports.publish_report(current_user, c), _("反馈报告已发布，已通知所有提出意见的人。"),
+                       detail=c.title, back=url_for("consultations.manage_report", id=c.id), button=_("发布反馈报告"),
+                       danger=False, done=url_for("consultations.manage_show", id=c.id))
 
 
 # Exports (app.core.exports): streamed, cells neutralised, audited. The CSV on PostgreSQL is the database's own

@@ -172,12 +172,10 @@ def manage_show(activity_id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
-    if (page := confirm.ask(_("发布后活动公开，市民可以按报名时间报名。确定发布？"), detail=activity.title,
-                            back=url_for("openday.manage_show", activity_id=activity.id), button=_("发布"),
-                            danger=False)) is not None:
-        return page
-    commit_or_explain(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
-    return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    return confirm.act(_("发布后活动公开，市民可以按报名时间报名。确定发布？"),
+                       lambda: services.publish_activity(current_user, activity), _("活动已发布。"),
+                       detail=activity.title, back=url_for("openday.manage_show", activity_id=activity.id),
+                       button=_("发布"), danger=False)
 
 
 @bp.route("/manage/openday/<int:activity_id>/cancel", methods=["POST"])

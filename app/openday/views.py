@@ -265,12 +265,9 @@ def ticket_ics(registration_id: int) -> ResponseReturnValue:
 def cancel(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     button, question, done = _leave_words(reg)
-    back = url_for("openday.ticket", registration_id=reg.id)
-    if (page := confirm.ask(question, back=back, button=button,
-                            detail=f"{reg.activity.title} · {format_local(reg.session.starts_at)}")) is not None:
-        return page
-    commit_or_explain(lambda: services.cancel_registration(current_user, reg), done)
-    return redirect(url_for("openday.ticket", registration_id=reg.id))
+    return confirm.act(question, lambda: services.cancel_registration(current_user, reg), done,
+                       back=url_for("openday.ticket", registration_id=reg.id), button=button,
+                       detail=f"{reg.activity.title} · {format_local(reg.session.starts_at)}")
 
 
 @bp.route("/openday/tickets/<int:registration_id>/accept", methods=["POST"])
