@@ -5,6 +5,9 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -210,12 +213,9 @@ def manage_lottery_status(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    if (page := confirm.ask(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"), detail=meeting.title,
-                            back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"),
-                            danger=False)) is not None:
-        return page
-    commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
-    return redirect(url_for("hearings.manage_meeting", id=id))
+    return confirm.act(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"),
+                       lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"), detail=meeting.title,
+                       back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"), danger=False)
 
 
 @bp.route("/manage/hearings/<int:id>/applications/<int:app_id>/review", methods=["POST"])
@@ -272,11 +272,17 @@ def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/announce-draw", methods=["POST"])
 @staff_required
 def manage_announce_draw(id: int) -> ResponseReturnValue:
-    meeting = _managed(id)
-    form = AnnounceDrawForm(prefix="announce")
-    if submit(form, lambda: _announce_draw(form, meeting), _("随机数来源已公布。开奖后请录入号码进行抽签。")):
-        return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-    return _render_manage(meeting, 422, announce_form=form)
+    return _section_form(_managed(id), "announce_form", AnnounceDrawForm(prefix="announce"), _announce_draw,
+                         _("随机数来源已公布。开奖后请录入号码进行抽签。"), "#draw")
+
+
+def _section_form(meeting: Meeting, name: str, form, action: Callable[[Any, Meeting], Any], success: str,
+                  section: str) -> ResponseReturnValue:
+    """A form in one section of the meeting's page: submitted, back to that section; refused or invalid, the page
+    again (422) with the form (passed to the page as ``name``) and its messages."""
+    if submit(form, lambda: action(form, meeting), success):
+        return redirect(url_for("hearings.manage_meeting", id=meeting.id) + section)
+    return _render_manage(meeting, 422, **{name: form})
 
 
 def _announce_draw(form: AnnounceDrawForm, meeting: Meeting) -> None:
@@ -301,13 +307,11 @@ def manage_draw(id: int) -> ResponseReturnValue:
             commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")
         return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-    form = draw_form(draw.source_descriptions)(prefix="draw")
     sources = range(len(draw.source_descriptions))
-    if submit(form, lambda: selection_services.perform_draw(current_user, meeting,
-                                                            [getattr(form, f"source_{i}").data for i in sources]),
-              _("抽签完成，结果已公开，并已通知所有申请人。")):
-        return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-    return _render_manage(meeting, 422, draw_form=form)
+    return _section_form(meeting, "draw_form", draw_form(draw.source_descriptions)(prefix="draw"),
+                         lambda form, meeting: selection_services.perform_draw(
+                             current_user, meeting, [getattr(form, f"source_{i}").data for i in sources]),
+                         _("抽签完成，结果已公开，并已通知所有申请人。"), "#draw")
 
 
 @bp.route("/manage/hearings/<int:id>/materials", methods=["POST"])
@@ -352,11 +356,8 @@ def manage_answer(id: int, sid: int) -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/record", methods=["POST"])
 @staff_required
 def manage_record(id: int) -> ResponseReturnValue:
-    meeting = _managed(id)
-    form = RecordForm(prefix="record")
-    if submit(form, lambda: _publish_record(form, meeting), _("会议记录已公开，并已把决定和答复发给列席代表。")):
-        return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
-    return _render_manage(meeting, 422, record_form=form)
+    return _section_form(_managed(id), "record_form", RecordForm(prefix="record"), _publish_record,
+                         _("会议记录已公开，并已把决定和答复发给列席代表。"), "#record")
 
 
 def _publish_record(form: RecordForm, meeting: Meeting) -> None:
