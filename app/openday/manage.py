@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -288,8 +288,7 @@ def _export_rows(session: ActivitySession, state):
 @staff_required
 def manage_export(session_id: int, fmt: str) -> ResponseReturnValue:
     session = _managed_session(session_id)
-    if fmt not in exports.FORMATS:
-        abort(404)
+    exports.format_or_404(fmt)
     state = _state_arg()
     exports.audit_export(current_user, "openday.export", session.activity, fmt, session_id=session.id)
     commit()
