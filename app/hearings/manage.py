@@ -6,7 +6,7 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -49,6 +49,8 @@ from app.hearings.models import (
     MeetingPhase,
     Suggestion,
 )
+
+T = TypeVar("T")
 
 
 # ---- staff ---------------------------------------------------------------------------------------------
@@ -164,6 +166,14 @@ def _managed(id: int) -> Meeting:
     return managed_or_404(Meeting, id)
 
 
+def _part_of(meeting: Meeting, model: type[T], ident: int) -> T:
+    """A row of ``model`` that belongs to the meeting, else 404."""
+    row = db.get_or_404(model, ident)
+    if row.meeting_id != meeting.id:
+        abort(404)
+    return row
+
+
 @bp.route("/manage/hearings/<int:id>")
 @staff_required
 def manage_meeting(id: int) -> ResponseReturnValue:
@@ -190,8 +200,7 @@ def _export_rows(meeting: Meeting):
 def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     """The meeting's applications with the applicants' details (personal data: audited)."""
     meeting = _managed(id)
-    if fmt not in exports.FORMATS:
-        abort(404)
+    exports.format_or_404(fmt)
     exports.audit_export(current_user, "hearing.export", meeting, fmt)
     commit()
     return exports.download(fmt, f"hearing-{meeting.id}-applications", EXPORT_HEADER, _export_rows(meeting),
@@ -222,9 +231,7 @@ def manage_publish(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    application = db.get_or_404(Application, app_id)
-    if application.meeting_id != meeting.id:
-        abort(404)
+    application = _part_of(meeting, Application, app_id)
     form = ReviewForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -261,10 +268,7 @@ def manage_lottery(id: int) -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/lottery/<int:run_id>/cancel", methods=["POST"])
 @staff_required
 def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
-    meeting = _managed(id)
-    run = db.get_or_404(LotteryRun, run_id)
-    if run.meeting_id != meeting.id:
-        abort(404)
+    run = _part_of(_managed(id), LotteryRun, run_id)
     commit_or_explain(lambda: lottery_runs.cancel_run(current_user, run), _("已取消这次计算。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
 
@@ -342,9 +346,7 @@ def manage_attendance(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_answer(id: int, sid: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    suggestion = db.get_or_404(Suggestion, sid)
-    if suggestion.meeting_id != meeting.id:
-        abort(404)
+    suggestion = _part_of(meeting, Suggestion, sid)
     form = AnswerForm(prefix=f"s{sid}")
     if submit(form, lambda: services.answer_suggestion(
             current_user, suggestion, disposition=Disposition(form.disposition.data), answer=form.answer.data,
