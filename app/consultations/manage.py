@@ -41,7 +41,7 @@ from app.consultations.models import (
     RejectionReason,
 )
 from app.core import confirm, exports
-from app.core.errors import commit, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
 from app.core.inputs import arg_int, form_ids, form_int, form_text
 from app.core.paging import parse_time_cursor
 from app.core.storage import Upload, storage
@@ -239,24 +239,24 @@ def manage_moderation(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_documents(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    try:
-        remove = form_int("remove")
-        if remove:
-            doc = _part_of(c, ConsultationDocument, remove)
-            services.remove_document(current_user, c, doc)
-            message = _("已删除。")
-        else:
-            uploads = [Upload(f.filename, stream=f.stream) for f in request.files.getlist("documents")
-                       if f and f.filename]
-            services.add_documents(current_user, c, uploads)
-            message = _("文件已上传。")
-        commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(message, "success")
+    _flash_done(commit_or_explain(lambda: _change_documents(c)))
     return redirect(url_for("consultations.manage_show", id=c.id))
+
+
+def _flash_done(message: str | None) -> None:
+    """After commit_or_explain with an action that says what it did: say it (a refusal was flashed already)."""
+    if message is not None:
+        flash(message, "success")
+
+
+def _change_documents(c: Consultation) -> str:
+    remove = form_int("remove")
+    if remove:
+        services.remove_document(current_user, c, _part_of(c, ConsultationDocument, remove))
+        return _("已删除。")
+    uploads = [Upload(f.filename, stream=f.stream) for f in request.files.getlist("documents") if f and f.filename]
+    services.add_documents(current_user, c, uploads)
+    return _("文件已上传。")
 
 
 @bp.route("/manage/consultations/attachments/<int:att_id>")
@@ -277,36 +277,30 @@ def manage_groups(id: int) -> ResponseReturnValue:
         if request.form.get("group_id") and group_id is None:
             abort(400)
         group = db.session.get(CommentGroup, group_id) if group_id else None
-        try:
-            if action == "propose":
-                made = groups.propose_groups(current_user, c)
-                message = _("提出了%(n)s个意见组建议。", n=len(made))
-            elif group is None:
-                abort(404)
-            elif action == "accept":
-                groups.accept_group(current_user, c, group, form_text("title", 200, multiline=False))
-                message = _("已确认意见组。")
-            elif action == "split":
-                ids = form_ids("comment_ids")
-                groups.split_group(current_user, c, group, ids or None)
-                message = _("已拆分意见组。")
-            elif action == "merge":
-                others = [db.session.get(CommentGroup, i) for i in form_ids("merge_ids")]
-                groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
-                message = _("已合并意见组。")
-            else:
-                abort(400)
-            commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(message, "success")
+        _flash_done(commit_or_explain(lambda: _change_groups(c, action, group)))
         return redirect(url_for("consultations.manage_groups", id=c.id))
     all_groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
                                 .options(selectinload(CommentGroup.comments), selectinload(CommentGroup.disposition))
                                 .order_by(CommentGroup.id)).all()
     return render_template("consultations/manage/groups.html", c=c, groups=all_groups)
+
+
+def _change_groups(c: Consultation, action: str, group: CommentGroup | None) -> str:
+    if action == "propose":
+        return _("提出了%(n)s个意见组建议。", n=len(groups.propose_groups(current_user, c)))
+    if group is None:
+        abort(404)
+    if action == "accept":
+        groups.accept_group(current_user, c, group, form_text("title", 200, multiline=False))
+        return _("已确认意见组。")
+    if action == "split":
+        groups.split_group(current_user, c, group, form_ids("comment_ids") or None)
+        return _("已拆分意见组。")
+    if action == "merge":
+        others = [db.session.get(CommentGroup, i) for i in form_ids("merge_ids")]
+        groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
+        return _("已合并意见组。")
+    abort(400)
 
 
 @bp.route("/manage/consultations/<int:id>/answers")
