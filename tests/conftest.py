@@ -23,6 +23,7 @@ from flask import g
 import sqlalchemy as sa
 
 from app import create_app
+from app.accounts import demo as accounts_demo
 from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, User
 from app.accounts.services import set_password
 from app.core.timeutil import utcnow
@@ -205,14 +206,18 @@ def auth(client):
     return AuthActions(client)
 
 
+def _committed(db, row):
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
 @pytest.fixture
 def make_department(db):
     def make(name: str | None = None, code: str | None = None, kind=DepartmentKind.BUREAU) -> Department:
         n = next(_counter)
-        dept = Department(code=code or f"dept-{n}", name=name or f"测试局{n}", name_en=f"Test bureau {n}", kind=kind)
-        db.session.add(dept)
-        db.session.commit()
-        return dept
+        return _committed(db, Department(code=code or f"dept-{n}", name=name or f"测试局{n}",
+                                         name_en=f"Test bureau {n}", kind=kind))
 
     return make
 
@@ -221,10 +226,7 @@ def make_department(db):
 def make_tag(db):
     def make(name: str | None = None, kind=TagKind.GROUP) -> Tag:
         n = next(_counter)
-        tag = Tag(name=name or f"标签{n}", name_en=f"Tag {n}", kind=kind)
-        db.session.add(tag)
-        db.session.commit()
-        return tag
+        return _committed(db, Tag(name=name or f"标签{n}", name_en=f"Tag {n}", kind=kind))
 
     return make
 
@@ -243,11 +245,24 @@ def make_user(db):
         if verified:
             user.email_verified_at = utcnow()
         set_password(user, password)
-        db.session.add(user)
-        db.session.commit()
-        return user
+        return _committed(db, user)
 
     return make
+
+
+@pytest.fixture
+def load_demo(db):
+    """``load_demo(module)``: the accounts' demo data (departments, tags, people), then ``module``'s demo data,
+    committed; returns what ``module.load()`` said (empty when it added nothing)."""
+
+    def load(module) -> str:
+        accounts_demo.load()
+        db.session.commit()
+        said = module.load()
+        db.session.commit()
+        return said
+
+    return load
 
 
 @pytest.fixture
@@ -309,6 +324,28 @@ def make_comment(db):
         db.session.add(comment)
         db.session.flush()
         return comment
+
+    return make
+
+
+@pytest.fixture
+def make_registration(db, department):
+    """``make_registration(user, title=..., state=..., **fields)``: a published activity with one session a week
+    ahead and ``user``'s registration for it, built from the Open Month's models for the tests of the modules that
+    read them (tests/openday builds through its services)."""
+    from app.openday.models import Activity, ActivitySession, Registration, RegistrationState
+
+    def make(user, *, title="走进水厂", state=RegistrationState.CONFIRMED, **fields) -> Registration:
+        now = utcnow()
+        activity = Activity(department_id=department.id, title=title, signup_opens_at=now - timedelta(days=1),
+                            signup_closes_at=now + timedelta(days=5), published_at=now)
+        session = ActivitySession(activity=activity, starts_at=now + timedelta(days=7),
+                                  ends_at=now + timedelta(days=7, hours=2), capacity=10)
+        db.session.add_all([activity, session])
+        db.session.flush()
+        return _committed(db, Registration(session_id=session.id, activity_id=activity.id, user_id=user.id,
+                                           state=state, starts_at=session.starts_at, ends_at=session.ends_at,
+                                           **fields))
 
     return make
 

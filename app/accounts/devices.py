@@ -10,6 +10,7 @@ from app.accounts import bp, sessions, signin
 from app.accounts.forms import ConfirmForm, SigninLinkForm
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
+from app.accounts.views import link_problem
 from app.core.errors import form_status
 from app.extensions import db, limiter
 
@@ -81,6 +82,5 @@ def signin_with_link(token: str) -> ResponseReturnValue:
             flash(_("您已登录。"), "success")
             return redirect(url_for("core.home"))
     except LinkError as exc:
-        db.session.rollback()
-        return render_template("accounts/link_problem.html", reason=exc.reason), 400
+        return link_problem(exc)
     return render_template("accounts/signin_with_link.html", form=form, email=user.email)

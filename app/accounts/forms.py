@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
-from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, \
-    SelectMultipleField, StringField, SubmitField
+from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField, \
+    SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS, DepartmentKind, TagKind
 from app.accounts.validators import password_problem, uscc_problem
+from app.core.forms import Form, MultiCheckboxField
 from app.i18n import current_language
 
 
@@ -35,11 +34,8 @@ class ChoiceField(SelectField):
             raise ValidationError(self.invalid_message or _l("请从列表中选择。"))
 
 
-class MultiCheckboxField(SelectMultipleField):
-    """A group of checkboxes (rendered as a fieldset by the field() macro)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+class TagCheckboxField(MultiCheckboxField):
+    """Checkboxes of tags: a tag that is not offered (unknown or deactivated meanwhile) is refused."""
 
     def pre_validate(self, form) -> None:
         values = {str(v) for v, _label in (self.choices or [])}
@@ -184,9 +180,9 @@ class ProfileForm(Form):
                          description=_l("报名列席会议时需要，用于分层遴选；可以选择“其他 / 不愿透露”。"),
                          invalid_message=_l("请从列表中选择性别。"))
     occupation = StringField(_l("职业（选填）"), validators=[Optional(), Length(max=100)])
-    industry_tags = MultiCheckboxField(_l("行业"), coerce=int, choices=[], validators=[Optional()],
+    industry_tags = TagCheckboxField(_l("行业"), coerce=int, choices=[], validators=[Optional()],
                                        description=_l("选择与您相关的行业，我们会据此邀请您参与相关的征询和活动。"))
-    group_tags = MultiCheckboxField(_l("人群"), coerce=int, choices=[], validators=[Optional()])
+    group_tags = TagCheckboxField(_l("人群"), coerce=int, choices=[], validators=[Optional()])
     locale = RadioField(_l("界面和邮件语言"), choices=[("zh", "中文"), ("en", "English")], default="zh",
                         validators=[DataRequired(_l("请选择界面语言。"))])
 

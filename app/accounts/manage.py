@@ -15,7 +15,7 @@ from app.accounts.models import Department, DepartmentKind, Role, Tag, TagKind, 
 from app.accounts.permissions import admin_required, managed_department_ids, staff_required
 from app.core import confirm
 from app.core.audit import AuditEntry
-from app.core.errors import commit, form_status, show_error
+from app.core.errors import commit, form_status, submit
 from app.core.inputs import arg_int
 from app.core.timeutil import from_local
 from app.extensions import db
@@ -44,17 +44,12 @@ def manage_departments() -> ResponseReturnValue:
 @admin_required
 def manage_department_new() -> ResponseReturnValue:
     form = DepartmentForm()
-    if form.validate_on_submit():
-        try:
-            dept = services.create_department(current_user, code=form.code.data, name=form.name.data,
-                                              name_en=form.name_en.data, kind=DepartmentKind(form.kind.data))
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "code")
-        else:
-            commit()
-            flash(_("已创建部门“%(name)s”。", name=dept.name), "success")
-            return redirect(url_for("accounts.manage_staff", department_id=dept.id))
+    dept = submit(form, lambda: services.create_department(current_user, code=form.code.data, name=form.name.data,
+                                                           name_en=form.name_en.data,
+                                                           kind=DepartmentKind(form.kind.data)), field="code")
+    if dept is not None:
+        flash(_("已创建部门“%(name)s”。", name=dept.name), "success")
+        return redirect(url_for("accounts.manage_staff", department_id=dept.id))
     return render_template("accounts/manage_department_form.html", form=form, department=None), form_status(form)
 
 
@@ -64,17 +59,10 @@ def manage_department_edit(department_id: int) -> ResponseReturnValue:
     dept = db.get_or_404(Department, department_id)
     form = DepartmentForm(data={"code": dept.code, "name": dept.name, "name_en": dept.name_en,
                                 "kind": dept.kind.value} if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            services.update_department(current_user, dept, code=form.code.data, name=form.name.data,
-                                       name_en=form.name_en.data, kind=DepartmentKind(form.kind.data))
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "code")
-        else:
-            commit()
-            flash(_("部门信息已保存。"), "success")
-            return redirect(url_for("accounts.manage_departments"))
+    if submit(form, lambda: services.update_department(current_user, dept, code=form.code.data, name=form.name.data,
+                                                       name_en=form.name_en.data, kind=DepartmentKind(form.kind.data)),
+              _("部门信息已保存。"), field="code") is not None:
+        return redirect(url_for("accounts.manage_departments"))
     return render_template("accounts/manage_department_form.html", form=form, department=dept)
 
 
@@ -85,16 +73,11 @@ def manage_department_edit(department_id: int) -> ResponseReturnValue:
 def manage_staff(department_id: int) -> ResponseReturnValue:
     dept = db.get_or_404(Department, department_id)
     form = InviteStaffForm()
-    if form.validate_on_submit():
-        try:
-            person = services.invite_staff(current_user, dept, email=form.email.data, name=form.name.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "email")
-        else:
-            commit()
-            flash(_("邀请已发送到 %(email)s。", email=person.email), "success")
-            return redirect(url_for("accounts.manage_staff", department_id=dept.id))
+    person = submit(form, lambda: services.invite_staff(current_user, dept, email=form.email.data,
+                                                        name=form.name.data), field="email")
+    if person is not None:
+        flash(_("邀请已发送到 %(email)s。", email=person.email), "success")
+        return redirect(url_for("accounts.manage_staff", department_id=dept.id))
     staff = db.session.scalars(
         sa.select(User).where(User.department_id == dept.id, User.role.in_([Role.STAFF, Role.ADMIN]),
                               User.deleted_at.is_(None)).order_by(User.id)
@@ -142,17 +125,11 @@ def manage_staff_reactivate(user_id: int) -> ResponseReturnValue:
 @admin_required
 def manage_tags() -> ResponseReturnValue:
     form = TagForm()
-    if form.validate_on_submit():
-        try:
-            tag = services.create_tag(current_user, kind=TagKind(form.kind.data), name=form.name.data,
-                                      name_en=form.name_en.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "name")
-        else:
-            commit()
-            flash(_("已添加标签“%(name)s”。", name=tag.name), "success")
-            return redirect(url_for("accounts.manage_tags"))
+    tag = submit(form, lambda: services.create_tag(current_user, kind=TagKind(form.kind.data), name=form.name.data,
+                                                   name_en=form.name_en.data), field="name")
+    if tag is not None:
+        flash(_("已添加标签“%(name)s”。", name=tag.name), "success")
+        return redirect(url_for("accounts.manage_tags"))
     tags = db.session.scalars(sa.select(Tag).order_by(Tag.kind, Tag.id)).all()
     return render_template("accounts/manage_tags.html", form=form, tags=tags, confirm_form=ConfirmForm(),
                            kinds=list(TagKind)), form_status(form)
@@ -163,16 +140,9 @@ def manage_tags() -> ResponseReturnValue:
 def manage_tag_edit(tag_id: int) -> ResponseReturnValue:
     tag = db.get_or_404(Tag, tag_id)
     form = TagRenameForm(data={"name": tag.name, "name_en": tag.name_en} if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            services.rename_tag(current_user, tag, name=form.name.data, name_en=form.name_en.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "name")
-        else:
-            commit()
-            flash(_("标签已保存。"), "success")
-            return redirect(url_for("accounts.manage_tags"))
+    if submit(form, lambda: services.rename_tag(current_user, tag, name=form.name.data, name_en=form.name_en.data),
+              _("标签已保存。"), field="name") is not None:
+        return redirect(url_for("accounts.manage_tags"))
     return render_template("accounts/manage_tag_form.html", form=form, tag=tag), form_status(form)
 
 

@@ -6,7 +6,7 @@ Staff act for one department; the oversight admin sees every department. A depar
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
@@ -14,6 +14,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import Role
+from app.extensions import db
+
+T = TypeVar("T")
 
 
 def is_staff_or_admin(user) -> bool:
@@ -37,6 +40,22 @@ def ensure_can_manage(obj_or_department_id: Any) -> None:
     department_id = getattr(obj_or_department_id, "department_id", obj_or_department_id)
     if not can_manage_department(current_user, department_id):
         abort(404)
+
+
+def managed_or_404(model: type[T], id: int) -> T:
+    """The row ``id`` of ``model`` (which has a ``department_id``) when the current user manages it; else 404."""
+    row = db.get_or_404(model, id)
+    ensure_can_manage(row)
+    return row
+
+
+def visible_or_404(model: type[T], id: int, is_public: Callable[[T], bool]) -> T:
+    """The row ``id`` of ``model`` when it is public (``is_public(row)``) or the current user manages its
+    department; else 404 (a draft's existence is not given away)."""
+    row = db.get_or_404(model, id)
+    if not is_public(row) and not can_manage_department(current_user, row.department_id):
+        abort(404)
+    return row
 
 
 def managed_department_ids(user) -> list[int] | None:

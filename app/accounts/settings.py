@@ -15,7 +15,8 @@ from app.accounts.models import Tag
 from app.accounts.permissions import login_required
 from app.accounts.tokens import LinkError
 from app.core import exports
-from app.core.errors import form_status, show_error
+from app.accounts.views import link_problem
+from app.core.errors import form_status, submit
 from app.core.timeutil import local, utcnow
 from app.extensions import db, limiter
 from app.i18n import LANG_COOKIE, YEAR
@@ -40,25 +41,16 @@ def profile() -> ResponseReturnValue:
         # Each group shows only its own tags as ticked; the choices limit what is rendered.
     else:
         form = ProfileForm(tags=tags)
-    if form.validate_on_submit():
-        try:
-            services.update_profile(
-                user, name=form.name.data, district=form.district.data, age_band=form.age_band.data,
-                gender=form.gender.data, occupation=form.occupation.data,
-                tag_ids=list(form.industry_tags.data or []) + list(form.group_tags.data or []),
-                locale=form.locale.data,
-            )
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "name")
-        else:
-            db.session.commit()
-            flash(_("个人资料已保存。"), "success")
-            response = redirect(url_for("accounts.profile"))
-            # The chosen language applies at once (the cookie would otherwise win over the profile).
-            response.set_cookie(LANG_COOKIE, user.locale, max_age=YEAR, samesite="Lax", httponly=True,
-                                secure=current_app.config["SESSION_COOKIE_SECURE"])
-            return response
+    if submit(form, lambda: services.update_profile(
+            user, name=form.name.data, district=form.district.data, age_band=form.age_band.data,
+            gender=form.gender.data, occupation=form.occupation.data,
+            tag_ids=list(form.industry_tags.data or []) + list(form.group_tags.data or []), locale=form.locale.data,
+    ), _("个人资料已保存。"), field="name") is not None:
+        response = redirect(url_for("accounts.profile"))
+        # The chosen language applies at once (the cookie would otherwise win over the profile).
+        response.set_cookie(LANG_COOKIE, user.locale, max_age=YEAR, samesite="Lax", httponly=True,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+        return response
     return render_template("accounts/profile.html", form=form), form_status(form)
 
 
@@ -67,17 +59,11 @@ def profile() -> ResponseReturnValue:
 @limiter.limit("10 per hour", methods=["POST"])
 def change_email() -> ResponseReturnValue:
     form = ChangeEmailForm()
-    if form.validate_on_submit():
-        try:
-            new_email = services.request_email_change(current_user, form.new_email.data, form.password.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "new_email")
-        else:
-            db.session.commit()
-            flash(_("我们已向 %(email)s 发送了确认链接。点击链接后，您的登录邮箱才会更改。", email=new_email),
-                  "success")
-            return redirect(url_for("accounts.profile"))
+    new_email = submit(form, lambda: services.request_email_change(current_user, form.new_email.data,
+                                                                   form.password.data), field="new_email")
+    if new_email is not None:
+        flash(_("我们已向 %(email)s 发送了确认链接。点击链接后，您的登录邮箱才会更改。", email=new_email), "success")
+        return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_email.html", form=form), form_status(form)
 
 
@@ -85,12 +71,8 @@ def change_email() -> ResponseReturnValue:
 def confirm_email_change(token: str) -> ResponseReturnValue:
     try:
         user = services.confirm_email_change(token)
-    except LinkError as exc:
-        db.session.rollback()
-        return render_template("accounts/link_problem.html", reason=exc.reason), 400
-    except services.AccountError as exc:
-        db.session.rollback()
-        return render_template("accounts/link_problem.html", reason="taken", message=exc.message), 400
+    except (LinkError, services.AccountError) as exc:
+        return link_problem(exc)
     db.session.commit()
     flash(_("您的登录邮箱已改为 %(email)s。", email=user.email), "success")
     if current_user.is_authenticated:
@@ -111,12 +93,8 @@ def undo_email_change(token: str) -> ResponseReturnValue:
             flash(_("登录邮箱已恢复为 %(email)s，所有设备都已退出登录。我们已向该邮箱发送重置密码的链接，请设置新密码。",
                     email=user.email), "success")
             return redirect(url_for("accounts.login"))
-    except LinkError as exc:
-        db.session.rollback()
-        return render_template("accounts/link_problem.html", reason=exc.reason), 400
-    except services.AccountError as exc:
-        db.session.rollback()
-        return render_template("accounts/link_problem.html", reason="taken", message=exc.message), 400
+    except (LinkError, services.AccountError) as exc:
+        return link_problem(exc)
     return render_template("accounts/email_undo.html", old_email=data.get("o", ""), new_email=user.email,
                            form=ConfirmForm())
 
@@ -125,20 +103,16 @@ def undo_email_change(token: str) -> ResponseReturnValue:
 @login_required
 def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm(known_email=current_user.email)
-    if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.password.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "current_password")
-        else:
-            # Every session has ended (services.set_password); this browser carries on in a new one.
-            previous = sessions.current()
-            sessions.sign_in(current_user._get_current_object(), remember=bool(previous and previous.remember))
-            db.session.commit()
-            flash(_("密码已修改。"), "success")
-            return redirect(url_for("accounts.profile"))
+    if submit(form, lambda: _change_password(form), _("密码已修改。"), field="current_password") is not None:
+        return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form), form_status(form)
+
+
+def _change_password(form: ChangePasswordForm) -> None:
+    services.change_password(current_user, form.current_password.data, form.password.data)
+    # Every session has ended (services.set_password); this browser carries on in a new one.
+    previous = sessions.current()
+    sessions.sign_in(current_user._get_current_object(), remember=bool(previous and previous.remember))
 
 
 @bp.route("/accounts/data")
@@ -164,15 +138,8 @@ def download_my_data() -> ResponseReturnValue:
 @login_required
 def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
-    if form.validate_on_submit():
-        try:
-            services.delete_account(current_user, form.password.data)
-        except services.AccountError as exc:
-            db.session.rollback()
-            show_error(form, exc, "password")
-        else:
-            db.session.commit()
-            logout_user()
-            flash(_("您的账户已注销。您发表的内容以“已注销用户”的名义保留。"), "success")
-            return redirect(url_for("core.home"))
+    if submit(form, lambda: services.delete_account(current_user, form.password.data), field="password") is not None:
+        logout_user()
+        flash(_("您的账户已注销。您发表的内容以“已注销用户”的名义保留。"), "success")
+        return redirect(url_for("core.home"))
     return render_template("accounts/delete_account.html", form=form), form_status(form)

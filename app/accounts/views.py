@@ -21,7 +21,7 @@ from app.accounts.forms import (
 from app.accounts.models import Role, User
 from app.accounts.permissions import is_staff_or_admin, login_required
 from app.accounts.tokens import LinkError
-from app.core.errors import commit, form_status
+from app.core.errors import DomainError, commit, form_status
 from app.extensions import db, limiter, login_manager
 from app.i18n import current_language
 
@@ -70,7 +70,7 @@ def verify(token: str) -> ResponseReturnValue:
     try:
         services.verify_email(token)
     except LinkError as exc:
-        return _link_problem(exc)
+        return link_problem(exc)
     commit()
     flash(_("您的电子邮箱已验证。"), "success")
     return redirect(url_for("core.home") if current_user.is_authenticated else url_for("accounts.login"))
@@ -147,9 +147,13 @@ def forgot_password() -> ResponseReturnValue:
     return render_template("accounts/forgot_password.html", form=form), form_status(form)
 
 
-def _link_problem(exc: LinkError):
+def link_problem(error: DomainError) -> ResponseReturnValue:
+    """The page for a link that cannot be used: broken, expired or used (a ``LinkError`` says which), or refused by
+    a rule when followed (the address it sets was taken meanwhile)."""
     db.session.rollback()
-    return render_template("accounts/link_problem.html", reason=exc.reason), 400
+    if isinstance(error, LinkError):
+        return render_template("accounts/link_problem.html", reason=error.reason), 400
+    return render_template("accounts/link_problem.html", reason="taken", message=error.message), 400
 
 
 @bp.route("/accounts/reset/<token>", methods=["GET", "POST"])
@@ -157,13 +161,13 @@ def reset_password(token: str) -> ResponseReturnValue:
     try:
         user = services.check_reset_token(token)
     except LinkError as exc:
-        return _link_problem(exc)
+        return link_problem(exc)
     form = ResetPasswordForm(known_email=user.email)
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data)
         except LinkError as exc:
-            return _link_problem(exc)
+            return link_problem(exc)
         commit()
         if current_user.is_authenticated:
             logout_user()
@@ -177,13 +181,13 @@ def accept_invitation(token: str) -> ResponseReturnValue:
     try:
         user = services.check_invitation(token)
     except LinkError as exc:
-        return _link_problem(exc)
+        return link_problem(exc)
     form = AcceptInvitationForm(known_email=user.email, data={"name": user.name} if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             services.accept_invitation(token, name=form.name.data, password=form.password.data)
         except LinkError as exc:
-            return _link_problem(exc)
+            return link_problem(exc)
         commit()
         logout_user()
         flash(_("账户已启用，请用您的电子邮箱和新密码登录。"), "success")

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import wraps
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -184,6 +185,15 @@ def cursor_int(value) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
         raise ApiError(400, MALFORMED_CURSOR)
     return value
+
+
+def newest_first(stmt: Any, at: Any, id: Any, args: dict) -> list:
+    """Up to limit + 1 rows of ``stmt`` ordered by (``at``, ``id``), newest first, after the request's cursor
+    (keyset: the cursor holds the last row's time and id)."""
+    if args["cursor"]:
+        last_at, last_id = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
+        stmt = stmt.where(sa.or_(at < last_at, sa.and_(at == last_at, id < last_id)))
+    return db.session.scalars(stmt.order_by(at.desc(), id.desc()).limit(args["limit"] + 1)).all()
 
 
 def page(rows: list, limit: int, key: Callable[[Any], list], render: Callable[[Any], dict]) -> dict:

@@ -7,11 +7,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import DISTRICTS, Tag
-from app.api.core import PERIOD_PATTERN, ApiError, Param, cursor_datetime, cursor_int, endpoint, iso, page
+from app.api.core import PERIOD_PATTERN, ApiError, Param, endpoint, iso, newest_first, page
 from app.api.views import DEPARTMENT, DT, NUMN, SN, TAGS, I, S, _dept, _department_id, _tag_id, _tags, obj
 from app.core.periods import PeriodError, parse_period
 from app.core.timeutil import utcnow
-from app.extensions import db
 from app.messages import reports
 from app.messages.models import Message, MessageSource, MessageState
 
@@ -66,12 +65,8 @@ def messages(args) -> dict:
         stmt = stmt.where(Message.district == args["district"])
     if "state" in args:
         stmt = stmt.where(Message.state_clause(MessageState(args["state"])))
-    if args["cursor"]:
-        at, mid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
-        stmt = stmt.where(sa.tuple_(Message.published_at, Message.id) < sa.tuple_(at, mid))
-    rows = db.session.scalars(stmt.options(selectinload(Message.replies), selectinload(Message.department),
-                                           selectinload(Message.problem))
-                              .order_by(Message.published_at.desc(), Message.id.desc()).limit(args["limit"] + 1)).all()
+    rows = newest_first(stmt.options(selectinload(Message.replies), selectinload(Message.department),
+                                     selectinload(Message.problem)), Message.published_at, Message.id, args)
     return page(rows, args["limit"], lambda m: [iso(m.published_at), m.id], _message)
 
 

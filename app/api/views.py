@@ -14,8 +14,8 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from app.accounts.models import Department, Tag
 from app.api import bp
-from app.api.core import (ENDPOINTS, PERIOD_PATTERN, ApiError, Param, allowed_methods, cursor_datetime, cursor_int,
-                          endpoint, iso, page)
+from app.api.core import (ENDPOINTS, PERIOD_PATTERN, ApiError, Param, allowed_methods, cursor_int, endpoint, iso,
+                          newest_first, page)
 from app.consultations.models import (
     Comment,
     CommentGroup,
@@ -156,12 +156,7 @@ def consultations(args) -> dict:
         stmt = stmt.where(Consultation.published_at >= from_local(args["since"]))
     if "until" in args:
         stmt = stmt.where(Consultation.published_at < from_local(args["until"] + timedelta(days=1)))
-    if args["cursor"]:
-        at, cid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
-        stmt = stmt.where(sa.or_(Consultation.published_at < at,
-                                 sa.and_(Consultation.published_at == at, Consultation.id < cid)))
-    rows = db.session.scalars(stmt.order_by(Consultation.published_at.desc(), Consultation.id.desc())
-                              .limit(args["limit"] + 1)).all()
+    rows = newest_first(stmt, Consultation.published_at, Consultation.id, args)
     return page(rows, args["limit"], lambda c: [iso(c.published_at), c.id], _consultation)
 
 
@@ -241,12 +236,7 @@ def feedback_reports(args) -> dict:
     if "department" in args:
         stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
     stmt = _dates(stmt, FeedbackReport.published_at, args)
-    if args["cursor"]:
-        at, rid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
-        stmt = stmt.where(sa.or_(FeedbackReport.published_at < at,
-                                 sa.and_(FeedbackReport.published_at == at, FeedbackReport.id < rid)))
-    rows = db.session.scalars(stmt.order_by(FeedbackReport.published_at.desc(), FeedbackReport.id.desc())
-                              .limit(args["limit"] + 1)).all()
+    rows = newest_first(stmt, FeedbackReport.published_at, FeedbackReport.id, args)
 
     def render(r) -> dict:
         c = r.consultation
@@ -335,10 +325,7 @@ def meetings(args) -> dict:
     if "department" in args:
         stmt = stmt.where(Meeting.department_id == _department_id(args["department"]))
     stmt = _dates(stmt, Meeting.starts_at, args)
-    if args["cursor"]:
-        at, mid = cursor_datetime(args["cursor"][0]), cursor_int(args["cursor"][-1])
-        stmt = stmt.where(sa.or_(Meeting.starts_at < at, sa.and_(Meeting.starts_at == at, Meeting.id < mid)))
-    rows = db.session.scalars(stmt.order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(args["limit"] + 1)).all()
+    rows = newest_first(stmt, Meeting.starts_at, Meeting.id, args)
     return page(rows, args["limit"], lambda m: [iso(m.starts_at), m.id], _meeting)
 
 
@@ -366,7 +353,7 @@ def _activity(a) -> dict:
             "mode": a.mode.value, "district": a.district, "address": a.address,
             "signup_opens_at": iso(a.signup_opens_at), "signup_closes_at": iso(a.signup_closes_at),
             "cancelled": a.cancelled_at is not None, "tags": _tags(a.tags),
-            "average_rating": round(a.rating_sum / a.rating_count, 2) if a.rating_count else None,
+            "average_rating": a.average_rating,
             "sessions": [{"id": s.id, "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at), "capacity": s.capacity,
                           "seats_left": s.seats_left, "has_waitlist": s.has_waitlist,
                           "waitlist_count": s.waitlist_count} for s in a.sessions],

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -12,22 +11,16 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.consultations.models import TARGET_GROUPS, DispositionKind, DocumentType, RejectionReason, Stance
 from app.consultations.services import MAX_COMMENT_LENGTH
+from app.core.forms import Form, MultiCheckboxField
 from app.core.timeutil import SHANGHAI
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def local_to_utc(value: datetime | None) -> datetime | None:

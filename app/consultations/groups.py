@@ -58,23 +58,24 @@ def split_group(actor: User, c: Consultation, group: CommentGroup, comment_ids: 
     for m in leaving:
         m.group = None
     if len(members) - len(leaving) < 2:
-        for m in list(group.comments):
-            m.group = None
-        db.session.flush()
-        db.session.delete(group)
+        _dissolve(group)
     db.session.flush()
     audit(actor, "consultation.group_split", c, group=group.id, comments=[m.id for m in leaving])
+
+
+def _dissolve(group: CommentGroup, into: CommentGroup | None = None) -> None:
+    """Move the group's comments into ``into`` (or out of any group) and delete the group."""
+    for m in list(group.comments):
+        m.group = into
+    db.session.flush()
+    db.session.delete(group)
 
 
 def merge_groups(actor: User, c: Consultation, target: CommentGroup, others: list[CommentGroup]) -> None:
     _own_group(c, target)
     for other in others:
         _own_group(c, other)
-        if other.id == target.id:
-            continue
-        for m in list(other.comments):
-            m.group = target
-        db.session.flush()
-        db.session.delete(other)
+        if other.id != target.id:
+            _dissolve(other, into=target)
     db.session.flush()
     audit(actor, "consultation.group_merge", c, group=target.id, merged=[o.id for o in others])

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Tag
-from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
+from app.accounts.permissions import ensure_can_manage, managed_or_404, scope_to_managed, staff_required
 from app.consultations import bp, groups, reports, services
 from app.consultations.exports import EXPORT_HEADER, export_csv, export_rows
 from app.consultations.forms import (
@@ -79,9 +79,7 @@ def _part_of(c: Consultation, model, ident: int):
 
 
 def _managed_or_404(id: int) -> Consultation:
-    c = db.get_or_404(Consultation, id)
-    ensure_can_manage(c)
-    return c
+    return managed_or_404(Consultation, id)
 
 
 @bp.route("/manage/consultations/")
@@ -176,12 +174,9 @@ def _simple_form_action(c: Consultation, form, fn, *, success: str, heading: str
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    if (page := confirm.ask(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"), detail=c.title,
-                            back=url_for("consultations.manage_show", id=c.id), button=_("发布"),
-                            danger=False)) is not None:
-        return page
-    commit_or_explain(lambda: services.publish(current_user, c), _("已发布。"))
-    return redirect(url_for("consultations.manage_show", id=c.id))
+    return confirm.act(_("发布后征询公开，任何人都可以看到并提出意见。确定发布？"),
+                       lambda: services.publish(current_user, c), _("已发布。"), detail=c.title,
+                       back=url_for("consultations.manage_show", id=c.id), button=_("发布"), danger=False)
 
 
 @bp.route("/manage/consultations/<int:id>/extend", methods=["GET", "POST"])
@@ -244,24 +239,24 @@ def manage_moderation(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_documents(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    try:
-        remove = form_int("remove")
-        if remove:
-            doc = _part_of(c, ConsultationDocument, remove)
-            services.remove_document(current_user, c, doc)
-            message = _("已删除。")
-        else:
-            uploads = [Upload(f.filename, stream=f.stream) for f in request.files.getlist("documents")
-                       if f and f.filename]
-            services.add_documents(current_user, c, uploads)
-            message = _("文件已上传。")
-        commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(message, "success")
+    _flash_done(commit_or_explain(lambda: _change_documents(c)))
     return redirect(url_for("consultations.manage_show", id=c.id))
+
+
+def _flash_done(message: str | None) -> None:
+    """After commit_or_explain with an action that says what it did: say it (a refusal was flashed already)."""
+    if message is not None:
+        flash(message, "success")
+
+
+def _change_documents(c: Consultation) -> str:
+    remove = form_int("remove")
+    if remove:
+        services.remove_document(current_user, c, _part_of(c, ConsultationDocument, remove))
+        return _("已删除。")
+    uploads = [Upload(f.filename, stream=f.stream) for f in request.files.getlist("documents") if f and f.filename]
+    services.add_documents(current_user, c, uploads)
+    return _("文件已上传。")
 
 
 @bp.route("/manage/consultations/attachments/<int:att_id>")
@@ -282,36 +277,30 @@ def manage_groups(id: int) -> ResponseReturnValue:
         if request.form.get("group_id") and group_id is None:
             abort(400)
         group = db.session.get(CommentGroup, group_id) if group_id else None
-        try:
-            if action == "propose":
-                made = groups.propose_groups(current_user, c)
-                message = _("提出了%(n)s个意见组建议。", n=len(made))
-            elif group is None:
-                abort(404)
-            elif action == "accept":
-                groups.accept_group(current_user, c, group, form_text("title", 200, multiline=False))
-                message = _("已确认意见组。")
-            elif action == "split":
-                ids = form_ids("comment_ids")
-                groups.split_group(current_user, c, group, ids or None)
-                message = _("已拆分意见组。")
-            elif action == "merge":
-                others = [db.session.get(CommentGroup, i) for i in form_ids("merge_ids")]
-                groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
-                message = _("已合并意见组。")
-            else:
-                abort(400)
-            commit()
-        except ConsultationError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(message, "success")
+        _flash_done(commit_or_explain(lambda: _change_groups(c, action, group)))
         return redirect(url_for("consultations.manage_groups", id=c.id))
     all_groups = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id)
                                 .options(selectinload(CommentGroup.comments), selectinload(CommentGroup.disposition))
                                 .order_by(CommentGroup.id)).all()
     return render_template("consultations/manage/groups.html", c=c, groups=all_groups)
+
+
+def _change_groups(c: Consultation, action: str, group: CommentGroup | None) -> str:
+    if action == "propose":
+        return _("提出了%(n)s个意见组建议。", n=len(groups.propose_groups(current_user, c)))
+    if group is None:
+        abort(404)
+    if action == "accept":
+        groups.accept_group(current_user, c, group, form_text("title", 200, multiline=False))
+        return _("已确认意见组。")
+    if action == "split":
+        groups.split_group(current_user, c, group, form_ids("comment_ids") or None)
+        return _("已拆分意见组。")
+    if action == "merge":
+        others = [db.session.get(CommentGroup, i) for i in form_ids("merge_ids")]
+        groups.merge_groups(current_user, c, group, [o for o in others if o is not None])
+        return _("已合并意见组。")
+    abort(400)
 
 
 @bp.route("/manage/consultations/<int:id>/answers")
@@ -418,19 +407,10 @@ def manage_report(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_report_publish(id: int) -> ResponseReturnValue:
     c = _managed_or_404(id)
-    if (page := confirm.ask(_("发布后将通知所有提出意见的人，答复不能再修改。确定发布？"), detail=c.title,
-                            back=url_for("consultations.manage_report", id=c.id), button=_("发布反馈报告"),
-                            danger=False)) is not None:
-        return page
-    try:
-        reports.publish_report(current_user, c)
-        commit()
-    except ConsultationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("consultations.manage_report", id=c.id))
-    flash(_("反馈报告已发布，已通知所有提出意见的人。"), "success")
-    return redirect(url_for("consultations.manage_show", id=c.id))
+    return confirm.act(_("发布后将通知所有提出意见的人，答复不能再修改。确定发布？"),
+                       lambda: reports.publish_report(current_user, c), _("反馈报告已发布，已通知所有提出意见的人。"),
+                       detail=c.title, back=url_for("consultations.manage_report", id=c.id), button=_("发布反馈报告"),
+                       danger=False, done=url_for("consultations.manage_show", id=c.id))
 
 
 # Exports (app.core.exports): streamed, cells neutralised, audited. The CSV on PostgreSQL is the database's own

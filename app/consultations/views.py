@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import can_manage_department, login_required, verified_required
+from app.accounts.permissions import login_required, verified_required, visible_or_404
 from app.consultations import bp, rules, services
 from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
@@ -46,10 +46,7 @@ PAGE_SIZE = 20
 
 
 def _public_or_404(id: int) -> Consultation:
-    c = db.get_or_404(Consultation, id)
-    if not c.is_published and not can_manage_department(current_user, c.department_id):
-        abort(404)
-    return c
+    return visible_or_404(Consultation, id, lambda c: c.is_published)
 
 
 # ---------------------------------------------------------------------------------------------------------------

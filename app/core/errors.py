@@ -67,10 +67,11 @@ def commit() -> None:
         session.expire_on_commit = keep
 
 
-def submit(form: Any, action: Callable[[], T], success: str | None = None) -> T | None:
+def submit(form: Any, action: Callable[[], T], success: str | None = None, field: str | None = None) -> T | None:
     """A form submission: when the form validates, run ``action`` and commit (flashing ``success``) and return its
-    result; when a rule refuses it, roll back and show the message next to its field. Returns None when the form
-    was not submitted, was invalid or was refused (``form.errors`` or a flashed message then says why)."""
+    result; when a rule refuses it, roll back and show the message next to its field (``field`` when the error
+    names none). Returns None when the form was not submitted, was invalid or was refused (``form.errors`` or a
+    flashed message then says why)."""
     if not form.validate_on_submit():
         return None
     try:
@@ -78,7 +79,7 @@ def submit(form: Any, action: Callable[[], T], success: str | None = None) -> T 
         commit()
     except DomainError as error:
         db.session.rollback()
-        show_error(form, error)
+        show_error(form, error, field)
         return None
     if success:
         flash(success, "success")

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import xlsxwriter
-from flask import Response, stream_with_context
+from flask import Response, abort, stream_with_context
 
 from app.core.audit import audit
 
@@ -118,6 +118,13 @@ def xlsx_chunks(sheet_name: str, header: Sequence[str], rows: Iterable[Sequence[
                 yield chunk
     finally:
         os.unlink(path)
+
+
+def format_or_404(fmt: str) -> str:
+    """The export format named in a download's URL (csv or xlsx); 404 for any other."""
+    if fmt not in FORMATS:
+        abort(404)
+    return fmt
 
 
 def audit_export(actor: Any, action: str, obj: Any, fmt: str, **details: Any) -> None:

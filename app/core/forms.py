@@ -13,8 +13,8 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms.fields import IntegerField
-from wtforms.widgets import TextArea
+from wtforms.fields import IntegerField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from app.core.inputs import MAX_DATE, MAX_INT, MIN_DATE, has_control
 
@@ -36,6 +36,13 @@ def field_problem(field) -> str | None:
     if isinstance(day, date) and not MIN_DATE <= day <= MAX_DATE:
         return str(DATE_MESSAGE)
     return None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A group of checkboxes (rendered as a fieldset by the field() macro)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class Form(FlaskForm):

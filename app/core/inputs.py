@@ -14,10 +14,14 @@ A 400 or 404 answers in the page's language, or as JSON under /api/ (``app.error
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
+
+T = TypeVar("T")
 
 MAX_INT = 2**31 - 1  # PostgreSQL integer, the type of every id
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2099, 12, 31)  # dates the app can compute with and store
@@ -62,24 +66,20 @@ def parse_date(raw: str | None) -> date | None:
 def arg_int(name: str, default: int | None = None, lenient: bool = False) -> int | None:
     """Query argument ``name`` as an id-like integer 1..2^31-1; ``default`` when missing or empty; 400 otherwise
     (``lenient``: ``default`` too, for a catalogue's filters, where a stale link should still show the list)."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    value = parse_id(raw)
-    if value is None:
-        if lenient:
-            return default
-        abort(400)
-    return value
+    return _arg(name, parse_id, default, lenient)
 
 
 def arg_date(name: str, default: date | None = None, lenient: bool = False) -> date | None:
     """Query argument ``name`` as a date in the sane range; ``default`` when missing or empty; 400 otherwise
     (``lenient``: ``default`` too)."""
+    return _arg(name, parse_date, default, lenient)
+
+
+def _arg(name: str, parse: Callable[[str], T | None], default: T | None, lenient: bool) -> T | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    value = parse_date(raw)
+    value = parse(raw)
     if value is None:
         if lenient:
             return default

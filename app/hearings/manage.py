@@ -5,6 +5,9 @@ Thin: load, authorise, validate, call a service, commit once, flash, redirect.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -12,9 +15,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import ensure_can_manage, scope_to_managed, staff_required
+from app.accounts.permissions import managed_or_404, scope_to_managed, staff_required
 from app.core import confirm, exports
-from app.core.errors import commit, commit_or_explain, form_status, show_error, submit
+from app.core.errors import commit, commit_or_explain, form_status, submit
 from app.core.inputs import form_ids, form_text
 from app.core.timeutil import format_local, local, utcnow
 from app.extensions import db
@@ -46,6 +49,8 @@ from app.hearings.models import (
     MeetingPhase,
     Suggestion,
 )
+
+T = TypeVar("T")
 
 
 # ---- staff ---------------------------------------------------------------------------------------------
@@ -95,31 +100,26 @@ def manage_new() -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/edit", methods=["GET", "POST"])
 @staff_required
 def manage_edit(id: int) -> ResponseReturnValue:
-    meeting = db.get_or_404(Meeting, id)
-    ensure_can_manage(meeting)
+    meeting = _managed(id)
     form = MeetingForm(obj=meeting)
     if request.method == "GET":
         form.topics.data = format_topics(meeting.topics)
         fill_quota_rows(form.quotas, [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas])
         for name in ("starts_at", "opens_at", "closes_at"):
             getattr(form, name).data = local(getattr(meeting, name)).replace(tzinfo=None)
-    elif form.validate_on_submit():
-        try:
-            fields = _meeting_fields(form)
-            services.update_meeting(current_user, meeting, **fields)
-            new_quotas = getattr(form, "parsed_quotas", [])
-            current = [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas]
-            # once the rules are frozen the rows are shown read-only (not submitted) and stay as they are
-            if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
-                services.set_quotas(current_user, meeting, new_quotas)
-            topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
-            commit()
-            flash(_("已保存。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=meeting.id))
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
+    elif submit(form, lambda: _save_meeting(form, meeting), _("已保存。")):
+        return redirect(url_for("hearings.manage_meeting", id=meeting.id))
     return _render_form(form, meeting)
+
+
+def _save_meeting(form: MeetingForm, meeting: Meeting) -> None:
+    services.update_meeting(current_user, meeting, **_meeting_fields(form))
+    new_quotas = getattr(form, "parsed_quotas", [])
+    current = [{**q.as_dict(), "reason": q.reason} for q in meeting.quotas]
+    # once the rules are frozen the rows are shown read-only (not submitted) and stay as they are
+    if not meeting.rules_frozen() and sorted(map(str, new_quotas)) != sorted(map(str, current)):
+        services.set_quotas(current_user, meeting, new_quotas)
+    topics.update_topics(current_user, meeting, parse_topics(form.topics.data))
 
 
 def _render_manage(meeting: Meeting, status: int = 200, **forms):
@@ -163,9 +163,15 @@ def _answer_form(suggestion: Suggestion) -> AnswerForm:
 
 
 def _managed(id: int) -> Meeting:
-    meeting = db.get_or_404(Meeting, id)
-    ensure_can_manage(meeting)
-    return meeting
+    return managed_or_404(Meeting, id)
+
+
+def _part_of(meeting: Meeting, model: type[T], ident: int) -> T:
+    """A row of ``model`` that belongs to the meeting, else 404."""
+    row = db.get_or_404(model, ident)
+    if row.meeting_id != meeting.id:
+        abort(404)
+    return row
 
 
 @bp.route("/manage/hearings/<int:id>")
@@ -194,8 +200,7 @@ def _export_rows(meeting: Meeting):
 def manage_export(id: int, fmt: str) -> ResponseReturnValue:
     """The meeting's applications with the applicants' details (personal data: audited)."""
     meeting = _managed(id)
-    if fmt not in exports.FORMATS:
-        abort(404)
+    exports.format_or_404(fmt)
     exports.audit_export(current_user, "hearing.export", meeting, fmt)
     commit()
     return exports.download(fmt, f"hearing-{meeting.id}-applications", EXPORT_HEADER, _export_rows(meeting),
@@ -217,35 +222,25 @@ def manage_lottery_status(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    if (page := confirm.ask(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"), detail=meeting.title,
-                            back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"),
-                            danger=False)) is not None:
-        return page
-    commit_or_explain(lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"))
-    return redirect(url_for("hearings.manage_meeting", id=id))
+    return confirm.act(_("公告后遴选办法、名额和配额公开，报名开始后不能再修改。确定公告？"),
+                       lambda: services.publish_meeting(current_user, meeting), _("会议已公告。"), detail=meeting.title,
+                       back=url_for("hearings.manage_meeting", id=id), button=_("公告会议"), danger=False)
 
 
 @bp.route("/manage/hearings/<int:id>/applications/<int:app_id>/review", methods=["POST"])
 @staff_required
 def manage_review(id: int, app_id: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    application = db.get_or_404(Application, app_id)
-    if application.meeting_id != meeting.id:
-        abort(404)
+    application = _part_of(meeting, Application, app_id)
     form = ReviewForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for e in errors:
                 flash(_("申请 %(id)d：%(error)s", id=application.id, error=e), "error")
         return _render_manage(meeting, 422)
-    try:
-        services.review(current_user, application, eligible=form.decision.data == "eligible",
-                        reason=form.reason.data or "")
-        commit()
-        flash(_("审查结果已保存，并已通知申请人。"), "success")
-    except HearingError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
+    commit_or_explain(lambda: services.review(current_user, application, eligible=form.decision.data == "eligible",
+                                              reason=form.reason.data or ""),
+                      _("审查结果已保存，并已通知申请人。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#applications")
 
 
@@ -273,10 +268,7 @@ def manage_lottery(id: int) -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/lottery/<int:run_id>/cancel", methods=["POST"])
 @staff_required
 def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
-    meeting = _managed(id)
-    run = db.get_or_404(LotteryRun, run_id)
-    if run.meeting_id != meeting.id:
-        abort(404)
+    run = _part_of(_managed(id), LotteryRun, run_id)
     commit_or_explain(lambda: lottery_runs.cancel_run(current_user, run), _("已取消这次计算。"))
     return redirect(url_for("hearings.manage_meeting", id=id) + "#lottery")
 
@@ -284,21 +276,24 @@ def manage_lottery_cancel(id: int, run_id: int) -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/announce-draw", methods=["POST"])
 @staff_required
 def manage_announce_draw(id: int) -> ResponseReturnValue:
-    meeting = _managed(id)
-    form = AnnounceDrawForm(prefix="announce")
-    if form.validate_on_submit():
-        try:
-            descriptions = form.descriptions.data.splitlines()
-            times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
-            selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
-                                             expected_on=form.expected_on.data, times=times)
-            commit()
-            flash(_("随机数来源已公布。开奖后请录入号码进行抽签。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-    return _render_manage(meeting, 422, announce_form=form)
+    return _section_form(_managed(id), "announce_form", AnnounceDrawForm(prefix="announce"), _announce_draw,
+                         _("随机数来源已公布。开奖后请录入号码进行抽签。"), "#draw")
+
+
+def _section_form(meeting: Meeting, name: str, form, action: Callable[[Any, Meeting], Any], success: str,
+                  section: str) -> ResponseReturnValue:
+    """A form in one section of the meeting's page: submitted, back to that section; refused or invalid, the page
+    again (422) with the form (passed to the page as ``name``) and its messages."""
+    if submit(form, lambda: action(form, meeting), success):
+        return redirect(url_for("hearings.manage_meeting", id=meeting.id) + section)
+    return _render_manage(meeting, 422, **{name: form})
+
+
+def _announce_draw(form: AnnounceDrawForm, meeting: Meeting) -> None:
+    descriptions = form.descriptions.data.splitlines()
+    times = selection_services.parse_times(form.times.data, len([d for d in descriptions if d.strip()]))
+    selection_services.announce_draw(current_user, meeting, descriptions=descriptions,
+                                     expected_on=form.expected_on.data, times=times)
 
 
 @bp.route("/manage/hearings/<int:id>/draw", methods=["POST"])
@@ -316,18 +311,11 @@ def manage_draw(id: int) -> ResponseReturnValue:
             commit()  # keeps the audit entry of the refused attempt
             flash(str(exc.message), "error")
         return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-    form = draw_form(draw.source_descriptions)(prefix="draw")
-    if form.validate_on_submit():
-        texts = [getattr(form, f"source_{i}").data for i in range(len(draw.source_descriptions))]
-        try:
-            selection_services.perform_draw(current_user, meeting, texts)
-            commit()
-            flash(_("抽签完成，结果已公开，并已通知所有申请人。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#draw")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-    return _render_manage(meeting, 422, draw_form=form)
+    sources = range(len(draw.source_descriptions))
+    return _section_form(meeting, "draw_form", draw_form(draw.source_descriptions)(prefix="draw"),
+                         lambda form, meeting: selection_services.perform_draw(
+                             current_user, meeting, [getattr(form, f"source_{i}").data for i in sources]),
+                         _("抽签完成，结果已公开，并已通知所有申请人。"), "#draw")
 
 
 @bp.route("/manage/hearings/<int:id>/materials", methods=["POST"])
@@ -358,9 +346,7 @@ def manage_attendance(id: int) -> ResponseReturnValue:
 @staff_required
 def manage_answer(id: int, sid: int) -> ResponseReturnValue:
     meeting = _managed(id)
-    suggestion = db.get_or_404(Suggestion, sid)
-    if suggestion.meeting_id != meeting.id:
-        abort(404)
+    suggestion = _part_of(meeting, Suggestion, sid)
     form = AnswerForm(prefix=f"s{sid}")
     if submit(form, lambda: services.answer_suggestion(
             current_user, suggestion, disposition=Disposition(form.disposition.data), answer=form.answer.data,
@@ -372,18 +358,12 @@ def manage_answer(id: int, sid: int) -> ResponseReturnValue:
 @bp.route("/manage/hearings/<int:id>/record", methods=["POST"])
 @staff_required
 def manage_record(id: int) -> ResponseReturnValue:
-    meeting = _managed(id)
-    form = RecordForm(prefix="record")
-    if form.validate_on_submit():
-        meeting.decisions = form.decisions.data.strip()
-        for topic in meeting.topics:
-            topic.decision = form_text(f"topic-{topic.id}", 5000)
-        try:
-            services.publish_record(current_user, meeting)
-            commit()
-            flash(_("会议记录已公开，并已把决定和答复发给列席代表。"), "success")
-            return redirect(url_for("hearings.manage_meeting", id=id) + "#record")
-        except HearingError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-    return _render_manage(meeting, 422, record_form=form)
+    return _section_form(_managed(id), "record_form", RecordForm(prefix="record"), _publish_record,
+                         _("会议记录已公开，并已把决定和答复发给列席代表。"), "#record")
+
+
+def _publish_record(form: RecordForm, meeting: Meeting) -> None:
+    meeting.decisions = form.decisions.data.strip()
+    for topic in meeting.topics:
+        topic.decision = form_text(f"topic-{topic.id}", 5000)
+    services.publish_record(current_user, meeting)

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import ensure_can_manage, staff_required
+from app.accounts.permissions import managed_or_404, staff_required
 from app.core.errors import INVALID
 from app.extensions import db
 from app.hearings import bp, services
@@ -56,8 +56,7 @@ def _decisions(rows: list[Application]) -> tuple[list[tuple[Application, bool, s
 @bp.route("/manage/hearings/<int:id>/applications", methods=["GET", "POST"])
 @staff_required
 def manage_applications(id: int) -> ResponseReturnValue:
-    meeting = db.get_or_404(Meeting, id)
-    ensure_can_manage(meeting)
+    meeting = managed_or_404(Meeting, id)
     after = request.values.get("after", 0, type=int)
     state = request.values.get("state", "")
     state = next((s for s in ApplicationState if s.value == state), None)

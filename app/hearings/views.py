@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import can_manage_department, verified_required
+from app.accounts.permissions import verified_required, visible_or_404
 from app.core import confirm
 from app.core.errors import commit, show_error, submit
 from app.core.paging import parse_stamp_cursor
@@ -42,10 +42,7 @@ PAGE_SIZE = 20
 
 
 def _public_meeting(id: int) -> Meeting:
-    meeting = db.get_or_404(Meeting, id)
-    if meeting.published_at is None and not can_manage_department(current_user, meeting.department_id):
-        abort(404)
-    return meeting
+    return visible_or_404(Meeting, id, lambda meeting: meeting.published_at is not None)
 
 
 def _category_rows(categories: dict) -> list[tuple[str, str]]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -11,21 +10,15 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.forms import Form, MultiCheckboxField
 from app.messages.models import FORWARDED_SOURCES, ActionKind, ContactPreference, Resolution
 from app.messages.rules import MAX_SUBJECT_LENGTH, MAX_TEXT_LENGTH
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class MessageForm(Form):

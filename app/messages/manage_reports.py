@@ -52,8 +52,7 @@ def manage_report() -> ResponseReturnValue:
 @bp.route("/manage/messages/report.<fmt>")
 @staff_required
 def manage_report_download(fmt: str) -> ResponseReturnValue:
-    if fmt not in exports.FORMATS:
-        abort(404)
+    exports.format_or_404(fmt)
     period = period_or_400(request.args.get("period"))
     data = reports.figures(period, department_id=_scope())
     return exports.download(fmt, f"messages-report-{period.key}", reports.EXPORT_HEADER,

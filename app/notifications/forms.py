@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
-from wtforms import RadioField, SelectMultipleField, SubmitField
+from wtforms import RadioField, SubmitField
 from wtforms.validators import ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.forms import Form, MultiCheckboxField
 from app.notifications.subscriptions import Delivery, NewsKind
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+class OfferedCheckboxField(MultiCheckboxField):
+    """Checkboxes refusing a value that is not offered with a message (not an error page)."""
 
     def process_formdata(self, valuelist) -> None:
         try:
@@ -37,9 +35,9 @@ NEWS_KINDS = tuple(kind.value for kind in NewsKind)
 
 
 class SubscriptionForm(Form):
-    departments = MultiCheckboxField(_l("部门"), coerce=int)
-    tags = MultiCheckboxField(_l("行业和人群标签"), coerce=int)
-    districts = MultiCheckboxField(_l("区"))
+    departments = OfferedCheckboxField(_l("部门"), coerce=int)
+    tags = OfferedCheckboxField(_l("行业和人群标签"), coerce=int)
+    districts = OfferedCheckboxField(_l("区"))
     submit = SubmitField(_l("保存订阅"))
 
     def __init__(self, *, departments, tags, districts, **kwargs):

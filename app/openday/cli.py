@@ -86,18 +86,13 @@ def _same(counter: str, kept, counted) -> bool:
 
 def find_differences() -> list[Difference]:
     diffs = []
-    expected = session_counts()
-    for session in db.session.scalars(sa.select(ActivitySession).order_by(ActivitySession.id)):
-        for counter in SESSION_COUNTERS:
-            kept, counted = getattr(session, counter), expected[session.id][counter]
-            if not _same(counter, kept, counted):
-                diffs.append(Difference("session", session.id, counter, kept, counted))
-    expected = activity_counts()
-    for activity in db.session.scalars(sa.select(Activity).order_by(Activity.id)):
-        for counter in ACTIVITY_COUNTERS:
-            kept, counted = getattr(activity, counter), expected[activity.id][counter]
-            if not _same(counter, kept, counted):
-                diffs.append(Difference("activity", activity.id, counter, kept, counted))
+    for kind, model, counters, expected in (("session", ActivitySession, SESSION_COUNTERS, session_counts()),
+                                            ("activity", Activity, ACTIVITY_COUNTERS, activity_counts())):
+        for row in db.session.scalars(sa.select(model).order_by(model.id)):
+            for counter in counters:
+                kept, counted = getattr(row, counter), expected[row.id][counter]
+                if not _same(counter, kept, counted):
+                    diffs.append(Difference(kind, row.id, counter, kept, counted))
     return diffs
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -13,22 +12,16 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import district_choices
+from app.core.forms import Form, MultiCheckboxField
 from app.core.timeutil import from_local, local_today
 from app.openday.models import ActivityMode, Eligibility, RegistrationState
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _mode_choices():

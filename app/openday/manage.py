@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import Department, Tag, User
-from app.accounts.permissions import admin_required, ensure_can_manage, scope_to_managed, staff_required
+from app.accounts.permissions import admin_required, ensure_can_manage, managed_or_404, scope_to_managed, staff_required
 from app.core import confirm, exports
-from app.core.errors import INVALID, commit, commit_or_explain, form_status, show_error, submit
+from app.core.errors import INVALID, commit, commit_or_explain, form_status, submit
 from app.core.storage import Upload
 from app.core.timeutil import format_local, from_local, local, utcnow
 from app.extensions import db
@@ -37,7 +37,6 @@ from app.openday.models import (
     CheckIn,
     CheckInResult,
     Eligibility,
-    OpenDayError,
     Registration,
     RegistrationState,
     Vote,
@@ -100,22 +99,31 @@ def manage_new() -> ResponseReturnValue:
         form.signup_opens_at.data = local(utcnow()).replace(second=0, microsecond=0, tzinfo=None)
         form.signup_closes_at.data = (local(utcnow()) + timedelta(days=30)).replace(second=0, microsecond=0,
                                                                                    tzinfo=None)
-    if form.validate_on_submit():
-        dept_id = form.department_id.data if departments else current_user.department_id
-        ensure_can_manage(dept_id)
-        try:
-            image = _save_image(form.image.data)
-            activity = services.create_activity(current_user, dept_id, tags=_chosen_tags(form), **_activity_fields(form))
-            if image:
-                activity.images = [{"file": image, "alt": form.image_alt.data or activity.title}]
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            commit()
-            flash(_("活动已创建（草稿）。请添加场次，然后发布。"), "success")
-            return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    department_id = form.department_id.data if departments else current_user.department_id
+    saved = _submit_activity(form, department_id=department_id)
+    if saved is not None:
+        flash(_("活动已创建（草稿）。请添加场次，然后发布。"), "success")
+        return redirect(url_for("openday.manage_show", activity_id=saved[0].id))
     return render_template("openday/manage_form.html", form=form, activity=None), form_status(form)
+
+
+def _submit_activity(form: ActivityForm, activity: Activity | None = None,
+                     department_id: int | None = None) -> tuple[Activity, bool] | None:
+    """Create (in ``department_id``) or update ``activity`` from the form, with its uploaded image, and commit.
+    Returns the activity and whether anything changed; None when the form is invalid or a rule refused it."""
+    def save() -> tuple[Activity, bool]:
+        if activity is None:
+            ensure_can_manage(department_id)
+        image = _save_image(form.image.data)
+        fields = dict(tags=_chosen_tags(form), **_activity_fields(form))
+        if activity is None:
+            saved, changed = services.create_activity(current_user, department_id, **fields), True
+        else:
+            saved, changed = activity, services.update_activity(current_user, activity, **fields)
+        if image:
+            saved.images = [{"file": image, "alt": form.image_alt.data or saved.title}]
+        return saved, bool(changed or image)
+    return submit(form, save)
 
 
 def _chosen_tags(form):
@@ -124,9 +132,7 @@ def _chosen_tags(form):
 
 
 def _managed_activity(activity_id: int) -> Activity:
-    activity = db.get_or_404(Activity, activity_id)
-    ensure_can_manage(activity)
-    return activity
+    return managed_or_404(Activity, activity_id)
 
 
 def _managed_session(session_id: int) -> ActivitySession:
@@ -147,19 +153,10 @@ def manage_edit(activity_id: int) -> ResponseReturnValue:
         form.signup_opens_at.data = local(activity.signup_opens_at).replace(tzinfo=None)
         form.signup_closes_at.data = local(activity.signup_closes_at).replace(tzinfo=None)
         form.tags.data = [t.id for t in activity.tags]
-    if form.validate_on_submit():
-        try:
-            image = _save_image(form.image.data)
-            changed = services.update_activity(current_user, activity, tags=_chosen_tags(form), **_activity_fields(form))
-            if image:
-                activity.images = [{"file": image, "alt": form.image_alt.data or activity.title}]
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            commit()
-            flash(_("已保存。") if changed or image else _("没有改动。"), "success")
-            return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    saved = _submit_activity(form, activity)
+    if saved is not None:
+        flash(_("已保存。") if saved[1] else _("没有改动。"), "success")
+        return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_form.html", form=form, activity=activity), form_status(form)
 
 
@@ -175,12 +172,10 @@ def manage_show(activity_id: int) -> ResponseReturnValue:
 @staff_required
 def manage_publish(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
-    if (page := confirm.ask(_("发布后活动公开，市民可以按报名时间报名。确定发布？"), detail=activity.title,
-                            back=url_for("openday.manage_show", activity_id=activity.id), button=_("发布"),
-                            danger=False)) is not None:
-        return page
-    commit_or_explain(lambda: services.publish_activity(current_user, activity), _("活动已发布。"))
-    return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    return confirm.act(_("发布后活动公开，市民可以按报名时间报名。确定发布？"),
+                       lambda: services.publish_activity(current_user, activity), _("活动已发布。"),
+                       detail=activity.title, back=url_for("openday.manage_show", activity_id=activity.id),
+                       button=_("发布"), danger=False)
 
 
 @bp.route("/manage/openday/<int:activity_id>/cancel", methods=["POST"])
@@ -209,17 +204,9 @@ def _session_times(form: SessionForm):
 def manage_add_session(activity_id: int) -> ResponseReturnValue:
     activity = _managed_activity(activity_id)
     form = SessionForm()
-    if form.validate_on_submit():
-        starts_at, ends_at = _session_times(form)
-        try:
-            services.add_session(current_user, activity, starts_at, ends_at, form.capacity.data, form.has_waitlist.data)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            commit()
-            flash(_("场次已添加。"), "success")
-            return redirect(url_for("openday.manage_show", activity_id=activity.id))
+    if submit(form, lambda: services.add_session(current_user, activity, *_session_times(form), form.capacity.data,
+                                                 form.has_waitlist.data), _("场次已添加。")):
+        return redirect(url_for("openday.manage_show", activity_id=activity.id))
     return render_template("openday/manage_show.html", activity=activity, session_form=form,
                            cancel_form=CancelActivityForm(), now=utcnow()), INVALID
 
@@ -235,18 +222,11 @@ def manage_edit_session(session_id: int) -> ResponseReturnValue:
         form.end.data = local(session.ends_at).time()
         form.capacity.data = session.capacity
         form.has_waitlist.data = session.has_waitlist
-    if form.validate_on_submit():
-        starts_at, ends_at = _session_times(form)
-        try:
-            changed = services.update_session(current_user, session, starts_at, ends_at, form.capacity.data,
-                                              form.has_waitlist.data)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            commit()
-            flash(_("已保存。") if changed else _("没有改动。"), "success")
-            return redirect(url_for("openday.manage_show", activity_id=session.activity_id))
+    changed = submit(form, lambda: services.update_session(current_user, session, *_session_times(form),
+                                                           form.capacity.data, form.has_waitlist.data))
+    if changed is not None:
+        flash(_("已保存。") if changed else _("没有改动。"), "success")
+        return redirect(url_for("openday.manage_show", activity_id=session.activity_id))
     return render_template("openday/manage_session_form.html", form=form, session=session,
                            activity=session.activity), form_status(form)
 
@@ -308,8 +288,7 @@ def _export_rows(session: ActivitySession, state):
 @staff_required
 def manage_export(session_id: int, fmt: str) -> ResponseReturnValue:
     session = _managed_session(session_id)
-    if fmt not in exports.FORMATS:
-        abort(404)
+    exports.format_or_404(fmt)
     state = _state_arg()
     exports.audit_export(current_user, "openday.export", session.activity, fmt, session_id=session.id)
     commit()
@@ -340,13 +319,8 @@ def manage_message(session_id: int) -> ResponseReturnValue:
 @staff_required
 def manage_no_shows(session_id: int) -> ResponseReturnValue:
     session = _managed_session(session_id)
-    try:
-        n = services.mark_no_shows(current_user, session)
-    except OpenDayError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        commit()
+    n = commit_or_explain(lambda: services.mark_no_shows(current_user, session))
+    if n is not None:
         flash(_("已将 %(n)d 人标记为未到场。", n=n), "success")
     return redirect(url_for("openday.manage_participants", session_id=session.id))
 
@@ -403,18 +377,11 @@ def manage_vote() -> ResponseReturnValue:
     if request.method == "GET" and window is not None:
         form.opens_at.data = local(window.opens_at).replace(tzinfo=None)
         form.closes_at.data = local(window.closes_at).replace(tzinfo=None)
-    if form.validate_on_submit():
-        target = window if window is not None and window.year == form.year.data else None
-        try:
-            votes.set_voting_window(current_user, form.year.data, local_to_utc(form.opens_at.data),
-                                       local_to_utc(form.closes_at.data), form.live_ranking.data, window=target)
-        except OpenDayError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            commit()
-            flash(_("投票设置已保存。"), "success")
-            return redirect(url_for("openday.manage_vote"))
+    target = window if window is not None and window.year == form.year.data else None
+    if submit(form, lambda: votes.set_voting_window(current_user, form.year.data, local_to_utc(form.opens_at.data),
+                                                    local_to_utc(form.closes_at.data), form.live_ranking.data,
+                                                    window=target), _("投票设置已保存。")):
+        return redirect(url_for("openday.manage_vote"))
     cast, results, flagged = [], [], 0
     if window is not None:
         results = votes.ranking(window)

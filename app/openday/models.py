@@ -73,7 +73,21 @@ class CheckInResult(enum.Enum):
 activity_tag = tag_link_table("openday_activity_tag", "activity_id", "openday_activity.id")
 
 
-class Activity(db.Model):
+class Turnout:
+    """Ratings and attendance from the kept counters (rating_count, rating_sum, checked_in_count, no_show_count)
+    of a session, or of a whole activity."""
+
+    @property
+    def average_rating(self) -> float | None:
+        return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        total = self.checked_in_count + self.no_show_count
+        return round(self.checked_in_count / total, 3) if total else None
+
+
+class Activity(Turnout, db.Model):
     __tablename__ = "openday_activity"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,22 +158,6 @@ class Activity(db.Model):
         return (self.state is ActivityState.PUBLISHED
                 and self.signup_opens_at <= now < self.signup_closes_at)
 
-    def door_window(self, opens_minutes: int) -> tuple[datetime, datetime]:
-        """When tickets are checked in: on the session's day (Shanghai), from ``opens_minutes`` before the start
-        (not before that day's midnight) until the day ends (or the session does, if it runs past midnight)."""
-        day = local(self.starts_at).date()
-        opens = max(from_local(day), self.starts_at - timedelta(minutes=opens_minutes))
-        return opens, max(from_local(day + timedelta(days=1)), self.ends_at)
-
-    @property
-    def average_rating(self) -> float | None:
-        return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
-
-    @property
-    def attendance_rate(self) -> float | None:
-        total = self.checked_in_count + self.no_show_count
-        return round(self.checked_in_count / total, 3) if total else None
-
     def publish(self, now: datetime | None = None) -> None:
         if self.state is not ActivityState.DRAFT:
             raise OpenDayError(_l("只能发布草稿状态的活动。"))
@@ -177,7 +175,7 @@ class Activity(db.Model):
         self.first_starts_at = min((s.starts_at for s in self.sessions), default=None)
 
 
-class ActivitySession(db.Model):
+class ActivitySession(Turnout, db.Model):
     __tablename__ = "openday_session"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -225,15 +223,6 @@ class ActivitySession(db.Model):
         day = local(self.starts_at).date()
         opens = max(from_local(day), self.starts_at - timedelta(minutes=opens_minutes))
         return opens, max(from_local(day + timedelta(days=1)), self.ends_at)
-
-    @property
-    def average_rating(self) -> float | None:
-        return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
-
-    @property
-    def attendance_rate(self) -> float | None:
-        total = self.checked_in_count + self.no_show_count
-        return round(self.checked_in_count / total, 3) if total else None
 
     # Seats and counters move together with the registration's state, only here and only under the session's
     # lock (services.lock_session): each method changes one registration and the counters it affects.

@@ -17,7 +17,7 @@ from flask_login import current_user
 from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
-from app.accounts.permissions import can_manage_department, login_required, verified_required
+from app.accounts.permissions import can_manage_department, login_required, verified_required, visible_or_404
 from app.core import confirm
 from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
@@ -44,10 +44,7 @@ PAGE_SIZE = 20
 
 
 def _public_activity(activity_id: int) -> Activity:
-    activity = db.get_or_404(Activity, activity_id)
-    if not activity.is_public and not can_manage_department(current_user, activity.department_id):
-        abort(404)
-    return activity
+    return visible_or_404(Activity, activity_id, lambda activity: activity.is_public)
 
 
 # ------------------------------------------------------------------------------------------- the catalogue
@@ -268,12 +265,9 @@ def ticket_ics(registration_id: int) -> ResponseReturnValue:
 def cancel(registration_id: int) -> ResponseReturnValue:
     reg = _my_registration(registration_id)
     button, question, done = _leave_words(reg)
-    back = url_for("openday.ticket", registration_id=reg.id)
-    if (page := confirm.ask(question, back=back, button=button,
-                            detail=f"{reg.activity.title} · {format_local(reg.session.starts_at)}")) is not None:
-        return page
-    commit_or_explain(lambda: services.cancel_registration(current_user, reg), done)
-    return redirect(url_for("openday.ticket", registration_id=reg.id))
+    return confirm.act(question, lambda: services.cancel_registration(current_user, reg), done,
+                       back=url_for("openday.ticket", registration_id=reg.id), button=button,
+                       detail=f"{reg.activity.title} · {format_local(reg.session.starts_at)}")
 
 
 @bp.route("/openday/tickets/<int:registration_id>/accept", methods=["POST"])

@@ -35,13 +35,17 @@ def _due_days() -> int:
 # ----------------------------------------------------------------------------------------------------------------
 # Lists behind the dashboard figures (each a list of dicts; the dashboard shows their lengths)
 
-def open_consultations(now: datetime) -> list[dict]:
-
-    rows = db.session.execute(
+def _consultations_in(state: ConsultationState, now: datetime) -> list:
+    """Consultations in ``state`` at ``now`` (id, title, closes_at and the department's name), closing first."""
+    return db.session.execute(
         sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
         .join(Department, Department.id == Consultation.department_id)
-        .where(Consultation.state_clause(ConsultationState.OPEN, now))
+        .where(Consultation.state_clause(state, now))
         .order_by(Consultation.closes_at)).all()
+
+
+def open_consultations(now: datetime) -> list[dict]:
+    rows = _consultations_in(ConsultationState.OPEN, now)
     return [{"id": r.id, "title": r.title, "department": r.name, "closes_at": r.closes_at,
              "days_left": max(0, (r.closes_at - now).days), "link": f"/consultations/{r.id}"} for r in rows]
 
@@ -80,12 +84,7 @@ def pending_comments(now: datetime) -> list[dict]:
 
 def reports_due(now: datetime) -> list[dict]:
     """Closed consultations whose feedback report is not published, with their due date."""
-
-    rows = db.session.execute(
-        sa.select(Consultation.id, Consultation.title, Consultation.closes_at, Department.name)
-        .join(Department, Department.id == Consultation.department_id)
-        .where(Consultation.state_clause(ConsultationState.CLOSED, now))
-        .order_by(Consultation.closes_at)).all()
+    rows = _consultations_in(ConsultationState.CLOSED, now)
     days = _due_days()
     return [{"id": r.id, "title": r.title, "department": r.name, "due_at": r.closes_at + timedelta(days=days),
              "is_overdue": now > r.closes_at + timedelta(days=days), "link": f"/consultations/{r.id}"}

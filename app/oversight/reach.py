@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template
 from flask.typing import ResponseReturnValue
 
-from app.accounts.permissions import ensure_can_manage, staff_required
+from app.accounts.permissions import managed_or_404, staff_required
 from app.consultations.models import Consultation
 from app.extensions import db
 from app.oversight import bp, services
@@ -32,8 +32,7 @@ def group_label(group: str) -> str:
 @staff_required
 def manage_reach(consultation_id: int) -> ResponseReturnValue:
 
-    consultation = db.get_or_404(Consultation, consultation_id)
-    ensure_can_manage(consultation)
+    consultation = managed_or_404(Consultation, consultation_id)
     rows = services.reach_by_group(consultation.id)
     for row in rows:
         row["label"] = group_label(row["group"])

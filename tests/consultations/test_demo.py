@@ -2,15 +2,12 @@
 import pytest
 import sqlalchemy as sa
 
-from app.accounts import demo as accounts_demo
 from app.consultations import demo
 from app.consultations.models import Comment, Consultation, ConsultationState
 
 
-def test_demo_loads_once(db, client):
-    accounts_demo.load()
-    assert demo.load()
-    db.session.commit()
+def test_demo_loads_once(db, client, load_demo):
+    assert load_demo(demo)
     assert demo.load() == ""
     items = db.session.scalars(sa.select(Consultation).order_by(Consultation.id)).all()
     assert [c.state for c in items] == [ConsultationState.OPEN, ConsultationState.FEEDBACK_PUBLISHED]
@@ -23,12 +20,10 @@ def test_demo_loads_once(db, client):
 
 
 @pytest.mark.slow  # no date logic: twice in CI, not nine times
-def test_demo_comments_are_attached_to_the_article_they_talk_about(db):
+def test_demo_comments_are_attached_to_the_article_they_talk_about(db, load_demo):
     import re
 
-    accounts_demo.load()
-    demo.load()
-    db.session.commit()
+    load_demo(demo)
     comments = db.session.scalars(sa.select(Comment)).all()
     on_articles = [c for c in comments if c.article is not None]
     assert len(on_articles) >= 5

@@ -198,13 +198,18 @@ def test_other_department_staff_gets_404(client, auth, make_consultation, make_u
     assert client.get(f"/manage/consultations/{c.id}/moderation").status_code == 404
 
 
+def _moderation_queue(client, auth, staff, c) -> str:
+    """The consultation's moderation queue, as its department's staff see it."""
+    auth.login(staff)
+    return client.get(f"/manage/consultations/{c.id}/moderation").get_data(as_text=True)
+
+
 def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_consultation, resident, staff, db):
     c = make_consultation()
     with time_machine.travel(DURING, tick=False):
         comments = [_comment(app, resident, c, text=f"意见{i} a@b.cn") for i in range(3)]
         db.session.commit()
-        auth.login(staff)
-        page = client.get(f"/manage/consultations/{c.id}/moderation").get_data(as_text=True)
+        page = _moderation_queue(client, auth, staff, c)
         assert "a@b.cn" not in page and "[邮箱已隐去]" in page
         assert "a@b.cn" in client.get(f"/manage/consultations/{c.id}/moderation?original=1").get_data(as_text=True)
         r = client.post(f"/manage/consultations/{c.id}/moderation",
@@ -355,8 +360,7 @@ def test_moderation_queue_pages_by_keyset(client, app, auth, make_consultation, 
     with time_machine.travel(DURING, tick=True):
         comments = [_comment(app, resident, c, text=f"待审第{i}条") for i in range(55)]
         db.session.commit()
-        auth.login(staff)
-        page = client.get(f"/manage/consultations/{c.id}/moderation").get_data(as_text=True)
+        page = _moderation_queue(client, auth, staff, c)
         assert comments[0].tracking_number in page and comments[49].tracking_number in page
         assert comments[50].tracking_number not in page
         import re

@@ -64,6 +64,14 @@ def test_the_sql_expression_follows_the_same_rule(db):
     assert db.session.scalar(sa.text(f"SELECT {exports.sql_neutralise('CAST(:t AS text)')}"), {"t": ""}) is None
 
 
+def _downloaded(client, url: str, fmt: str) -> list[list]:
+    """The cells of a download, which must not be cached."""
+    response = client.get(url)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"] == exports.MIMETYPES[fmt]  # one charset (it said it twice)
+    return csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
+
+
 def _audited(db, action: str) -> list[AuditEntry]:
     return db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)).all()
 
@@ -76,10 +84,7 @@ def test_consultation_comments_export(fmt, client, auth, db, make_consultation, 
         make_comment(c, writer, text=text, state=ModerationState.PUBLISHED)
     db.session.commit()
     auth.login(staff)
-    response = client.get(f"/manage/consultations/{c.id}/export.{fmt}")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Content-Type"] == exports.MIMETYPES[fmt]  # one charset (it said it twice)
-    cells = csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
+    cells = _downloaded(client, f"/manage/consultations/{c.id}/export.{fmt}", fmt)
     assert cells[0][0] == "tracking_number" and len(cells) == 1 + len(DANGEROUS)
     assert_neutralised(cells)
     entry, = _audited(db, "consultation.export")
@@ -105,9 +110,7 @@ def test_open_month_participants_export(fmt, client, auth, db, make_user, depart
                                     ends_at=session.ends_at))
     db.session.commit()
     auth.login(staff)
-    response = client.get(f"/manage/openday/sessions/{session.id}/participants.{fmt}")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    cells = csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
+    cells = _downloaded(client, f"/manage/openday/sessions/{session.id}/participants.{fmt}", fmt)
     assert len(cells) == 1 + len(DANGEROUS)
     assert_neutralised(cells)
     entry, = _audited(db, "openday.export")
@@ -124,9 +127,7 @@ def test_oversight_compliance_export(fmt, client, auth, db, make_department, mak
     db.session.commit()
     auth.login(admin)
     period = local(utcnow() - timedelta(days=10)).strftime("%Y-%m")
-    response = client.get(f"/manage/oversight/compliance.{fmt}?period={period}")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    cells = csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
+    cells = _downloaded(client, f"/manage/oversight/compliance.{fmt}?period={period}", fmt)
     assert cells[0][0] == "department" and len(cells) == 1 + len(DANGEROUS)
     assert_neutralised(cells)
 
@@ -152,9 +153,7 @@ def test_hearing_applications_export(fmt, client, auth, db, make_user, make_depa
     assert _audited(db, "hearing.export") == []
     auth.logout()
     auth.login(staff)
-    response = client.get(f"/manage/hearings/{meeting.id}/applications.{fmt}")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    cells = csv_cells(response.data) if fmt == "csv" else xlsx_cells(response.data)
+    cells = _downloaded(client, f"/manage/hearings/{meeting.id}/applications.{fmt}", fmt)
     assert len(cells) == 1 + len(DANGEROUS)
     assert_neutralised(cells)
     assert any("h0@example.com" in row for row in cells)

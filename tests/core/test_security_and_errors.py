@@ -21,16 +21,14 @@ def test_no_inline_script_or_external_asset_in_the_layout(client):
     assert "https://" not in page
 
 
-def test_unknown_page_is_a_friendly_404_in_chinese(client):
-    response = client.get("/no-such-page")
-    assert response.status_code == 404
-    assert "页面不存在" in response.get_data(as_text=True)
+def assert_error_page(response, status: int, text: str) -> None:
+    assert response.status_code == status
+    assert text in response.get_data(as_text=True)
 
 
-def test_unknown_page_is_a_friendly_404_in_english(client):
-    response = client.get("/no-such-page?lang=en")
-    assert response.status_code == 404
-    assert "Page not found" in response.get_data(as_text=True)
+@pytest.mark.parametrize("query, text", [("", "页面不存在"), ("?lang=en", "Page not found")])
+def test_unknown_page_is_a_friendly_404_in_each_language(client, query, text):
+    assert_error_page(client.get(f"/no-such-page{query}"), 404, text)
 
 
 def test_missing_csrf_token_gives_the_400_page_and_signs_in_nobody(app, client, resident):
@@ -51,8 +49,7 @@ def test_oversize_body_gives_the_413_page(app, client):
         response = client.post("/accounts/login", data={"email": "a@b.cn", "password": "x" * 5000})
     finally:
         app.config["MAX_CONTENT_LENGTH"] = TestingConfig.MAX_CONTENT_LENGTH
-    assert response.status_code == 413
-    assert "上传内容过大" in response.get_data(as_text=True)
+    assert_error_page(response, 413, "上传内容过大")
 
 
 def test_unexpected_error_gives_the_500_page(app, client, monkeypatch):
@@ -61,9 +58,7 @@ def test_unexpected_error_gives_the_500_page(app, client, monkeypatch):
 
     monkeypatch.setitem(app.view_functions, "core.healthz", boom)
     monkeypatch.setitem(app.config, "TEST_ERROR_PAGES", True)
-    response = client.get("/healthz")
-    assert response.status_code == 500
-    assert "系统出错" in response.get_data(as_text=True)
+    assert_error_page(client.get("/healthz"), 500, "系统出错")
 
 
 def test_api_errors_are_json(client):

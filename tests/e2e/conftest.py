@@ -11,7 +11,8 @@ Fixtures (see each docstring):
 - ``check_a11y(page)``: axe-core; fails on any serious or critical violation.
 - ``outbox(to)``: the newest mail body for an address; ``outbox.email(to)`` the row; ``outbox.url(to, "/verify/")``.
 - ``find_url(text, contains)``: the first URL in a text that contains ``contains``.
-- ``login(page, email, password)``: sign in through the form.
+- ``login(page, email, password)``: sign in through the form; ``logout(page)`` (a function) signs out.
+- ``open_as(page, email, path, shot)``: sign in, open a page, check it with axe-core, take its screenshots.
 - ``screenshot(page, "module/name")``: PNGs at 1280 and 360 px in /tmp/shots/module/.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import postgres_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -41,23 +44,7 @@ def _database_url(tmp_path_factory, suffix: str = "_e2e") -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / (suffix.lstrip('_') + '.db')}"
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    import sqlalchemy as sa
-
-    base = sa.engine.make_url(url)
-    if base.get_backend_name() != "postgresql":
-        return url
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # parallel runs: one database per worker
-    name = f"{base.database}{suffix}" + (f"_{worker}" if worker else "")
-    engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return postgres_database(url, suffix)  # parallel runs: one database per worker
 
 
 def _skip_reason() -> str | None:
@@ -319,6 +306,27 @@ def login():
         page.fill("input[name=password]", password)
         page.locator("main form button[type=submit]").click()
         page.wait_for_load_state()
+
+    return do
+
+
+def logout(page) -> None:
+    """Sign out with the header's button."""
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_load_state()
+
+
+@pytest.fixture
+def open_as(login, check_a11y, screenshot):
+    """``open_as(page, email, path, shot=None)``: sign in as ``email``, open ``path``, check it with axe-core and,
+    with ``shot`` ("module/name"), take its screenshots."""
+
+    def do(page, email: str, path: str, shot: str | None = None) -> None:
+        login(page, email)
+        page.goto(path)
+        check_a11y(page)
+        if shot:
+            screenshot(page, shot)
 
     return do
 

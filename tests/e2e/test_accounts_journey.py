@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 NEW_PASSWORD = "Suzhou-creek-2026"
 
 
-def test_resident_profile_and_password_reset(page, live_server, check_a11y, outbox, screenshot, login):
+def test_resident_profile_and_password_reset(page, open_as, live_server, check_a11y, outbox, screenshot, login):
     from app.accounts.models import Tag, TagKind
 
     with live_server.session() as db:
@@ -23,9 +23,7 @@ def test_resident_profile_and_password_reset(page, live_server, check_a11y, outb
             db.session.commit()
     email = "accounts.resident@example.com"
     live_server.create_user(email, "周小燕", district="huangpu")
-    login(page, email)
-    page.goto("/accounts/profile")
-    check_a11y(page)
+    open_as(page, email, "/accounts/profile")
     form = page.locator("main form")
     form.get_by_label("年龄段").select_option("30_44")
     form.get_by_label("职业（选填）").fill("社区医生")
@@ -67,15 +65,12 @@ def test_resident_profile_and_password_reset(page, live_server, check_a11y, outb
     expect(page.get_by_role("navigation", name="账户").get_by_role("link", name="我的空间")).to_be_visible()
 
 
-def test_admin_invites_staff_who_accept(page, browser, live_server, check_a11y, outbox, screenshot, login):
+def test_admin_invites_staff_who_accept(page, open_as, browser, live_server, check_a11y, outbox, screenshot, login):
     from app.accounts.models import Role
 
     admin_email = "accounts.admin@example.com"
     live_server.create_user(admin_email, "周敏", role=Role.ADMIN)
-    login(page, admin_email)
-    page.goto("/manage/")
-    check_a11y(page)
-    screenshot(page, "accounts/manage-home")
+    open_as(page, admin_email, "/manage/", "accounts/manage-home")
 
     page.get_by_role("link", name="部门和工作人员").click()
     page.get_by_role("link", name="新建部门").click()

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 import time_machine
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import logout
+
 pytestmark = pytest.mark.e2e
 
 STAFF = "cz.staff@example.com"
@@ -25,12 +27,7 @@ DRAFT = """第一章 总则
 """
 
 
-def _logout(page):
-    page.get_by_role("button", name="退出").click()
-    page.wait_for_load_state()
-
-
-def test_consultation_journey(page, live_server, check_a11y, login, screenshot, outbox):
+def test_consultation_journey(page, open_as, live_server, check_a11y, login, screenshot, outbox):
     from app.accounts.models import Role
     from app.consultations.models import Comment, Consultation
     from app.core.timeutil import local, utcnow
@@ -42,10 +39,7 @@ def test_consultation_journey(page, live_server, check_a11y, login, screenshot, 
     now = local(utcnow())
 
     # Staff create the consultation and publish it.
-    login(page, STAFF)
-    page.goto("/manage/consultations/new")
-    check_a11y(page)
-    screenshot(page, "consultations/manage-new")
+    open_as(page, STAFF, "/manage/consultations/new", "consultations/manage-new")
     page.fill("input[name=title]", TITLE)
     page.select_option("select[name=document_type]", "government_rule")
     page.fill("textarea[name=draft_text]", DRAFT)
@@ -58,7 +52,7 @@ def test_consultation_journey(page, live_server, check_a11y, login, screenshot, 
     expect(page.locator(".flash-success")).to_contain_text("已发布")
     with live_server.session() as db:
         cid = db.session.scalar(sa.select(Consultation.id).where(Consultation.title == TITLE))
-    _logout(page)
+    logout(page)
 
     # A resident reads it article by article and comments on 第三条.
     login(page, RESIDENT)
@@ -79,7 +73,7 @@ def test_consultation_journey(page, live_server, check_a11y, login, screenshot, 
     check_a11y(page)
     screenshot(page, "consultations/track-received")
     assert number in outbox(RESIDENT)
-    _logout(page)
+    logout(page)
 
     # Staff publish it from the moderation queue (the text is shown masked).
     login(page, STAFF)
@@ -91,7 +85,7 @@ def test_consultation_journey(page, live_server, check_a11y, login, screenshot, 
     page.select_option("select[name=action]", "publish")
     page.get_by_role("button", name="执行").click()
     expect(page.locator(".flash-success")).to_contain_text("已处理1条意见")
-    _logout(page)
+    logout(page)
 
     # After the period closes: staff answer, write and publish the feedback report.
     with time_machine.travel(utcnow() + timedelta(days=32), tick=True):
@@ -111,7 +105,7 @@ def test_consultation_journey(page, live_server, check_a11y, login, screenshot, 
         page.get_by_role("button", name="发布反馈报告").click()
         expect(page.locator(".flash-success")).to_contain_text("反馈报告已发布")
         assert "协商程序" in outbox(RESIDENT)
-        _logout(page)
+        logout(page)
 
         # The resident (or anyone with the number) sees the answer on the status page.
         page.goto(f"/consultations/track/{number}")

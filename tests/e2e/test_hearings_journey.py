@@ -14,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import logout
+
 pytestmark = pytest.mark.e2e
 
 STAFF = "hr.staff@example.com"
@@ -22,18 +24,13 @@ OTHERS = [f"hr.p{i}@example.com" for i in range(7)]
 TITLE = "社区停车资源共享方案决策会议"
 
 
-def _logout(page):
-    page.get_by_role("button", name="退出").click()
-    page.wait_for_load_state()
-
-
 def _meeting(db):
     from app.hearings.models import Meeting
 
     return db.session.scalar(sa.select(Meeting).where(Meeting.title == TITLE))
 
 
-def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outbox):
+def test_hearings_journey(page, open_as, live_server, check_a11y, login, screenshot, outbox):
     from app.accounts.models import Role
     from app.core.timeutil import local, utcnow
 
@@ -47,10 +44,7 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
     fmt = "%Y-%m-%dT%H:%M"
 
     # 1. Announcement: staff create the meeting with a quota and publish it before the window opens.
-    login(page, STAFF)
-    page.goto("/manage/hearings/new")
-    check_a11y(page)
-    screenshot(page, "hearings/manage-new")
+    open_as(page, STAFF, "/manage/hearings/new", "hearings/manage-new")
     page.fill("input[name=title]", TITLE)
     page.fill("textarea[name=topics]", "错时共享停车\n拟开放机关和学校停车场夜间供周边居民停车。")
     page.fill("input[name=starts_at]", (now + timedelta(days=30)).strftime(fmt))
@@ -76,7 +70,7 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
         db.session.commit()
 
     # 2. Application: the resident sees who may apply and how selection works, and applies.
-    _logout(page)
+    logout(page)
     login(page, APPLICANT)
     page.goto("/hearings/")
     page.get_by_role("link", name=TITLE).click()
@@ -108,10 +102,8 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
         db.session.commit()
 
     # 3. Review: staff mark everyone eligible through the page; the applicant is told by e-mail.
-    _logout(page)
-    login(page, STAFF)
-    page.goto(f"/manage/hearings/{meeting_id}")
-    check_a11y(page)
+    logout(page)
+    open_as(page, STAFF, f"/manage/hearings/{meeting_id}")
     page.get_by_role("link", name="审查申请").click()
     check_a11y(page)
     page.get_by_role("button", name="保存，并把本页其余待审查的申请标为符合条件").click()
@@ -164,10 +156,8 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
         assert sorted(a.pool_entry.number for a in chosen) == draw["panel"]
 
     # 6. Acceptance: a selected person accepts on their own page.
-    _logout(page)
-    login(page, observer_email)
-    page.goto(f"/hearings/{meeting_id}/my-application")
-    check_a11y(page)
+    logout(page)
+    open_as(page, observer_email, f"/hearings/{meeting_id}/my-application")
     page.get_by_role("button", name="确认列席").click()
     expect(page.locator(".status-line")).to_contain_text("已确认列席")
 
@@ -181,7 +171,7 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
     page.fill("textarea[name=text]", "建议共享停车场在早上7点前清场，避免影响学校上课。")
     page.get_by_role("button", name="提交建议").click()
     expect(page.locator(".flash-success")).to_contain_text("建议已提交")
-    _logout(page)
+    logout(page)
     login(page, STAFF)
     page.goto(f"/manage/hearings/{meeting_id}#suggestions")
     section = page.locator("#suggestions")
@@ -197,7 +187,7 @@ def test_hearings_journey(page, live_server, check_a11y, login, screenshot, outb
     expect(page.locator(".flash-success")).to_contain_text("会议记录已公开")
     assert "会议原则通过" in outbox(observer_email)
 
-    _logout(page)
+    logout(page)
     page.goto(f"/hearings/{meeting_id}")
     expect(page.locator("#record")).to_be_visible()
     expect(page.locator("main")).to_contain_text("部分采纳")

@@ -14,7 +14,7 @@ STAFF = "staff.messages@example.com"
 ADMIN = "admin.messages@example.com"
 
 
-def test_write_assign_reply_rate_and_report(page, live_server, check_a11y, login, screenshot):
+def test_write_assign_reply_rate_and_report(page, open_as, live_server, check_a11y, login, screenshot):
     from app.accounts.models import Role
 
     dept_id = live_server.create_department("messages-water", "市水务局（旅程）", "Water Authority (journey)")
@@ -23,9 +23,7 @@ def test_write_assign_reply_rate_and_report(page, live_server, check_a11y, login
     live_server.create_user(ADMIN, "孙督办", role=Role.ADMIN)
 
     # 1. The resident writes a message and lands on its status page.
-    login(page, RESIDENT)
-    page.goto("/messages/new")
-    check_a11y(page)
+    open_as(page, RESIDENT, "/messages/new")
     page.get_by_label("主题").fill("小区门口道路积水")
     page.get_by_label("留言内容").fill("每逢下雨小区门口积水严重，请尽快改造排水。电话13812345678。")
     page.get_by_label("同意将留言和答复公开（姓名和联系方式会隐去）").check()
@@ -46,9 +44,7 @@ def test_write_assign_reply_rate_and_report(page, live_server, check_a11y, login
     page.get_by_role("button", name="退出").click()
 
     # 3. The department replies (the platform's replies are reviewed by the office).
-    login(page, STAFF)
-    page.goto("/manage/messages/")
-    check_a11y(page)
+    open_as(page, STAFF, "/manage/messages/")
     page.get_by_role("link", name=number).click()
     page.locator("textarea[name=reply-text]").fill("已会同区水务部门疏通管网，月底前完成道路翻排。")
     page.get_by_role("button", name="提交答复").click()

@@ -15,7 +15,7 @@ STAFF = "staff.myspace@example.com"
 ADMIN = "admin.myspace@example.com"
 
 
-def test_subscription_invitation_comment_and_answer(page, live_server, check_a11y, outbox, login, screenshot):
+def test_subscription_invitation_comment_and_answer(page, open_as, live_server, check_a11y, outbox, login, screenshot):
     from app.accounts.models import Role, Tag, TagKind
 
     dept_id = live_server.create_department("myspace-transport", "交通委（旅程）", "Transport (journey)")
@@ -35,9 +35,7 @@ def test_subscription_invitation_comment_and_answer(page, live_server, check_a11
         db.session.commit()
 
     # 1. The resident follows the tag, e-mail at once for new consultations.
-    login(page, RESIDENT)
-    page.goto("/me/subscriptions")
-    check_a11y(page)
+    open_as(page, RESIDENT, "/me/subscriptions")
     page.get_by_label("新能源车主").check()
     page.locator("input[name=delivery_new_consultation][value=now]").check()
     page.get_by_role("button", name="保存订阅").click()
@@ -150,10 +148,7 @@ def test_subscription_invitation_comment_and_answer(page, live_server, check_a11
     page.get_by_role("button", name="退出").click()
 
     # 8. The oversight admin sees the figures.
-    login(page, ADMIN)
-    page.goto("/manage/oversight")
-    check_a11y(page)
-    screenshot(page, "oversight/dashboard")
+    open_as(page, ADMIN, "/manage/oversight", "oversight/dashboard")
     quarter = page.locator("a[href*='/manage/oversight/compliance']").first
     quarter.click()
     expect(page).to_have_url(re.compile(r"/manage/oversight/compliance"))

@@ -10,17 +10,14 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import logout
+
 pytestmark = pytest.mark.e2e
 
 STAFF = "od.staff@example.com"
 ADMIN = "od.admin@example.com"
 RESIDENTS = ["od.a@example.com", "od.b@example.com", "od.c@example.com"]
 TITLE = "水务集团开放日：一滴水的旅程"
-
-
-def _logout(page):
-    page.get_by_role("button", name="退出").click()
-    page.wait_for_load_state()
 
 
 def _registration(live_server, email):
@@ -43,7 +40,7 @@ def _move_session_to_now(live_server, registration_id):
         db.session.commit()
 
 
-def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
+def test_open_month_journey(page, open_as, live_server, check_a11y, login, screenshot):
     from app.accounts.models import Role
     from app.core.timeutil import local, utcnow
 
@@ -57,10 +54,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     day = (now + timedelta(days=10)).date().isoformat()
 
     # Staff create, add a 2-seat session and publish.
-    login(page, STAFF)
-    page.goto("/manage/openday/new")
-    check_a11y(page)
-    screenshot(page, "openday/manage-new")
+    open_as(page, STAFF, "/manage/openday/new", "openday/manage-new")
     page.fill("input[name=title]", TITLE)
     page.fill("textarea[name=description]", "参观自来水厂，了解从原水到龙头水的每一步。")
     page.check("input[name=mode][value=offline]")
@@ -82,7 +76,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     check_a11y(page)
     screenshot(page, "openday/manage-show")
     activity_url = page.get_by_role("link", name="查看公开页面").get_attribute("href")
-    _logout(page)
+    logout(page)
 
     # Three residents sign up: two confirmed, the third on the waitlist.
     page.goto("/openday/")
@@ -107,7 +101,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
         if i == 0:
             check_a11y(page)
             screenshot(page, "openday/ticket")
-        _logout(page)
+        logout(page)
 
     # The first cancels; the third is offered the seat and accepts it.
     login(page, RESIDENTS[0])
@@ -115,7 +109,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     page.goto(f"/openday/tickets/{reg_a}")
     page.get_by_role("button", name="取消报名").click()
     expect(page.locator(".flashes")).to_contain_text("已取消报名")
-    _logout(page)
+    logout(page)
     login(page, RESIDENTS[2])
     reg_c, code_c, state_c = _registration(live_server, RESIDENTS[2])
     assert state_c == "offered"
@@ -124,7 +118,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     check_a11y(page)
     page.get_by_role("button", name="接受名额").click()
     expect(page.locator(".flashes")).to_contain_text("您已接受名额")
-    _logout(page)
+    logout(page)
 
     # Staff check the two in by code at the door; a second entry says when.
     login(page, STAFF)
@@ -153,7 +147,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     expect(page.locator("main")).to_contain_text("已签到")
     check_a11y(page)
     screenshot(page, "openday/participants")
-    _logout(page)
+    logout(page)
 
     # One rates the session.
     login(page, RESIDENTS[1])
@@ -164,7 +158,7 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     page.get_by_role("button", name="提交评价").click()
     expect(page.locator(".flashes")).to_contain_text("感谢您的评价")
     check_a11y(page)
-    _logout(page)
+    logout(page)
 
     # The admin opens the vote with a live ranking; residents vote; the ranking shows.
     login(page, ADMIN)
@@ -176,13 +170,13 @@ def test_open_month_journey(page, live_server, check_a11y, login, screenshot):
     page.locator("main form button[type=submit]").click()
     expect(page.locator(".flashes")).to_contain_text("投票设置已保存")
     check_a11y(page)
-    _logout(page)
+    logout(page)
     for email in RESIDENTS[1:]:
         login(page, email)
         page.goto("/openday/vote")
         page.locator("li.card", has_text=TITLE).get_by_role("button", name="投票", exact=True).click()
         expect(page.locator(".flashes")).to_contain_text("已为")
-        _logout(page)
+        logout(page)
     page.goto("/openday/vote")
     expect(page.locator(".od-ranking")).to_contain_text(TITLE)
     expect(page.locator(".od-ranking")).to_contain_text("2 票")

@@ -2,7 +2,6 @@
 import pytest
 import sqlalchemy as sa
 
-from app.accounts import demo as accounts_demo
 from app.core.timeutil import utcnow
 from app.messages import demo
 from app.messages.models import CommonProblem, ImportBatch, ExtensionDecision, Message, MessageSource, MessageState
@@ -10,11 +9,8 @@ from app.messages.models import CommonProblem, ImportBatch, ExtensionDecision, M
 pytestmark = pytest.mark.slow  # views and loaders, not clock-sensitive: run in the two full passes, not the clock passes
 
 
-def test_demo_data_loads_once(db):
-    accounts_demo.load()
-    db.session.commit()
-    assert demo.load()
-    db.session.commit()
+def test_demo_data_loads_once(db, load_demo):
+    assert load_demo(demo)
     messages = db.session.scalars(sa.select(Message)).all()
     now = utcnow()
     assert {m.source for m in messages} == set(MessageSource)

@@ -88,20 +88,10 @@ def test_my_space_uses_one_query_per_section(client, auth, db, app, resident, ma
     assert len([s for s in many if "consultation_comment" in s]) == 1
 
 
-def test_my_space_shows_activity_signups_and_applications(client, auth, db, resident, department):
-    from app.openday.models import Activity, ActivitySession, Registration, RegistrationState
+def test_my_space_shows_activity_signups_and_applications(client, auth, resident, make_registration):
+    from app.openday.models import RegistrationState
 
-    now = utcnow()
-    activity = Activity(department_id=department.id, title="走进水厂", signup_opens_at=now - timedelta(days=1),
-                        signup_closes_at=now + timedelta(days=5), published_at=now)
-    session = ActivitySession(activity=activity, starts_at=now + timedelta(days=7),
-                              ends_at=now + timedelta(days=7, hours=2), capacity=10)
-    db.session.add_all([activity, session])
-    db.session.flush()
-    db.session.add(Registration(session_id=session.id, activity_id=activity.id, user_id=resident.id,
-                                state=RegistrationState.WAITLISTED, waitlist_position=3,
-                                starts_at=session.starts_at, ends_at=session.ends_at))
-    db.session.commit()
+    make_registration(resident, title="走进水厂", state=RegistrationState.WAITLISTED, waitlist_position=3)
     auth.login(resident)
     html = client.get("/me").get_data(as_text=True)
     assert "走进水厂" in html and "候补第 3 位" in html

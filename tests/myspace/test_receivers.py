@@ -48,20 +48,8 @@ def test_record_published_tells_observers_and_shows_decisions(client, auth, db, 
     assert "加装电梯决策会议" in html and "同意试点方案" in html and "已列席" in html
 
 
-def test_activity_cancelled_tells_registrants(db, resident, department):
-    from app.openday.models import Activity, ActivitySession, Registration, RegistrationState
-
-    now = utcnow()
-    activity = Activity(department_id=department.id, title="走进地铁控制中心", signup_opens_at=now,
-                        signup_closes_at=now + timedelta(days=3), published_at=now)
-    session = ActivitySession(activity=activity, starts_at=now + timedelta(days=5),
-                              ends_at=now + timedelta(days=5, hours=1), capacity=5)
-    db.session.add_all([activity, session])
-    db.session.flush()
-    db.session.add(Registration(session_id=session.id, activity_id=activity.id, user_id=resident.id,
-                                state=RegistrationState.CONFIRMED, starts_at=session.starts_at,
-                                ends_at=session.ends_at))
-    db.session.commit()
+def test_activity_cancelled_tells_registrants(db, resident, make_registration):
+    activity = make_registration(resident, title="走进地铁控制中心").activity
     signals.activity_cancelled.send(activity, actor=None)
     db.session.commit()
     assert "已取消" in db.session.scalar(sa.select(Notice.text).where(Notice.user_id == resident.id))

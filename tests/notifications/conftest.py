@@ -84,13 +84,18 @@ class SmtpServer:
             self._sock = None
 
 
-@pytest.fixture
-def smtp(app, monkeypatch):
-    server = SmtpServer()
+def _mail_to(app, monkeypatch, server: SmtpServer) -> SmtpServer:
+    """Send the app's mail for real, to ``server``'s port."""
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", server.port)
     monkeypatch.setitem(app.config, "MAIL_SUPPRESS_SEND", False)
     monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 5)
+    return server
+
+
+@pytest.fixture
+def smtp(app, monkeypatch):
+    server = _mail_to(app, monkeypatch, SmtpServer())
     server.start()
     yield server
     server.stop(release=True)
@@ -99,10 +104,6 @@ def smtp(app, monkeypatch):
 @pytest.fixture
 def smtp_down(app, monkeypatch):
     """A port where nothing listens (connection refused), with a server object to start there later."""
-    server = SmtpServer()
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", server.port)
-    monkeypatch.setitem(app.config, "MAIL_SUPPRESS_SEND", False)
-    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 5)
+    server = _mail_to(app, monkeypatch, SmtpServer())
     yield server
     server.stop(release=True)

@@ -1,13 +1,14 @@
 """Fixtures of the Open Month tests: an activity with sessions in August 2026, the clock in July."""
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 import time_machine
 
 from app.accounts.models import Role
 from app.core.timeutil import from_local
+from app.openday import services
 from app.openday.models import Activity, ActivityMode, ActivitySession, Eligibility
 
 JULY = from_local(date(2026, 7, 20), time(10, 0))
@@ -51,6 +52,42 @@ def people(make_user):
                 for i in range(n)]
 
     return make
+
+
+@pytest.fixture
+def lapsed_offer(db, clock, make_activity, people):
+    """Three people sign up for one seat; the first cancels, the second is offered the seat and 25 hours pass
+    without an answer. Returns the session and the three registrations (the offer has not expired yet: the job
+    does that)."""
+
+    def make():
+        session = make_activity(capacity=1).sessions[0]
+        registrations = [services.sign_up(p, session) for p in people(3)]
+        db.session.commit()
+        services.cancel_registration(registrations[0].user, registrations[0])
+        db.session.commit()
+        clock.shift(timedelta(hours=25))
+        return session, *registrations
+
+    return make
+
+
+@pytest.fixture
+def leave_without_js(client, db):
+    """``leave_without_js(reg, question, done)``: a ticket's cancel button without JavaScript asks ``question``
+    first and changes nothing; confirmed, the page says ``done``."""
+
+    def leave(reg, question: str, done: str) -> None:
+        state = reg.state
+        page = client.post(f"/openday/tickets/{reg.id}/cancel").get_data(as_text=True)
+        assert question in page and 'name="confirmed" value="1"' in page and "返回，不做更改" in page
+        db.session.refresh(reg)
+        assert reg.state is state
+        page = client.post(f"/openday/tickets/{reg.id}/cancel", data={"confirmed": "1"},
+                           follow_redirects=True).get_data(as_text=True)
+        assert done in page
+
+    return leave
 
 
 @pytest.fixture(autouse=True)

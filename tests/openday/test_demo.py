@@ -4,16 +4,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.accounts import demo as accounts_demo
 from app.openday import demo
 from app.openday.models import Activity, ActivityMode, ActivitySession, Rating, Registration, Vote, VotingWindow
 
 
-def test_demo_data_loads_once(db):
-    accounts_demo.load()
-    db.session.commit()
-    assert demo.load()
-    db.session.commit()
+def test_demo_data_loads_once(db, load_demo):
+    assert load_demo(demo)
     activities = db.session.scalars(sa.select(Activity)).all()
     assert len(activities) >= 8
     assert len({a.department_id for a in activities}) >= 8
@@ -33,10 +29,7 @@ def test_demo_data_loads_once(db):
 
 
 @pytest.mark.slow  # no date logic: twice in CI, not nine times
-def test_demo_vote_results_are_plausible(db):
-    accounts_demo.load()
-    db.session.commit()
-    demo.load()
-    db.session.commit()
+def test_demo_vote_results_are_plausible(db, load_demo):
+    load_demo(demo)
     counts = sorted(db.session.scalars(sa.select(sa.func.count(Vote.id)).group_by(Vote.activity_id)), reverse=True)
     assert len(set(counts)) >= 4 and counts[0] >= 2 * counts[-1]  # favourites and a tail, not 9/9/9/9/9

@@ -20,14 +20,8 @@ def _in_scheduler_thread(app, path):
     return out.get("result")
 
 
-def test_expire_offers_job_outside_a_request(app, db, clock, make_activity, people):
-    session = make_activity(capacity=1).sessions[0]
-    a, b, c = people(3)
-    ra, rb, rc = (services.sign_up(p, session) for p in (a, b, c))
-    db.session.commit()
-    services.cancel_registration(a, ra)
-    db.session.commit()
-    clock.shift(timedelta(hours=25))
+def test_expire_offers_job_outside_a_request(app, db, lapsed_offer):
+    _, _, _, rc = lapsed_offer()
     assert _in_scheduler_thread(app, "app.openday.jobs.expire_offers") == 1
     assert _in_scheduler_thread(app, "app.openday.jobs.expire_offers") == 0
     db.session.expire_all()
