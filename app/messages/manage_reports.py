@@ -18,6 +18,7 @@ from app.accounts.models import DISTRICTS, Department, Role, Tag
 from app.accounts.permissions import admin_required, staff_required
 from app.core import exports
 from app.core.errors import commit_or_explain, form_status, submit
+from app.core.inputs import parse_id
 from app.core.periods import Period, PeriodError, parse_period
 from app.core.timeutil import local_today, utcnow
 from app.extensions import db
@@ -70,15 +71,26 @@ def _date(value: str | None, default: date) -> date:
         return default
 
 
+def _id(name: str) -> int | None:
+    """A department or tag chosen in the form (or the query): an id 1..2^31-1, else 400 (only a forged request
+    sends another)."""
+    raw = request.values.get(name)
+    if not raw:
+        return None
+    value = parse_id(raw)
+    if value is None:
+        abort(400)
+    return value
+
+
 @bp.route("/manage/messages/problems", methods=["GET", "POST"])
 @admin_required
 def manage_problems() -> ResponseReturnValue:
     today = local_today()
     start = _date(request.values.get("start"), today - timedelta(days=90))
     end = _date(request.values.get("end"), today)
-    department_id = request.values.get("department", type=int) or None
+    department_id, tag_id = _id("department"), _id("tag")
     district = request.values.get("district") if request.values.get("district") in DISTRICTS else None
-    tag_id = request.values.get("tag", type=int) or None
     topic = request.values.get("mode") == "topic"
     if request.method == "POST":
         created = commit_or_explain(lambda: problems.propose(

@@ -15,6 +15,7 @@ from app import signals
 from app.accounts.models import Tag, User
 from app.core import grouping
 from app.core.audit import audit
+from app.core.inputs import MAX_DATE, MIN_DATE
 from app.core.timeutil import from_local, utcnow
 from app.extensions import db
 from app.messages.models import ActionKind, CommonProblem, EventKind, Message, MessageError
@@ -41,6 +42,10 @@ def _period_filter(stmt, start: date, end: date, department_id: int | None, dist
 def propose(actor: User, *, start: date, end: date, department_id: int | None = None, district: str | None = None,
             tag_id: int | None = None, threshold: float = NEAR_DUPLICATE) -> list[CommonProblem]:
     """Propose common problems among the period's messages that are in none yet. Proposals wait for staff."""
+    for field, day in (("start", start), ("end", end)):
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise MessageError(_("日期应在%(first)s至%(last)s之间。", first=MIN_DATE.isoformat(),
+                                 last=MAX_DATE.isoformat()), field=field)
     if end < start:
         raise MessageError(_("结束日期不能早于开始日期。"), field="end")
     rows = db.session.execute(_period_filter(

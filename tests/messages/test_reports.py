@@ -134,3 +134,21 @@ def test_a_second_reply_after_reopening_is_counted_apart_from_the_first(db, clie
     assert "Reopened" in page and "Second replies (on time/late)" in page and "2 <span class=\"ly-meta\">(1/1)" in page
     assert csv[0].endswith(",reopened,second_replied,second_on_time,second_late") and csv[1].endswith(",3,2,1,1")
     assert api["total"]["reopened"] == 3 and api["total"]["second_on_time"] == 1
+
+
+@pytest.mark.parametrize("query, status, said", [
+    ("start=0001-01-01&end=0001-01-02", 302, "日期应在1900-01-01至2099-12-31之间"),
+    ("start=2026-01-01&end=9999-12-31", 302, "日期应在1900-01-01至2099-12-31之间"),
+    ("department=99999999999999999999", 400, None), ("tag=2147483648", 400, None), ("department=-5", 400, None),
+])
+def test_proposing_common_problems_with_far_dates_or_huge_ids_is_refused(client, auth, db, admin, make_message,
+                                                                          resident, query, status, said):
+    """The proposal form's dates and choices are read by name: a year-1 date overflowed the Shanghai conversion and
+    a huge id overflowed the database's integer, both a server error."""
+    make_message(resident)
+    auth.login(admin)
+    answer = client.post(f"/manage/messages/problems?{query}")
+    assert answer.status_code == status
+    if said:
+        assert said in client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CommonProblem)) == 0
