@@ -3,7 +3,7 @@ in one submission, a reason next to each ineligible one. All or nothing: a missi
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import managed_or_404, staff_required
 from app.core.errors import INVALID
+from app.core.inputs import parse_id
 from app.extensions import db
 from app.hearings import bp, services
 from app.hearings.models import Application, ApplicationState, HearingError, Meeting
@@ -27,6 +28,18 @@ def _page(meeting: Meeting, after: int, state: ApplicationState | None) -> tuple
         stmt = stmt.where(Application.state == state)
     rows = list(db.session.scalars(stmt))
     return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None)
+
+
+def _after() -> int:
+    """The keyset of the page: an application id 1..2^31-1 (0: the first page); anything else is a forged
+    address, 400 (a huge one overflowed the database's integer: a server error)."""
+    raw = request.values.get("after") or ""
+    if raw in ("", "0"):
+        return 0
+    after = parse_id(raw)
+    if after is None:
+        abort(400)
+    return after
 
 
 def _counts(meeting: Meeting) -> dict[ApplicationState, int]:
@@ -57,7 +70,7 @@ def _decisions(rows: list[Application]) -> tuple[list[tuple[Application, bool, s
 @staff_required
 def manage_applications(id: int) -> ResponseReturnValue:
     meeting = managed_or_404(Meeting, id)
-    after = request.values.get("after", 0, type=int)
+    after = _after()
     state = request.values.get("state", "")
     state = next((s for s in ApplicationState if s.value == state), None)
     rows, next_after = _page(meeting, after, state)

@@ -80,3 +80,17 @@ def test_a_reason_with_a_control_character_is_refused_next_to_it(client, auth, d
     for x in (a, b):
         db.session.refresh(x)
         assert x.state is S.SUBMITTED and x.ineligible_reason == ""
+
+
+@pytest.mark.parametrize("after, status", [("99999999999999999999", 400), ("-99999999999999999999", 400),
+                                           ("2147483648", 400), ("x", 400), ("0", 200), ("", 200)])
+def test_the_page_keyset_beyond_an_id_is_refused(client, auth, db, make_meeting, make_applicant, staff, after,
+                                                 status):
+    """``after`` is read from the query and the form alike; a huge one overflowed the database's integer (500)."""
+    meeting = make_meeting()
+    _apply(db, meeting, make_applicant, 1)
+    auth.login(staff)
+    url = f"/manage/hearings/{meeting.id}/applications?after={after}"
+    assert client.get(url).status_code == status
+    posted = client.post(url, data={}).status_code
+    assert posted == 400 if status == 400 else posted in (200, 302)
