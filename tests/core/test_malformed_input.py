@@ -67,15 +67,16 @@ def form_fields() -> tuple[list[str], list[str]]:
             if isinstance(attr, UnboundField) and not name.startswith("_"):
                 (files if issubclass(attr.field_class, (FileField, MultipleFileField)) else text).add(name)
     source = "\n".join(p.read_text() for p in (ROOT / "app").rglob("*.py"))
-    text |= set(re.findall(r"request\.form\.get(?:list)?\(\s*\"(\w+)\"", source))
+    text |= set(re.findall(r"request\.(?:form|values)\.get(?:list)?\(\s*\"(\w+)\"", source))
     files |= set(re.findall(r"request\.files\.getlist\(\s*\"(\w+)\"", source))
     return sorted(text - files - {"csrf_token", "submit"}), sorted(files)
 
 
 def query_names() -> list[str]:
-    """The query arguments views read (``request.args.get("x")``, the inputs helpers, forms filled from args)."""
+    """The query arguments views read (``request.args.get("x")``, ``request.values.get("x")``, the inputs helpers,
+    forms filled from args)."""
     source = "\n".join(p.read_text() for p in (ROOT / "app").rglob("*.py"))
-    names = set(re.findall(r"(?:request\.args\.get|arg_\w+)\(\s*\"(\w+)\"", source))
+    names = set(re.findall(r"(?:request\.(?:args|values)\.get|arg_\w+)\(\s*\"(\w+)\"", source))
     for form_name in re.findall(r"(\w+Form)\(formdata=request\.args", source):
         form = next(f for f in _subclasses(FlaskForm) if f.__name__ == form_name)
         names |= {n for n in dir(form) if isinstance(getattr(form, n, None), UnboundField)}
