@@ -51,9 +51,22 @@ def group_types(pool: list[dict], categories: list[str]) -> Types:
                  list(categories))
 
 
+_SCHEDULER_PID = 0  # the process in which HiGHS's global thread scheduler was last reset (see _highs)
+
+
 def _highs():
+    """A quiet, single-threaded HiGHS instance. HiGHS keeps one thread scheduler per process, sized by the first
+    run: once another user (the sortition-algorithms library, default threads) has sized it differently, or in a
+    forked child whose threads did not survive the fork, every threads=1 run is refused without solving (status
+    "not set"), which looked like quotas no panel can meet. So the scheduler is reset once in each process."""
+    global _SCHEDULER_PID
+    import os
+
     import highspy
 
+    if _SCHEDULER_PID != os.getpid():
+        highspy.Highs.resetGlobalScheduler(True)
+        _SCHEDULER_PID = os.getpid()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)

@@ -141,3 +141,31 @@ def test_balancing_moves_seats_towards_everyones_target_and_keeps_the_quotas():
     pool = {p["number"]: p for p in _pool()}
     assert all(lottery.panel_satisfies(panel, pool, QUOTAS, 5) for panel in balanced)
     assert min(counts[n] for n in pool) >= rounding._need(m, dist.optimum)
+
+
+LIBRARY_FIRST = """
+import sys
+from tests.hearings.test_rounding import QUOTAS, _pool
+import highspy
+h = highspy.Highs()  # another user of HiGHS in this process, with its default threads, runs first
+h.setOptionValue("output_flag", False)
+h.addVar(0.0, 1.0)
+h.run()
+from app.hearings import lottery
+result = lottery.compute(_pool(), QUOTAS, 5)
+print("panels", result.n_panels)
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter, so that nothing has used HiGHS before
+def test_the_lottery_solves_after_another_highs_user_sized_its_thread_scheduler():
+    """HiGHS sizes one thread scheduler per process at its first run; our single-threaded runs were then refused
+    without solving, and the lottery said that no panel could meet the quotas (the tests passed or failed by order)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", LIBRARY_FIRST], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "panels 10" in done.stdout, done.stdout[-500:]
