@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -45,7 +44,7 @@ class PgCluster:
         self.bin = PG_BINS[-1]
         self.dir = Path(tempfile.mkdtemp(prefix="canyu-pg-"))
         self.data = self.dir / "data"
-        self.port = free_port()
+        self.port = 0
         self.as_pg: tuple[str, ...] = ()
         self.stopped = False
         if os.geteuid() == 0:
@@ -53,9 +52,20 @@ class PgCluster:
             self.as_pg = ("runuser", "-u", "postgres", "--")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         with open(self.data / "postgresql.conf", "a") as fh:
-            fh.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.dir}'\n"
+            fh.write(f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.dir}'\n"
                      "fsync = off\nfull_page_writes = off\nmax_connections = 50\n")
-        self.start()
+        # PostgreSQL binds its port itself: a free port can be taken by another process before it starts (seconds of
+        # initdb, other test workers binding port 0), so the port is chosen just before the start, and again if taken.
+        for attempt in range(5):
+            self.port = free_port()
+            with open(self.data / "postgresql.auto.conf", "a") as fh:
+                fh.write(f"port = {self.port}\n")
+            try:
+                self.start()
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 4:
+                    raise
         engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.execute(sa.text("CREATE DATABASE canyu"))
@@ -107,10 +117,16 @@ class _Collector:
 
 
 class Smtp:
+    """Serves on a socket bound before its port is known, so no other process can take the port in between (a port
+    found free, closed and bound again later could be; tests/notifications/conftest.py explains)."""
+
     def __init__(self):
+        from tests.notifications.conftest import _HeldSocketController, held_socket
+
         self.handler = _Collector()
-        self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        sock = held_socket()
+        self.port = sock.getsockname()[1]
+        self.controller = _HeldSocketController(self.handler, sock)
         self.controller.start()
 
     def recipients(self) -> list[str]:
