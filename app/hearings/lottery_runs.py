@@ -118,8 +118,8 @@ def execute_lottery_run(run: LotteryRun, time_limit: float | None = None,
         return run
     except lottery_mod.LotteryTimeout:
         _finish(run, LotteryStatus.TIMED_OUT, lambda:
-                _("计算超过了%(seconds)d秒的时间上限，已停止，没有公布任何结果。配额已经冻结，不能为此修改；请在服务器"
-                  "负载较低时重新计算，或请管理员调高 LOTTERY_TIME_LIMIT_SECONDS 后重新计算。",
+                _("计算超过了%(seconds)d秒的时间上限，已停止，没有公布任何结果。请在服务器负载较低时重新计算，或请管理员"
+                  "调高 LOTTERY_TIME_LIMIT_SECONDS 后重新计算；配额很紧时也可以放宽配额（每项说明理由，记入公开记录）。",
                   seconds=int(time_limit)))
         return run
     except Exception as exc:  # noqa: BLE001 - any solver failure ends the run with a message

@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from app.accounts.models import Role
 from app.core.audit import AuditEntry
 from app.core.timeutil import from_local
-from app.hearings import lottery, lottery_runs, selection, selection_services, services
+from app.hearings import lottery, lottery_runs, relax, selection, selection_services, services
 from app.hearings.models import (
     Application,
     ApplicationState,
@@ -182,6 +182,10 @@ def test_lottery_timeout_publishes_nothing(db, pool_meeting, staff, monkeypatch)
     lottery_runs.execute_lottery_run(run, time_limit=1)
     assert run.status is LotteryStatus.TIMED_OUT and "时间上限" in run.message
     assert run.panels_content is None and selection_services.published_run(meeting) is None
+    # the advice can be followed: computing again, or relaxing quotas, is open after a timeout
+    assert "放宽配额" in run.message and "冻结" not in run.message
+    relax.ensure_open_to_change(meeting)
+    assert selection_services.request_lottery(staff, meeting).status is LotteryStatus.QUEUED
 
 
 def test_time_limit_kills_the_solver():
