@@ -1,4 +1,5 @@
 import json
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -18,6 +19,14 @@ def n_applications(db):
     return db.session.scalar(sa.select(sa.func.count(Application.id)))
 
 
+@contextmanager
+def _applicant_signed_in(auth, user, when):
+    """Signed in as ``user`` at ``when`` (the clock stays there until the block ends)."""
+    with time_machine.travel(when):
+        auth.login(user)
+        yield
+
+
 def test_index_lists_published_only(client, make_meeting):
     make_meeting(title="公开的会议")
     make_meeting(title="草稿会议", published=False)
@@ -32,9 +41,7 @@ def test_draft_is_not_public(client, make_meeting):
 
 def test_apply_through_the_page(client, auth, db, make_meeting, make_applicant):
     meeting = make_meeting()
-    user = make_applicant()
-    with time_machine.travel(meeting.opens_at + timedelta(hours=1)):
-        auth.login(user)
+    with _applicant_signed_in(auth, make_applicant(), meeting.opens_at + timedelta(hours=1)):
         page = client.get(f"/hearings/{meeting.id}").get_data(as_text=True)
         assert "以上个人资料准确无误" in page and "提交报名" in page
         r = client.post(f"/hearings/{meeting.id}", data=FORM)
@@ -47,9 +54,7 @@ def test_apply_through_the_page(client, auth, db, make_meeting, make_applicant):
 
 def test_apply_outside_window_refused(client, auth, db, make_meeting, make_applicant):
     meeting = make_meeting()
-    user = make_applicant()
-    with time_machine.travel(meeting.closes_at + timedelta(hours=1)):
-        auth.login(user)
+    with _applicant_signed_in(auth, make_applicant(), meeting.closes_at + timedelta(hours=1)):
         r = client.post(f"/hearings/{meeting.id}", data=FORM)
         assert "不在报名时间内" in r.get_data(as_text=True)
     assert n_applications(db) == 0
@@ -57,9 +62,7 @@ def test_apply_outside_window_refused(client, auth, db, make_meeting, make_appli
 
 def test_apply_bad_input_shows_message_next_to_field(client, auth, db, make_meeting, make_applicant):
     meeting = make_meeting()
-    user = make_applicant()
-    with time_machine.travel(meeting.opens_at + timedelta(hours=1)):
-        auth.login(user)
+    with _applicant_signed_in(auth, make_applicant(), meeting.opens_at + timedelta(hours=1)):
         r = client.post(f"/hearings/{meeting.id}", data={**FORM, "statement": ""})
         html = r.get_data(as_text=True)
         assert r.status_code == 422 and 'id="statement-error"' in html and "请填写报名理由" in html
