@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import login_required, verified_required, visible_or_404
+from app.accounts.permissions import login_required, owned_or_404, verified_required, visible_or_404
 from app.consultations import bp, rules, services
 from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
@@ -235,9 +235,7 @@ def track_attachment(number: str, att_id: int) -> ResponseReturnValue:
 @bp.route("/consultations/<int:id>/documents/<int:doc_id>")
 def document(id: int, doc_id: int) -> ResponseReturnValue:
     c = _public_or_404(id)
-    doc = db.get_or_404(ConsultationDocument, doc_id)
-    if doc.consultation_id != c.id:
-        abort(404)
+    doc = owned_or_404(ConsultationDocument, doc_id, consultation_id=c.id)
     return storage().send(services.file_key(doc), mimetype=doc.mime_type, download_name=doc.filename)
 
 
