@@ -41,6 +41,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db, limiter
 from app.templating import url_with
 from app.core.inputs import arg_int
+from app.core.tracking import lookup_page
 
 PAGE_SIZE = 20
 
@@ -196,13 +197,7 @@ def comment(id: int) -> ResponseReturnValue:
 
 @bp.route("/consultations/track", methods=["GET"])
 def track_lookup() -> ResponseReturnValue:
-    number = request.args.get("number", "").strip().upper()
-    if number:
-        if not rules.is_valid_tracking_number(number):
-            return render_template("consultations/track_lookup.html", number=number,
-                                   error=_("编号格式或校验位不正确，请核对后重新输入。")), 422
-        return redirect(url_for("consultations.track", number=number))
-    return render_template("consultations/track_lookup.html", number="", error=None)
+    return lookup_page("consultations/track_lookup.html", "consultations.track", rules.is_valid_tracking_number)
 
 
 @bp.route("/consultations/track/<number>")
