@@ -192,6 +192,16 @@ def _through_draw(client, auth, db, pool_meeting, staff):
     return meeting
 
 
+def _drawn(client, auth, db, pool_meeting, staff):
+    """A meeting whose draw staff have performed (numbers 5 and 6), with the applications it selected."""
+    meeting = _through_draw(client, auth, db, pool_meeting, staff)
+    with time_machine.travel(AFTER_NUMBERS):
+        auth.login(staff)
+        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
+    return meeting, db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)
+                                       .order_by(Application.id)).all()
+
+
 def test_draw_page_flow(client, auth, db, pool_meeting, staff):
     meeting = _through_draw(client, auth, db, pool_meeting, staff)
     with time_machine.travel(AFTER_NUMBERS):
@@ -235,11 +245,8 @@ def test_draw_page_flow(client, auth, db, pool_meeting, staff):
 
 
 def test_selected_person_accepts_on_own_page(client, auth, db, pool_meeting, staff):
-    meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(AFTER_NUMBERS):
-        auth.login(staff)
-        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
-    chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).first()
+    meeting, selected = _drawn(client, auth, db, pool_meeting, staff)
+    chosen = selected[0]
     with time_machine.travel(AFTER_NUMBERS + timedelta(days=1)):
         auth.logout()
         auth.login(chosen.user)
@@ -261,11 +268,7 @@ def test_home_and_manage_links(client, auth, staff, make_meeting):
 def test_materials_late_warning_and_record_refused_until_answered(client, auth, db, pool_meeting, staff):
     from app.hearings.models import Suggestion
 
-    meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(AFTER_NUMBERS):
-        auth.login(staff)
-        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
-    chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
+    meeting, chosen = _drawn(client, auth, db, pool_meeting, staff)
     for a in chosen:
         selection_services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
     db.session.commit()
