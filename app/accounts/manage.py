@@ -102,7 +102,7 @@ def manage_staff_deactivate(user_id: int) -> ResponseReturnValue:
                             button=_("停用"))) is not None:
         return page
     if ConfirmForm().validate_on_submit():
-        services.deactivate_staff(current_user, person)
+        services.set_staff_active(current_user, person, False)
         commit()
         flash(_("已停用 %(name)s 的账户。", name=person.name), "success")
     return redirect(url_for("accounts.manage_staff", department_id=person.department_id))
@@ -113,7 +113,7 @@ def manage_staff_deactivate(user_id: int) -> ResponseReturnValue:
 def manage_staff_reactivate(user_id: int) -> ResponseReturnValue:
     person = _staff_member(user_id)
     if ConfirmForm().validate_on_submit():
-        services.reactivate_staff(current_user, person)
+        services.set_staff_active(current_user, person, True)
         commit()
         flash(_("已重新启用 %(name)s 的账户。", name=person.name), "success")
     return redirect(url_for("accounts.manage_staff", department_id=person.department_id))

@@ -49,6 +49,15 @@ def managed_or_404(model: type[T], id: int) -> T:
     return row
 
 
+def owned_or_404(model: type[T], id: int, **owner: Any) -> T:
+    """The row ``id`` of ``model`` when its columns named in ``owner`` hold the values given (its consultation, its
+    meeting, its user); else 404."""
+    row = db.get_or_404(model, id)
+    if any(getattr(row, column) != value for column, value in owner.items()):
+        abort(404)
+    return row
+
+
 def visible_or_404(model: type[T], id: int, is_public: Callable[[T], bool]) -> T:
     """The row ``id`` of ``model`` when it is public (``is_public(row)``) or the current user manages its
     department; else 404 (a draft's existence is not given away)."""

@@ -447,21 +447,13 @@ def accept_invitation(token: str, *, name: str, password: str) -> User:
     return user
 
 
-def deactivate_staff(actor: User, person: User) -> User:
+def set_staff_active(actor: User, person: User, active: bool) -> User:
+    """Reactivate a staff account or deactivate it (it can no longer sign in); audited when that changes it."""
     if person.role is not Role.STAFF:
-        raise AccountError(_("只能停用工作人员账户。"))
-    if person.deactivated_at is None:
-        person.deactivated_at = utcnow()
-        audit(actor, "accounts.deactivate_staff", person)
-    return person
-
-
-def reactivate_staff(actor: User, person: User) -> User:
-    if person.role is not Role.STAFF:
-        raise AccountError(_("只能启用工作人员账户。"))
-    if person.deactivated_at is not None:
-        person.deactivated_at = None
-        audit(actor, "accounts.reactivate_staff", person)
+        raise AccountError(_("只能启用工作人员账户。") if active else _("只能停用工作人员账户。"))
+    if (person.deactivated_at is None) != active:
+        person.deactivated_at = None if active else utcnow()
+        audit(actor, "accounts.reactivate_staff" if active else "accounts.deactivate_staff", person)
     return person
 
 

@@ -70,6 +70,15 @@ def _dates(stmt, column, args):
     return stmt
 
 
+def _tagged(stmt, column, link_column, args):
+    """``stmt`` limited, when a tag is asked for, to the rows whose ``column`` the tag link table of ``link_column``
+    (its item column) links to that tag."""
+    if "tag" not in args:
+        return stmt
+    tag_id = _tag_id(args["tag"])
+    return stmt.where(column.in_(sa.select(link_column).where(link_column.table.c.tag_id == tag_id)))
+
+
 def _department_id(code: str) -> int:
     dept_id = db.session.scalar(sa.select(Department.id).where(Department.code == code))
     if dept_id is None:
@@ -147,9 +156,7 @@ def consultations(args) -> dict:
     stmt = _public_consultations()
     if "department" in args:
         stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
-    if "tag" in args:
-        stmt = stmt.where(Consultation.id.in_(sa.select(consultation_tag.c.consultation_id)
-                                              .where(consultation_tag.c.tag_id == _tag_id(args["tag"]))))
+    stmt = _tagged(stmt, Consultation.id, consultation_tag.c.consultation_id, args)
     if "state" in args:
         stmt = stmt.where(_state_condition(args["state"]))
     if "since" in args:
@@ -208,9 +215,7 @@ def comments(args) -> dict:
         stmt = stmt.where(Comment.consultation_id == args["consultation"])
     if "department" in args:
         stmt = stmt.where(Consultation.department_id == _department_id(args["department"]))
-    if "tag" in args:
-        stmt = stmt.where(Comment.consultation_id.in_(sa.select(consultation_tag.c.consultation_id)
-                                                      .where(consultation_tag.c.tag_id == _tag_id(args["tag"]))))
+    stmt = _tagged(stmt, Comment.consultation_id, consultation_tag.c.consultation_id, args)
     stmt = _dates(stmt, Comment.published_at, args)
     if args["cursor"]:
         stmt = stmt.where(Comment.id < cursor_int(args["cursor"][0]))
@@ -372,9 +377,7 @@ def activities(args) -> dict:
         stmt = stmt.where(Activity.department_id == _department_id(args["department"]))
     if "district" in args:
         stmt = stmt.where(Activity.district == args["district"])
-    if "tag" in args:
-        stmt = stmt.where(Activity.id.in_(sa.select(activity_tag.c.activity_id)
-                                          .where(activity_tag.c.tag_id == _tag_id(args["tag"]))))
+    stmt = _tagged(stmt, Activity.id, activity_tag.c.activity_id, args)
     stmt = _dates(stmt, Activity.first_starts_at, args)
     if args["cursor"]:
         stmt = stmt.where(Activity.id < cursor_int(args["cursor"][0]))

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Tag
-from app.accounts.permissions import ensure_can_manage, managed_or_404, scope_to_managed, staff_required
+from app.accounts.permissions import ensure_can_manage, managed_or_404, owned_or_404, scope_to_managed, staff_required
 from app.consultations import bp, groups, reports, services
 from app.consultations.exports import EXPORT_HEADER, export_csv, export_rows
 from app.consultations.forms import (
@@ -72,10 +72,7 @@ def _staff_page(stmt):
 
 def _part_of(c: Consultation, model, ident: int):
     """A row of ``model`` that belongs to the consultation, else 404."""
-    row = db.get_or_404(model, ident)
-    if row.consultation_id != c.id:
-        abort(404)
-    return row
+    return owned_or_404(model, ident, consultation_id=c.id)
 
 
 def _managed_or_404(id: int) -> Consultation:

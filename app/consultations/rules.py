@@ -3,7 +3,6 @@ into articles, and near-duplicate detection. Each is small enough to explain to 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +19,7 @@ from app.core.grouping import (  # noqa: F401
 )
 from app.core.grouping import normalise as _normalise
 from app.core.privacy import mask_personal_information  # noqa: F401
-from app.core.tracking import mod11_2_check
+from app.core.tracking import TrackingFormat
 from app.core.workdays import is_working_day
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -65,26 +64,12 @@ def period_shortfall(document_type: DocumentType, concerns_enterprises: bool, op
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Tracking numbers: ZX-YYYY-NNNNNNNN-C. C is the ISO 7064 MOD 11-2 check character (0-9 or X, as in the Chinese
-# resident ID number) computed over the 12 digits YYYYNNNNNNNN. It catches every single wrong digit and every swap
-# of two adjacent digits, so a mistyped number is refused instead of showing someone else's comment.
+# Tracking numbers: ZX-YYYY-NNNNNNNN-C (core.tracking explains the check character).
 
-TRACKING_RE = re.compile(r"^ZX-(\d{4})-(\d{8})-([0-9X])$")
-
-
-def make_tracking_number(year: int, serial: int) -> str:
-    body = f"{year:04d}{serial:08d}"
-    return f"ZX-{year:04d}-{serial:08d}-{mod11_2_check(body)}"
-
-
-def random_tracking_number(year: int) -> str:
-    """A random serial, so numbers cannot be walked to find other people's comments."""
-    return make_tracking_number(year, secrets.randbelow(10**8))
-
-
-def is_valid_tracking_number(value: str) -> bool:
-    m = TRACKING_RE.match((value or "").strip().upper())
-    return bool(m) and mod11_2_check(m.group(1) + m.group(2)) == m.group(3)
+TRACKING = TrackingFormat("ZX")
+make_tracking_number = TRACKING.make
+random_tracking_number = TRACKING.random
+is_valid_tracking_number = TRACKING.is_valid
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import login_required, verified_required, visible_or_404
+from app.accounts.permissions import login_required, owned_or_404, verified_required, visible_or_404
 from app.consultations import bp, rules, services
 from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
@@ -41,6 +41,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db, limiter
 from app.templating import url_with
 from app.core.inputs import arg_int
+from app.core.tracking import lookup_page
 
 PAGE_SIZE = 20
 
@@ -196,13 +197,7 @@ def comment(id: int) -> ResponseReturnValue:
 
 @bp.route("/consultations/track", methods=["GET"])
 def track_lookup() -> ResponseReturnValue:
-    number = request.args.get("number", "").strip().upper()
-    if number:
-        if not rules.is_valid_tracking_number(number):
-            return render_template("consultations/track_lookup.html", number=number,
-                                   error=_("编号格式或校验位不正确，请核对后重新输入。")), 422
-        return redirect(url_for("consultations.track", number=number))
-    return render_template("consultations/track_lookup.html", number="", error=None)
+    return lookup_page("consultations/track_lookup.html", "consultations.track", rules.is_valid_tracking_number)
 
 
 @bp.route("/consultations/track/<number>")
@@ -235,9 +230,7 @@ def track_attachment(number: str, att_id: int) -> ResponseReturnValue:
 @bp.route("/consultations/<int:id>/documents/<int:doc_id>")
 def document(id: int, doc_id: int) -> ResponseReturnValue:
     c = _public_or_404(id)
-    doc = db.get_or_404(ConsultationDocument, doc_id)
-    if doc.consultation_id != c.id:
-        abort(404)
+    doc = owned_or_404(ConsultationDocument, doc_id, consultation_id=c.id)
     return storage().send(services.file_key(doc), mimetype=doc.mime_type, download_name=doc.filename)
 
 

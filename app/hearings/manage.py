@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.accounts.permissions import managed_or_404, scope_to_managed, staff_required
+from app.accounts.permissions import managed_or_404, owned_or_404, scope_to_managed, staff_required
 from app.core import confirm, exports
 from app.core.errors import commit, commit_or_explain, form_status, submit
 from app.core.inputs import form_ids, form_text
@@ -168,10 +168,7 @@ def _managed(id: int) -> Meeting:
 
 def _part_of(meeting: Meeting, model: type[T], ident: int) -> T:
     """A row of ``model`` that belongs to the meeting, else 404."""
-    row = db.get_or_404(model, ident)
-    if row.meeting_id != meeting.id:
-        abort(404)
-    return row
+    return owned_or_404(model, ident, meeting_id=meeting.id)
 
 
 @bp.route("/manage/hearings/<int:id>")

@@ -3,7 +3,6 @@ they give on the official working-day calendar."""
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from app.core.timeutil import from_local, local
-from app.core.tracking import mod11_2_check
+from app.core.tracking import TrackingFormat
 from app.core.workdays import add_working_days, is_working_day
 from app.messages.models import MessageSource
 
@@ -36,22 +35,10 @@ REMIND_WORKING_DAYS = 2  # staff are reminded this many working days before the 
 # ---------------------------------------------------------------------------------------------------------------
 # Tracking numbers: LY-YYYY-NNNNNNNN-C (留言), the same shape and check character as comments' ZX- numbers.
 
-TRACKING_RE = re.compile(r"^LY-(\d{4})-(\d{8})-([0-9X])$")
-
-
-def make_tracking_number(year: int, serial: int) -> str:
-    body = f"{year:04d}{serial:08d}"
-    return f"LY-{year:04d}-{serial:08d}-{mod11_2_check(body)}"
-
-
-def random_tracking_number(year: int) -> str:
-    """A random serial, so that numbers cannot be walked to find other people's messages."""
-    return make_tracking_number(year, secrets.randbelow(10**8))
-
-
-def is_valid_tracking_number(value: str) -> bool:
-    m = TRACKING_RE.match((value or "").strip().upper())
-    return bool(m) and mod11_2_check(m.group(1) + m.group(2)) == m.group(3)
+TRACKING = TrackingFormat("LY")
+make_tracking_number = TRACKING.make
+random_tracking_number = TRACKING.random
+is_valid_tracking_number = TRACKING.is_valid
 
 
 # ---------------------------------------------------------------------------------------------------------------

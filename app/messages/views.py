@@ -22,6 +22,7 @@ from app.core.paging import parse_time_cursor, time_cursor
 from app.core.periods import PeriodError, parse_period
 from app.core.storage import Upload, storage
 from app.core.timeutil import utcnow
+from app.core.tracking import lookup_page
 from app.extensions import db, limiter
 from app.i18n import current_language
 from app.messages import bp, handling, reports, rules, services
@@ -120,13 +121,7 @@ def new() -> ResponseReturnValue:
 
 @bp.route("/messages/track", methods=["GET"])
 def track_lookup() -> ResponseReturnValue:
-    number = request.args.get("number", "").strip().upper()
-    if number:
-        if not rules.is_valid_tracking_number(number):
-            return render_template("messages/track_lookup.html", number=number,
-                                   error=_("编号格式或校验位不正确，请核对后重新输入。")), 422
-        return redirect(url_for("messages.track", number=number))
-    return render_template("messages/track_lookup.html", number="", error=None)
+    return lookup_page("messages/track_lookup.html", "messages.track", rules.is_valid_tracking_number)
 
 
 def _can_see_private(message: Message) -> bool:

@@ -17,7 +17,8 @@ from flask_login import current_user
 from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
-from app.accounts.permissions import can_manage_department, login_required, verified_required, visible_or_404
+from app.accounts.permissions import (can_manage_department, login_required, owned_or_404, verified_required,
+                                      visible_or_404)
 from app.core import confirm
 from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
@@ -191,10 +192,7 @@ def sign_up(session_id: int) -> ResponseReturnValue:
 
 
 def _my_registration(registration_id: int) -> Registration:
-    reg = db.get_or_404(Registration, registration_id)
-    if reg.user_id != current_user.id:
-        abort(404)
-    return reg
+    return owned_or_404(Registration, registration_id, user_id=current_user.id)
 
 
 @bp.route("/openday/tickets/")

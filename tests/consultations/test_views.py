@@ -198,18 +198,25 @@ def test_other_department_staff_gets_404(client, auth, make_consultation, make_u
     assert client.get(f"/manage/consultations/{c.id}/moderation").status_code == 404
 
 
-def _moderation_queue(client, auth, staff, c) -> str:
-    """The consultation's moderation queue, as its department's staff see it."""
-    auth.login(staff)
-    return client.get(f"/manage/consultations/{c.id}/moderation").get_data(as_text=True)
+@pytest.fixture
+def moderation_queue(client, app, auth, db, resident, staff):
+    """``moderation_queue(c, texts)``: the resident's comments with ``texts``, waiting for moderation, and the
+    consultation's moderation queue as its department's staff then see it."""
+
+    def fill(c, texts) -> tuple[list, str]:
+        comments = [_comment(app, resident, c, text=text) for text in texts]
+        db.session.commit()
+        auth.login(staff)
+        return comments, client.get(f"/manage/consultations/{c.id}/moderation").get_data(as_text=True)
+
+    return fill
 
 
-def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_consultation, resident, staff, db):
+def test_moderation_queue_bulk_and_answers_and_report(client, app, auth, make_consultation, resident, staff, db,
+                                                      moderation_queue):
     c = make_consultation()
     with time_machine.travel(DURING, tick=False):
-        comments = [_comment(app, resident, c, text=f"意见{i} a@b.cn") for i in range(3)]
-        db.session.commit()
-        page = _moderation_queue(client, auth, staff, c)
+        comments, page = moderation_queue(c, [f"意见{i} a@b.cn" for i in range(3)])
         assert "a@b.cn" not in page and "[邮箱已隐去]" in page
         assert "a@b.cn" in client.get(f"/manage/consultations/{c.id}/moderation?original=1").get_data(as_text=True)
         r = client.post(f"/manage/consultations/{c.id}/moderation",
@@ -355,12 +362,10 @@ def test_consultation_page_runs_a_fixed_number_of_queries(client, app, make_cons
             sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
-def test_moderation_queue_pages_by_keyset(client, app, auth, make_consultation, resident, staff, db):
+def test_moderation_queue_pages_by_keyset(client, make_consultation, moderation_queue):
     c = make_consultation()
     with time_machine.travel(DURING, tick=True):
-        comments = [_comment(app, resident, c, text=f"待审第{i}条") for i in range(55)]
-        db.session.commit()
-        page = _moderation_queue(client, auth, staff, c)
+        comments, page = moderation_queue(c, [f"待审第{i}条" for i in range(55)])
         assert comments[0].tracking_number in page and comments[49].tracking_number in page
         assert comments[50].tracking_number not in page
         import re

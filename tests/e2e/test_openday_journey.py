@@ -30,6 +30,14 @@ def _registration(live_server, email):
         return reg.id, reg.short_code, reg.state.value
 
 
+def _my_ticket(page, login, live_server, email):
+    """Sign in as ``email`` and open their ticket; returns the registration's id, short code and state."""
+    login(page, email)
+    registration = _registration(live_server, email)
+    page.goto(f"/openday/tickets/{registration[0]}")
+    return registration
+
+
 def _move_session_to_now(live_server, registration_id):
     from app.core.timeutil import utcnow
     from app.openday.models import Registration
@@ -104,16 +112,12 @@ def test_open_month_journey(page, open_as, live_server, check_a11y, login, scree
         logout(page)
 
     # The first cancels; the third is offered the seat and accepts it.
-    login(page, RESIDENTS[0])
-    reg_a, _, _ = _registration(live_server, RESIDENTS[0])
-    page.goto(f"/openday/tickets/{reg_a}")
+    _my_ticket(page, login, live_server, RESIDENTS[0])
     page.get_by_role("button", name="取消报名").click()
     expect(page.locator(".flashes")).to_contain_text("已取消报名")
     logout(page)
-    login(page, RESIDENTS[2])
-    reg_c, code_c, state_c = _registration(live_server, RESIDENTS[2])
+    reg_c, code_c, state_c = _my_ticket(page, login, live_server, RESIDENTS[2])
     assert state_c == "offered"
-    page.goto(f"/openday/tickets/{reg_c}")
     expect(page.locator("main")).to_contain_text("有名额留给您")
     check_a11y(page)
     page.get_by_role("button", name="接受名额").click()
@@ -150,9 +154,7 @@ def test_open_month_journey(page, open_as, live_server, check_a11y, login, scree
     logout(page)
 
     # One rates the session.
-    login(page, RESIDENTS[1])
-    reg_b, _, _ = _registration(live_server, RESIDENTS[1])
-    page.goto(f"/openday/tickets/{reg_b}")
+    _my_ticket(page, login, live_server, RESIDENTS[1])
     page.locator("input[name=stars][value='5']").check()
     page.fill("textarea[name=comment]", "讲解清楚，值得一去。")
     page.get_by_role("button", name="提交评价").click()

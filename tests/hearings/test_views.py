@@ -1,4 +1,5 @@
 import json
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -18,6 +19,14 @@ def n_applications(db):
     return db.session.scalar(sa.select(sa.func.count(Application.id)))
 
 
+@contextmanager
+def _applicant_signed_in(auth, user, when):
+    """Signed in as ``user`` at ``when`` (the clock stays there until the block ends)."""
+    with time_machine.travel(when):
+        auth.login(user)
+        yield
+
+
 def test_index_lists_published_only(client, make_meeting):
     make_meeting(title="公开的会议")
     make_meeting(title="草稿会议", published=False)
@@ -32,9 +41,7 @@ def test_draft_is_not_public(client, make_meeting):
 
 def test_apply_through_the_page(client, auth, db, make_meeting, make_applicant):
     meeting = make_meeting()
-    user = make_applicant()
-    with time_machine.travel(meeting.opens_at + timedelta(hours=1)):
-        auth.login(user)
+    with _applicant_signed_in(auth, make_applicant(), meeting.opens_at + timedelta(hours=1)):
         page = client.get(f"/hearings/{meeting.id}").get_data(as_text=True)
         assert "以上个人资料准确无误" in page and "提交报名" in page
         r = client.post(f"/hearings/{meeting.id}", data=FORM)
@@ -47,9 +54,7 @@ def test_apply_through_the_page(client, auth, db, make_meeting, make_applicant):
 
 def test_apply_outside_window_refused(client, auth, db, make_meeting, make_applicant):
     meeting = make_meeting()
-    user = make_applicant()
-    with time_machine.travel(meeting.closes_at + timedelta(hours=1)):
-        auth.login(user)
+    with _applicant_signed_in(auth, make_applicant(), meeting.closes_at + timedelta(hours=1)):
         r = client.post(f"/hearings/{meeting.id}", data=FORM)
         assert "不在报名时间内" in r.get_data(as_text=True)
     assert n_applications(db) == 0
@@ -57,9 +62,7 @@ def test_apply_outside_window_refused(client, auth, db, make_meeting, make_appli
 
 def test_apply_bad_input_shows_message_next_to_field(client, auth, db, make_meeting, make_applicant):
     meeting = make_meeting()
-    user = make_applicant()
-    with time_machine.travel(meeting.opens_at + timedelta(hours=1)):
-        auth.login(user)
+    with _applicant_signed_in(auth, make_applicant(), meeting.opens_at + timedelta(hours=1)):
         r = client.post(f"/hearings/{meeting.id}", data={**FORM, "statement": ""})
         html = r.get_data(as_text=True)
         assert r.status_code == 422 and 'id="statement-error"' in html and "请填写报名理由" in html
@@ -189,6 +192,16 @@ def _through_draw(client, auth, db, pool_meeting, staff):
     return meeting
 
 
+def _drawn(client, auth, db, pool_meeting, staff):
+    """A meeting whose draw staff have performed (numbers 5 and 6), with the applications it selected."""
+    meeting = _through_draw(client, auth, db, pool_meeting, staff)
+    with time_machine.travel(AFTER_NUMBERS):
+        auth.login(staff)
+        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
+    return meeting, db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)
+                                       .order_by(Application.id)).all()
+
+
 def test_draw_page_flow(client, auth, db, pool_meeting, staff):
     meeting = _through_draw(client, auth, db, pool_meeting, staff)
     with time_machine.travel(AFTER_NUMBERS):
@@ -232,11 +245,8 @@ def test_draw_page_flow(client, auth, db, pool_meeting, staff):
 
 
 def test_selected_person_accepts_on_own_page(client, auth, db, pool_meeting, staff):
-    meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(AFTER_NUMBERS):
-        auth.login(staff)
-        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
-    chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).first()
+    meeting, selected = _drawn(client, auth, db, pool_meeting, staff)
+    chosen = selected[0]
     with time_machine.travel(AFTER_NUMBERS + timedelta(days=1)):
         auth.logout()
         auth.login(chosen.user)
@@ -258,11 +268,7 @@ def test_home_and_manage_links(client, auth, staff, make_meeting):
 def test_materials_late_warning_and_record_refused_until_answered(client, auth, db, pool_meeting, staff):
     from app.hearings.models import Suggestion
 
-    meeting = _through_draw(client, auth, db, pool_meeting, staff)
-    with time_machine.travel(AFTER_NUMBERS):
-        auth.login(staff)
-        client.post(f"/manage/hearings/{meeting.id}/draw", data={"draw-source_0": "5", "draw-source_1": "6"})
-    chosen = db.session.scalars(sa.select(Application).where(Application.state == ApplicationState.SELECTED)).all()
+    meeting, chosen = _drawn(client, auth, db, pool_meeting, staff)
     for a in chosen:
         selection_services.respond(a.user, a, accept=True, now=a.respond_by - timedelta(hours=1))
     db.session.commit()
