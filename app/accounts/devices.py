@@ -83,4 +83,4 @@ def signin_with_link(token: str) -> ResponseReturnValue:
             return redirect(url_for("core.home"))
     except LinkError as exc:
         return link_problem(exc)
-    return render_template("accounts/signin_with_link.html", form=form, email=user.email)
+    return render_template("accounts/signin_with_link.html", form=form, email=user.email), form_status(form)

@@ -63,7 +63,7 @@ def manage_department_edit(department_id: int) -> ResponseReturnValue:
                                                        name_en=form.name_en.data, kind=DepartmentKind(form.kind.data)),
               _("部门信息已保存。"), field="code") is not None:
         return redirect(url_for("accounts.manage_departments"))
-    return render_template("accounts/manage_department_form.html", form=form, department=dept)
+    return render_template("accounts/manage_department_form.html", form=form, department=dept), form_status(form)
 
 
 # Staff ---------------------------------------------------------------------------------------------------------

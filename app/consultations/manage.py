@@ -229,7 +229,7 @@ def manage_moderation(id: int) -> ResponseReturnValue:
     articles = {a.id: a for a in c.articles}
     return render_template("consultations/manage/moderation.html", c=c, comments=comments, form=form,
                            state=state, state_arg=state_arg, next_url=next_url, articles=articles,
-                           show_original=request.args.get("original") == "1")
+                           show_original=request.args.get("original") == "1"), form_status(form)
 
 
 @bp.route("/manage/consultations/<int:id>/documents", methods=["POST"])

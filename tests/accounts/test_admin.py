@@ -86,7 +86,7 @@ def test_department_bad_input(client, db, auth, admin, make_department):
     # Editing into a clash is refused too.
     other = make_department(code="other")
     response = client.post(f"/manage/accounts/departments/{other.id}/edit", data=dept_form(code="housing"))
-    assert "已有部门使用这个代码" in errors_of(response)
+    assert response.status_code == 422 and "已有部门使用这个代码" in errors_of(response)
     db.session.refresh(other)
     assert other.code == "other" and existing.code == "housing"
     assert client.get("/manage/accounts/departments/9999/edit").status_code == 404
