@@ -42,9 +42,10 @@ def _delay(failures: int) -> timedelta:
     return timedelta(seconds=config["LOGIN_BASE_DELAY_SECONDS"] * 2 ** min(failures - config["LOGIN_FREE_FAILURES"], 10))
 
 
-def _claim(key: str, now: datetime) -> int:
-    """Count an attempt for ``key`` if one is allowed now: 0, else the seconds to wait. Committed at once (the
-    sign-in view has nothing else in its transaction), so that a parallel attempt sees it."""
+def _claim(key: str, now: datetime) -> tuple[int, tuple | None]:
+    """Count an attempt for ``key`` if one is allowed now: (0, (the version it wrote, the delay it replaced)), else
+    (the seconds to wait, None). Committed at once (the sign-in view has nothing else in its transaction), so that
+    a parallel attempt sees it."""
     t = LoginThrottle.__table__
     free = current_app.config["LOGIN_FREE_FAILURES"]
     conn = db.session
@@ -61,23 +62,32 @@ def _claim(key: str, now: datetime) -> int:
             failures = row.failures if row.updated_at > now - WINDOW else 0
             if failures >= free and row.next_allowed_at is not None and row.next_allowed_at > now:
                 db.session.rollback()
-                return max(1, math.ceil((row.next_allowed_at - now).total_seconds()))
+                return max(1, math.ceil((row.next_allowed_at - now).total_seconds())), None
             failures += 1
             done = conn.execute(sa.update(t).where(t.c.key == key, t.c.version == row.version).values(
                 failures=failures, updated_at=now, version=row.version + 1,
                 next_allowed_at=now + _delay(failures) if failures >= free else None)).rowcount
             db.session.commit()
             if done == 1:
-                return 0
+                return 0, (row.version + 1, row.next_allowed_at if failures > free else None)
         except sa.exc.OperationalError:  # SQLite busy under a burst: count it as contention and retry
             db.session.rollback()
-    return 1  # heavy contention on this key: try again in a second
+    return 1, None  # heavy contention on this key: try again in a second
 
 
-def _give_back(key: str, *, forget: bool) -> None:
-    """After a success: the account's failures are forgotten, the address gets its slot back."""
+def _give_back(key: str, *, forget: bool, claimed: tuple | None = None) -> None:
+    """After a success (or an attempt not checked after all): the account's failures are forgotten; the address
+    gets its slot back and, unless another attempt counted since, the delay it had before: a correct sign-in never
+    holds up the next person behind the same address (an office's NAT), nor shortens a delay failures earned."""
     t = LoginThrottle.__table__
-    values = {"failures": 0, "next_allowed_at": None} if forget else {"failures": t.c.failures - 1}
+    if forget:
+        values = {"failures": 0, "next_allowed_at": None}
+    else:
+        values = {"failures": t.c.failures - 1}
+        if claimed is not None:
+            version, delay_before = claimed
+            before = sa.null() if delay_before is None else sa.literal(delay_before, t.c.next_allowed_at.type)
+            values["next_allowed_at"] = sa.case((t.c.version == version, before), else_=t.c.next_allowed_at)
     db.session.execute(sa.update(t).where(t.c.key == key, t.c.failures > 0)
                        .values(version=t.c.version + 1, **values))
 
@@ -114,11 +124,12 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
     """The user for these credentials. Raises AccountError (wrong credentials, or too many failures)."""
     now = utcnow()
     keys = _throttle_keys(email, ip)
+    claims = {}
     for n, key in enumerate(keys):
-        wait = _claim(key, now)
+        wait, claims[key] = _claim(key, now)
         if wait:
             for claimed in keys[:n]:  # not checked after all: give the earlier keys their slot back
-                _give_back(claimed, forget=False)
+                _give_back(claimed, forget=False, claimed=claims[claimed])
             raise AccountError(_("登录失败次数过多，请在 %(seconds)s 秒后再试，或用邮件中的登录链接登录。",
                                  seconds=wait), field="password")
     user = find_user_by_email(email)
@@ -131,7 +142,7 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
         raise AccountError(_("此账户已停用。如有疑问，请联系平台管理员。"), field="password")
     _give_back(keys[0], forget=True)
     for key in keys[1:]:
-        _give_back(key, forget=False)
+        _give_back(key, forget=False, claimed=claims[key])
     user.last_login_at = now
     return user
 

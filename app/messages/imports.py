@@ -73,6 +73,33 @@ class ImportReport:
     batch: ImportBatch | None = None
 
 
+def N_(msgid: str) -> str:
+    """Marks a message id for extraction; it is translated when shown (RowProblem)."""
+    return msgid
+
+
+class RowProblem(ValueError):
+    """Why a row is refused: the message id and its values are kept with the batch, so that the report reads in the
+    language of whoever opens it, not of whoever imported the file."""
+
+    def __init__(self, msgid: str, **params) -> None:
+        super().__init__(msgid)
+        self.msgid, self.params = msgid, params
+
+    def __str__(self) -> str:
+        return _(self.msgid, **self.params)
+
+    def as_error(self, line: int) -> dict:
+        return {"line": line, "reason": str(self), "msgid": self.msgid, "params": self.params}
+
+
+def row_reason(error: dict) -> str:
+    """An error of a batch in the reader's language (batches stored before the message ids: their text)."""
+    if error.get("msgid"):
+        return _(error["msgid"], **error.get("params", {}))
+    return error.get("reason", "")
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -151,43 +178,43 @@ def _check_row(values: dict, now: datetime) -> dict:
     """A row's fields, or raises ValueError with the reason to report."""
     ref = _cell(values.get("source_id"))
     if not ref:
-        raise ValueError(_("缺少来源编号"))
+        raise RowProblem(N_("缺少来源编号"))
     if len(ref) > 64:
-        raise ValueError(_("来源编号超过64个字符"))
+        raise RowProblem(N_("来源编号超过64个字符"))
     try:
         forwarded_at = _parse_time(values.get("forwarded_at"))
     except (ValueError, TypeError):
-        raise ValueError(_("转办时间“%(value)s”无法识别，应为2026-11-03或2026-11-03 14:20",
-                           value=_cell(values.get("forwarded_at"))[:40])) from None
+        raise RowProblem(N_("转办时间“%(value)s”无法识别，应为2026-11-03或2026-11-03 14:20"),
+                         value=_cell(values.get("forwarded_at"))[:40]) from None
     if forwarded_at > now:
-        raise ValueError(_("转办时间晚于现在"))
+        raise RowProblem(N_("转办时间晚于现在"))
     if not rules.is_plausible_forwarded_at(forwarded_at, now):
-        raise ValueError(_("转办时间早于%(year)s年", year=rules.EARLIEST_FORWARDED.year))
+        raise RowProblem(N_("转办时间早于%(year)s年"), year=rules.EARLIEST_FORWARDED.year)
     for name, value in values.items():
         if has_control(_cell(value), multiline=name == "text"):
-            raise ValueError(_("“%(column)s”列含有控制字符（如 NUL 或换行符）", column=name))
+            raise RowProblem(N_("“%(column)s”列含有控制字符（如 NUL 或换行符）"), column=name)
     subject, text = _cell(values.get("subject")), _cell(values.get("text"))
     if not subject:
-        raise ValueError(_("缺少主题"))
+        raise RowProblem(N_("缺少主题"))
     if len(subject) > rules.MAX_SUBJECT_LENGTH:
-        raise ValueError(_("主题超过%(n)s个字", n=rules.MAX_SUBJECT_LENGTH))
+        raise RowProblem(N_("主题超过%(n)s个字"), n=rules.MAX_SUBJECT_LENGTH)
     if not text:
-        raise ValueError(_("缺少留言内容"))
+        raise RowProblem(N_("缺少留言内容"))
     if len(text) > rules.MAX_TEXT_LENGTH:
-        raise ValueError(_("留言内容超过%(n)s个字", n=rules.MAX_TEXT_LENGTH))
+        raise RowProblem(N_("留言内容超过%(n)s个字"), n=rules.MAX_TEXT_LENGTH)
     district_raw = _cell(values.get("district"))
     district = None
     if district_raw:
         district = district_raw if district_raw in DISTRICTS else DISTRICT_NAMES.get(district_raw.lower()) \
             or DISTRICT_NAMES.get(district_raw)
         if district is None:
-            raise ValueError(_("区“%(value)s”不是上海市的区", value=district_raw[:20]))
+            raise RowProblem(N_("区“%(value)s”不是上海市的区"), value=district_raw[:20])
     consent = _cell(values.get("allow_publish")).lower()
     if consent not in YES | NO:
-        raise ValueError(_("“同意公开”应填“是”或“否”"))
+        raise RowProblem(N_("“同意公开”应填“是”或“否”"))
     email = _cell(values.get("writer_email"))
     if email and not rules.is_plausible_email(email):
-        raise ValueError(_("邮箱“%(value)s”格式不正确", value=email[:60]))
+        raise RowProblem(N_("邮箱“%(value)s”格式不正确"), value=email[:60])
     return {"source_ref": ref, "forwarded_at": forwarded_at.astimezone(SHANGHAI), "subject": subject, "text": text,
             "writer_name": _cell(values.get("writer_name"))[:60], "writer_phone": _cell(values.get("writer_phone"))[:40],
             "writer_email": email, "district": district, "allow_publish": consent in YES}
@@ -219,12 +246,12 @@ def import_file(actor: User, source: MessageSource, filename: str, data: bytes) 
         values = {name: row[i] for i, name in enumerate(header) if name and i < len(row)}
         try:
             fields = _check_row(values, now)
-        except ValueError as reason:
-            report.errors.append({"line": line, "reason": str(reason)})
+        except RowProblem as problem:
+            report.errors.append(problem.as_error(line))
             continue
         if fields["source_ref"] in seen:
-            report.errors.append({"line": line, "reason": _("来源编号%(ref)s与第%(other)s行重复",
-                                                            ref=fields["source_ref"], other=seen[fields["source_ref"]])})
+            report.errors.append(RowProblem(N_("来源编号%(ref)s与第%(other)s行重复"), ref=fields["source_ref"],
+                                            other=seen[fields["source_ref"]]).as_error(line))
             continue
         seen[fields["source_ref"]] = line
         good.append((line, fields))

@@ -25,7 +25,7 @@ from app.core.timeutil import utcnow
 from app.core.tracking import lookup_page
 from app.extensions import db, limiter
 from app.i18n import current_language
-from app.messages import bp, handling, reports, rules, services
+from app.messages import bp, handling, imports, reports, rules, services
 from app.messages.forms import MessageForm, RatingForm
 from app.messages.models import (
     CommonProblem,
@@ -177,7 +177,7 @@ def attachment(att_id: int) -> ResponseReturnValue:
 
 @bp.record_once
 def _enums_for_templates(state) -> None:
-    state.app.jinja_env.globals.update(MessageState=MessageState)
+    state.app.jinja_env.globals.update(MessageState=MessageState, row_reason=imports.row_reason)
     # A deadline is the midnight after its last day: pages show that day ("2026-10-20").
     state.app.jinja_env.filters["dueday"] = lambda dt: rules.last_day(dt).isoformat() if dt else ""
 

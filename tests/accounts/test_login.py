@@ -152,3 +152,21 @@ def test_staff_and_admins_land_on_manage_residents_on_home(client, staff, admin,
 def test_anonymous_pages_redirect_to_sign_in_without_a_stray_question_mark(client):
     assert client.get("/me").location == "/accounts/login?next=/me"
     assert client.get("/me?tab=news").location == "/accounts/login?next=/me?tab%3Dnews"
+
+
+def test_a_correct_sign_in_does_not_hold_up_the_next_person_behind_the_same_address(app, client, db, make_user):
+    """Five people behind one address (an office's NAT) mistype; once the delay is over, each correct sign-in
+    from that address goes through, one after the other: a success must not restart the address's delay."""
+    base = app.config["LOGIN_BASE_DELAY_SECONDS"]
+    people = [make_user() for _ in range(8)]
+    with time_machine.travel(START, tick=False) as traveller:
+        for person in people[:5]:
+            login(client, person.email, "wrong-password-1", ip="10.7.7.7")
+        assert "秒后再试" in errors_of(login(client, people[5].email, ip="10.7.7.7"))
+        traveller.shift(timedelta(seconds=base + 1))
+        for person in people[5:]:
+            assert login(client, person.email, ip="10.7.7.7").status_code == 302, person.email
+            client.post("/accounts/logout")
+        # A failure still earns the next, longer delay for everyone behind the address.
+        login(client, people[0].email, "wrong-password-1", ip="10.7.7.7")
+        assert f"请在 {2 * base} 秒后再试" in errors_of(login(client, people[1].email, ip="10.7.7.7"))

@@ -137,3 +137,15 @@ def test_csv_rows_with_control_characters_far_dates_or_two_addresses_are_reporte
     assert "“subject”列含有控制字符" in page and "转办时间早于2000年" in page
     assert "邮箱“a@example.com, b@example.com”格式不正确" in page
     assert _count(db) == 0
+
+
+def test_a_batch_report_reads_in_the_language_of_whoever_opens_it(client, auth, admin, db):
+    """The reasons of bad rows are kept as message ids and values, not as text in the importer's language."""
+    auth.login(admin)
+    _upload(client, (HEADER + BAD).encode("utf-8"))
+    batch = db.session.scalars(sa.select(ImportBatch)).one()
+    english = client.get(f"/manage/messages/import/{batch.id}?lang=en").get_data(as_text=True)
+    assert "not recognised" in english and "2026-13-01" in english and "火星区" in english
+    assert "无法识别" not in english and "缺少主题" not in english
+    chinese = client.get(f"/manage/messages/import/{batch.id}?lang=zh").get_data(as_text=True)
+    assert "转办时间“2026-13-01”无法识别" in chinese and "缺少主题" in chinese
