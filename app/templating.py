@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from flask import Flask, request
 
 from app.accounts.models import AGE_BANDS, DISTRICTS, GENDERS
+from app.core.privacy import placeholders_translated
 from app.core.timeutil import format_local
 from app.i18n import current_language
 
@@ -52,6 +53,7 @@ def punct(name: str) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["colon"] = colon
+    app.jinja_env.filters["masked"] = placeholders_translated  # public text's masking placeholders, translated
     app.jinja_env.filters["paren"] = parenthesized
     app.jinja_env.filters["localdate"] = lambda dt: format_local(dt, "%Y-%m-%d")
     app.jinja_env.filters["district"] = lambda code: _label(DISTRICTS, code)

@@ -149,6 +149,10 @@ def test_published_comments_masked_and_keyset_paginated(client, app, make_consul
         db.session.commit()
         page = client.get(f"/consultations/{c.id}").get_data(as_text=True)
         assert "张**" in page and "张三" not in page and "13812345678" not in page
+        assert "[电话已隐去]" in page
+        english = client.get(f"/consultations/{c.id}?lang=en").get_data(as_text=True)
+        assert "[phone number removed]" in english and "电话已隐去" not in english and "13812345678" not in english
+        assert client.get(f"/consultations/{c.id}?lang=zh").status_code == 200  # back to Chinese for the rest
         assert "第24号意见" in page and "第4号意见" not in page
         from app.consultations.views import comment_cursor
 
