@@ -39,6 +39,10 @@ from app.hearings.maximin import Distribution, _highs
 
 PANEL_COUNTS = (1000, 2000, 4000)
 ROUNDING_TRIES = 12
+# Balancing seats stops after this long (or at the run's deadline); a busy machine then publishes a less balanced
+# rounding and says so (every_true_chance_within_1_over_m_of_its_maximin_chance is false), never a wrong claim.
+BALANCE_SECONDS = 30.0
+BALANCE_TRIES = 5
 
 
 @dataclass
@@ -302,18 +306,35 @@ def round_to_panels(dist: Distribution, *, panel_counts=PANEL_COUNTS, deadline: 
         copies, ok, method = round_copies(dist, m, tries=tries, ilp_seconds=ilp_seconds)
         if ok or last:
             break
+    target = targets(dist, m)
     panels = seat_people(dist, copies)
     if quotas is not None:
-        seconds = 5.0 if deadline is None else max(0.5, min(5.0, deadline - time.monotonic()))
-        panels, moved = balance(panels, dist, quotas, m, seconds=seconds)
+        stop = time.monotonic() + BALANCE_SECONDS if deadline is None else deadline
+        best = None
+        # Seating is random, and a seating can leave the single-seat moves stuck one step short (about 1 in 25
+        # on the tests' pool): seat again and balance again, keeping the closest, while time allows.
+        for _attempt in range(BALANCE_TRIES):
+            seated = panels if best is None else seat_people(dist, copies)
+            balanced, moved = balance(seated, dist, quotas, m, seconds=max(0.5, stop - time.monotonic()))
+            worst = max(abs(c - target[n]) for n, c in _seat_counts(dist, balanced).items())
+            if best is None or worst < best[0]:
+                best = (worst, balanced, moved)
+            if worst <= 1 + 1e-9 or time.monotonic() > stop:
+                break
+        _worst, panels, moved = best
         method += "+balanced" if moved else ""
+    counts = _seat_counts(dist, panels)
+    need = _need(m, dist.optimum)
+    covered = {n for t, members in enumerate(dist.types.members) if dist.covered[t] for n in members}
+    within_bound = all(counts[n] >= need for n in covered)
+    within_target = all(abs(counts[n] - target[n]) <= 1 + 1e-9 for n in counts)
+    return Rounded(panels, m, counts, within_bound, method, time.monotonic() - started, within_target)
+
+
+def _seat_counts(dist: Distribution, panels: list[list[int]]) -> dict[int, int]:
+    """Panels each person is on (everyone in the pool, 0 for nobody's panel)."""
     counts = {n: 0 for members in dist.types.members for n in members}
     for panel in panels:
         for n in panel:
             counts[n] += 1
-    need = _need(m, dist.optimum)
-    covered = {n for t, members in enumerate(dist.types.members) if dist.covered[t] for n in members}
-    within_bound = all(counts[n] >= need for n in covered)
-    target = targets(dist, m)
-    within_target = all(abs(counts[n] - target[n]) <= 1 + 1e-9 for n in counts)
-    return Rounded(panels, m, counts, within_bound, method, time.monotonic() - started, within_target)
+    return counts

@@ -129,18 +129,37 @@ def test_when_everyone_can_have_k_over_n_the_highest_true_chance_is_at_most_k_ov
 
 def test_balancing_moves_seats_towards_everyones_target_and_keeps_the_quotas():
     dist = _dist()
-    m = rounding.panel_count(dist.optimum, 1000)
-    copies, _ok, _method = rounding.round_copies(dist, m)
-    panels = rounding.seat_people(dist, copies)
-    balanced, moved = rounding.balance(panels, dist, QUOTAS, m)
+    rounded = rounding.round_to_panels(dist, quotas=QUOTAS)
+    m, balanced = rounded.m, rounded.panels
     target = rounding.targets(dist, m)
     counts = Counter(n for panel in balanced for n in panel)
-    assert len(balanced) == m
+    assert len(balanced) == m and "+balanced" in rounded.method
     assert all(abs(counts[n] - target[n]) <= 1 + 1e-9 for n in target), \
         sorted((counts[n] - target[n], n) for n in target)[::len(target) - 1]
+    assert rounded.within_target is True
     pool = {p["number"]: p for p in _pool()}
     assert all(lottery.panel_satisfies(panel, pool, QUOTAS, 5) for panel in balanced)
     assert min(counts[n] for n in pool) >= rounding._need(m, dist.optimum)
+
+
+def test_balancing_never_breaks_a_quota_or_the_lower_bound_and_only_lowers_the_deviation():
+    dist = _dist()
+    m = rounding.panel_count(dist.optimum, 1000)
+    copies, _ok, _method = rounding.round_copies(dist, m)
+    panels = rounding.seat_people(dist, copies)
+    target = rounding.targets(dist, m)
+
+    def spread(ps):
+        counts = Counter(n for panel in ps for n in panel)
+        return sum((counts[n] - target[n]) ** 2 for n in target)
+
+    balanced, moved = rounding.balance(panels, dist, QUOTAS, m, seconds=600)
+    assert len(balanced) == m and spread(balanced) <= spread(panels) - moved * 1e-9
+    pool = {p["number"]: p for p in _pool()}
+    assert all(lottery.panel_satisfies(panel, pool, QUOTAS, 5) for panel in balanced)
+    counts = Counter(n for panel in balanced for n in panel)
+    assert min(counts[n] for n in pool) >= min(rounding._need(m, dist.optimum), min(Counter(
+        n for panel in panels for n in panel)[n] for n in pool))
 
 
 LIBRARY_FIRST = """
