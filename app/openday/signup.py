@@ -197,7 +197,8 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
         session.take_seat(reg, now)
     else:
         session.join_waitlist(reg)
-    db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **{f"new_{k}": getattr(session, k) for k in COUNTERS}})
+    new_counters = {f"new_{k}": getattr(session, k) for k in COUNTERS}
+    db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
     if cancelled_id is None:
         values = {k: v for k, v in reg.__dict__.items() if k in R.c}
         reg.id = db.session.execute(INSERT_REGISTRATION, values).scalar_one()
