@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -161,6 +162,8 @@ def main() -> int:
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; {args.comments} comments "
           f"from {args.clients} httpx clients; gunicorn {args.workers} sync workers", flush=True)
     cid, aid, creds = prepare(args.database_url, secret, args.comments)
+    # prepare() built the app here, which set up its JSON logging: httpx would log every request of the client.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
                SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0", COMMENT_ACCOUNT_LIMIT="1000")
 

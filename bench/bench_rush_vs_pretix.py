@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import secrets
 import signal
@@ -88,6 +89,9 @@ SECRET = secrets.token_hex(32)
 def run_canyu(args: argparse.Namespace) -> dict:
     secret = SECRET
     session_id, creds = prepare(args.database_url, secret, args.attempts, args.seats)
+    # prepare() built the app here, which set up its JSON logging: the client's own per-request lines (httpx logs
+    # every request at INFO) would cost this process CPU that the peer's rush.py does not spend.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     port = free_port()
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
                SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0")

@@ -58,10 +58,12 @@ def owned_or_404(model: type[T], id: int, **owner: Any) -> T:
     return row
 
 
-def visible_or_404(model: type[T], id: int, is_public: Callable[[T], bool]) -> T:
+def visible_or_404(model: type[T], id: int, is_public: Callable[[T], bool], *options) -> T:
     """The row ``id`` of ``model`` when it is public (``is_public(row)``) or the current user manages its
-    department; else 404 (a draft's existence is not given away)."""
-    row = db.get_or_404(model, id)
+    department; else 404 (a draft's existence is not given away). ``options``: loader options for the row."""
+    row = db.session.get(model, id, options=options)
+    if row is None:
+        abort(404)
     if not is_public(row) and not can_manage_department(current_user, row.department_id):
         abort(404)
     return row

@@ -54,7 +54,8 @@ class ConsultationForm(Form):
 
 class CommentForm(Form):
     idempotency_key = HiddenField()
-    article_id = SelectField(_l("针对"), coerce=int, choices=[])
+    # The service checks the article chosen (one of this consultation's, not removed), with a message next to it.
+    article_id = SelectField(_l("针对"), coerce=int, choices=[], validate_choice=False)
     stance = RadioField(_l("态度（可选）"), choices=[("", _l("不选择"))] + [(k.value, k.lazy_label) for k in Stance],
                         default="", validators=[Optional()])
     text = TextAreaField(_l("意见内容"), validators=[

@@ -227,7 +227,10 @@ def commenter_type_for(user: User) -> CommenterType:
 
 
 def find_by_idempotency_key(user: User, key: str) -> Comment | None:
-    return db.session.scalar(sa.select(Comment).where(Comment.user_id == user.id, Comment.idempotency_key == key))
+    # Asked with every comment and almost always None: a Core query first, the object only when there is one.
+    t = Comment.__table__
+    found = db.session.scalar(sa.select(t.c.id).where(t.c.user_id == user.id, t.c.idempotency_key == key))
+    return db.session.get(Comment, found) if found is not None else None
 
 
 def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int | None = None,
@@ -254,10 +257,11 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     if len(text) > MAX_COMMENT_LENGTH:
         raise ConsultationError(_("意见内容不能超过%(n)s个字（现为%(have)s个字）。", n=MAX_COMMENT_LENGTH,
                                   have=len(text)), field="text")
-    article = None
     if article_id:
-        article = db.session.get(Article, article_id)
-        if article is None or article.consultation_id != c.id or article.is_removed:
+        articles = Article.__table__  # one of this consultation's articles still in the draft (no object needed)
+        if db.session.execute(sa.select(articles.c.id).where(
+                articles.c.id == article_id, articles.c.consultation_id == c.id,
+                articles.c.is_removed.is_(False))).first() is None:
             raise ConsultationError(_("请选择草案中的条文。"), field="article_id")
     checked = check_uploads(uploads or [])
 
@@ -265,8 +269,9 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     ctype = commenter_type_for(actor)
     show_org = bool(show_organisation and ctype is not CommenterType.RESIDENT and actor.organisation_name)
     comment = Comment(
-        consultation_id=c.id, article_id=article.id if article else None, user_id=actor.id,
-        tracking_number=new_tracking_number(Comment.tracking_number, rules.random_tracking_number, now),
+        consultation_id=c.id, article_id=article_id or None, user_id=actor.id,
+        tracking_number=new_tracking_number(Comment.__table__.c.tracking_number, rules.random_tracking_number,
+                                            now),
         idempotency_key=idempotency_key, stance=stance,
         text_original=text, text_public=rules.mask_personal_information(text), commenter_type=ctype,
         show_organisation=show_org,
@@ -285,8 +290,12 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     signals.comment_submitted.send(comment)
     # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
     # consultation waits for that lock, so nothing else is done while holding it.
-    db.session.execute(sa.update(Consultation).where(Consultation.id == c.id).values(
-        comment_count=Consultation.comment_count + 1, pending_comment_count=Consultation.pending_comment_count + 1))
+    # A Core statement (the ORM's would look for loaded consultations to change too); ``c`` reads them again.
+    db.session.flush()  # the rest (the receipt in the outbox) before it, not under the lock
+    t = Consultation.__table__
+    db.session.execute(sa.update(t).where(t.c.id == c.id).values(
+        comment_count=t.c.comment_count + 1, pending_comment_count=t.c.pending_comment_count + 1))
+    db.session.expire(c, ["comment_count", "pending_comment_count"])
     return comment, True
 
 

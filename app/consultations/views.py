@@ -46,8 +46,8 @@ from app.core.tracking import lookup_page
 PAGE_SIZE = 20
 
 
-def _public_or_404(id: int) -> Consultation:
-    return visible_or_404(Consultation, id, lambda c: c.is_published)
+def _public_or_404(id: int, *options) -> Consultation:
+    return visible_or_404(Consultation, id, lambda c: c.is_published, *options)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -91,10 +91,17 @@ def index() -> ResponseReturnValue:
                            tag_id=tag_id, doc_type=doc_type, q=q, document_types=list(DocumentType), now=now)
 
 
-def _comment_form(c: Consultation) -> CommentForm:
-    form = CommentForm()
+def _article_choices(form: CommentForm, c: Consultation) -> None:
     form.article_id.choices = [(0, _("草案全文"))] + [
         (a.id, f"{a.label} {a.body[:30]}") for a in c.articles if not a.is_removed]
+
+
+def _comment_form(c: Consultation, choices: bool = True) -> CommentForm:
+    """The comment form; ``choices=False`` (a submission) leaves the articles unread: the service checks the one
+    chosen, and the choices are filled in only if the form is shown again."""
+    form = CommentForm()
+    if choices:
+        _article_choices(form, c)
     if not form.idempotency_key.data:
         form.idempotency_key.data = uuid.uuid4().hex
     return form
@@ -134,6 +141,8 @@ def _render_show(c: Consultation, form: CommentForm | None = None, status: int =
     comments, next_before = _published_comments(c, article_id, parse_time_cursor(request.args.get("before")))
     next_url = url_with(before=next_before) + "#comments" if next_before else None
     state = c.state
+    if form is not None and not form.article_id.choices:
+        _article_choices(form, c)
     if form is None and state is ConsultationState.OPEN:
         form = _comment_form(c)
         chosen = arg_int("comment_on")
@@ -166,8 +175,8 @@ def _uploads(form) -> list[Upload]:
 @limiter.limit("20 per minute; 200 per day", methods=["POST"])
 @verified_required
 def comment(id: int) -> ResponseReturnValue:
-    c = _public_or_404(id)
-    form = _comment_form(c)
+    c = _public_or_404(id, sa.orm.lazyload(Consultation.tags))  # a submission does not show the tags
+    form = _comment_form(c, choices=False)
     if form.validate_on_submit():
         stance = Stance(form.stance.data) if form.stance.data in {s.value for s in Stance} else None
         comment = None

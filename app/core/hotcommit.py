@@ -29,6 +29,8 @@ def commit_then_flush() -> None:
     db.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
     commit()
     # A new transaction that is given a transaction id writes a commit record; committing it with synchronous_commit
-    # on (the default) waits for the WAL flush up to that record, which includes the commit above.
+    # on (the default) waits for the WAL flush up to that record, which includes the commit above. It is one
+    # statement in autocommit mode: one round trip, no BEGIN and COMMIT of its own.
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     db.session.execute(sa.text("SELECT pg_current_xact_id()"))
     commit()

@@ -58,7 +58,7 @@ def lookup_page(template: str, endpoint: str, is_valid: Callable[[str], bool]) -
     return redirect(url_for(endpoint, number=number))
 
 
-def new_tracking_number(column: sa.orm.InstrumentedAttribute, random_number: Callable[[int], str],
+def new_tracking_number(column: sa.orm.InstrumentedAttribute | sa.Column, random_number: Callable[[int], str],
                         now: datetime) -> str:
     """A random tracking number of ``now``'s year (the year the writer reads on the receipt: Shanghai's) that
     ``column`` does not hold yet. The serial is random, so numbers cannot be walked to find other people's records."""

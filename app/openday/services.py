@@ -5,6 +5,7 @@ Capacity (see pretix): a seat is taken under a lock on the session row, inside t
 inserts. On PostgreSQL that is ``SELECT ... FOR UPDATE``; on SQLite an UPDATE of the session row issued first,
 which opens the write transaction (SQLite has one writer) before anything is counted. Either way the counters
 read after the lock are the latest committed ones, and nobody else can change them until we commit.
+Signing up is the busiest of these; it lives in ``signup.py``.
 """
 from __future__ import annotations
 
@@ -15,19 +16,17 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app import signals
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.core.audit import audit
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
+from app.openday import signup
 from app.openday.models import (
-    ACTIVE_STATES,
     Activity,
     ActivitySession,
-    ActivityState,
     CheckIn,
     CheckInResult,
-    Eligibility,
     OpenDayError,
     Rating,
     Registration,
@@ -35,6 +34,7 @@ from app.openday.models import (
 )
 
 RS = RegistrationState
+lock_user = signup.lock_user
 
 
 # --------------------------------------------------------------------------------------------------- locks
@@ -58,22 +58,9 @@ def lock_session(session_id: int) -> ActivitySession:
     return session
 
 
-def lock_user(user_id: int) -> None:
-    """Serialise one person's sign-ups and votes (overlap check, vote limit)."""
-    if _is_postgres():
-        db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True))
-    else:
-        t = User.__table__
-        db.session.execute(sa.update(t).where(t.c.id == user_id).values(id=t.c.id))
-
-
 def _fresh(reg: Registration) -> Registration:
     return db.session.execute(sa.select(Registration).where(Registration.id == reg.id)
                               .execution_options(populate_existing=True)).scalar_one()
-
-
-def _ticket_url(reg: Registration) -> str:
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/openday/tickets/{reg.id}"
 
 
 def _mail(reg: Registration, template: str, **context) -> None:
@@ -81,7 +68,7 @@ def _mail(reg: Registration, template: str, **context) -> None:
     if user is None or not user.email:
         return
     queue_email(user.email, f"openday/emails/{template}", user=user, registration=reg, session=reg.session,
-                activity=reg.activity, ticket_url=_ticket_url(reg), **context)
+                activity=reg.activity, ticket_url=signup.ticket_url(reg.id), **context)
 
 
 def offer_hours() -> int:
@@ -90,70 +77,16 @@ def offer_hours() -> int:
 
 # ------------------------------------------------------------------------------------------------ sign-up
 
-def check_eligibility(activity: Activity, user: User) -> None:
-    rule = activity.eligibility
-    if rule is Eligibility.RESIDENTS and user.role is not Role.RESIDENT:
-        raise OpenDayError(_("本活动仅限居民报名。"))
-    if rule is Eligibility.ENTERPRISES and user.role is not Role.ENTERPRISE:
-        raise OpenDayError(_("本活动仅限企业代表报名。"))
-    if rule is Eligibility.ADULTS and (not user.age_band or user.age_band == "under_18"):
-        raise OpenDayError(_("本活动仅限年满18周岁的人报名；请先在个人资料中填写年龄段。"))
-
-
 def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: datetime | None = None) -> Registration:
-    """Sign ``actor`` up: confirmed while seats remain, else on the waitlist with a position."""
-    now = now or utcnow()
-    activity = session.activity
-    if not actor.is_verified:
-        raise OpenDayError(_("请先验证您的电子邮箱地址，然后再报名。"))
-    if activity.state is ActivityState.CANCELLED:
-        raise OpenDayError(_("该活动已取消，不能报名。"))
-    if activity.state is not ActivityState.PUBLISHED:
-        raise OpenDayError(_("该活动尚未发布。"))
-    if now < activity.signup_opens_at:
-        raise OpenDayError(_("报名尚未开始：报名时间为 %(opens)s 至 %(closes)s。",
-                             opens=format_local(activity.signup_opens_at), closes=format_local(activity.signup_closes_at)))
-    if now >= activity.signup_closes_at or now >= session.starts_at:
-        raise OpenDayError(_("报名已截止。"))
-    check_eligibility(activity, actor)
-    if companions < 0 or companions > activity.max_companions:
-        if activity.max_companions == 0:
-            raise OpenDayError(_("本活动不能携带同行人员。"), field="companions")
-        raise OpenDayError(_("每人最多可携带 %(n)d 名同行人员。", n=activity.max_companions), field="companions")
-
-    # The person's own registrations first, under the person's lock (every sign-up of theirs takes it, and
-    # nothing else makes one of their registrations active), so the session lock is held only to count and insert.
-    lock_user(actor.id)
-    existing = db.session.scalar(sa.select(Registration).where(Registration.session_id == session.id,
-                                                               Registration.user_id == actor.id))
-    if existing is not None and existing.state is not RS.CANCELLED:
-        raise OpenDayError(_("您已报名该场次，不能重复报名。"))
-    overlap = db.session.scalar(
-        sa.select(Registration.id).where(Registration.user_id == actor.id, Registration.session_id != session.id,
-                                         Registration.state.in_(ACTIVE_STATES),
-                                         Registration.starts_at < session.ends_at,
-                                         Registration.ends_at > session.starts_at).limit(1))
-    if overlap is not None:
-        raise OpenDayError(_("您已报名了时间与此重叠的另一场次，不能同时报名。"))
-    session = lock_session(session.id)
-
-    reg = existing or Registration(session_id=session.id, activity_id=activity.id, user_id=actor.id)
-    if existing is not None:
-        session.reopen(reg)
-    reg.companions = companions
-    reg.starts_at, reg.ends_at = session.starts_at, session.ends_at
-    reg.created_at = now
-    if session.waitlist_count == 0 and session.seats_left >= reg.seats:
-        session.take_seat(reg, now)
-    else:
-        session.join_waitlist(reg)
-    if existing is None:
-        db.session.add(reg)
-    reg.session, reg.activity, reg.user = session, activity, actor
-    db.session.flush()
-    _mail(reg, "confirmed" if reg.state is RS.CONFIRMED else "waitlisted")
-    signals.registration_changed.send(reg)
-    return reg
+    """Sign ``actor`` up (``signup.sign_up``) and return the registration as an ORM object; ``session``'s counters
+    are read again when next used."""
+    copy = signup.load(session.id)
+    if copy is None:
+        raise OpenDayError(_("找不到该场次。"))
+    done = signup.sign_up(actor, copy, companions=companions, now=now)
+    if session in db.session:
+        db.session.expire(session)
+    return db.session.get(Registration, done.id, populate_existing=True)
 
 
 def waitlist_rank(reg: Registration) -> int | None:

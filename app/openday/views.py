@@ -24,7 +24,7 @@ from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
 from app.core.timeutil import SHANGHAI, format_local, from_local, local, utcnow
 from app.extensions import db, limiter
-from app.openday import bp, images, services, votes
+from app.openday import bp, images, services, signup, votes
 from app.openday.forms import RatingForm, SignUpForm
 from app.openday.models import (
     Activity,
@@ -170,25 +170,28 @@ def image(name: str) -> ResponseReturnValue:
 @bp.route("/openday/sessions/<int:session_id>/sign-up", methods=["POST"])
 @verified_required
 def sign_up(session_id: int) -> ResponseReturnValue:
-    session = db.get_or_404(ActivitySession, session_id)
-    activity = _public_activity(session.activity_id)
-    form = SignUpForm(prefix=f"s{session.id}", max_companions=activity.max_companions)
+    # The busiest page of the Open Month: the session and its activity are read once, as plain copies (signup.load).
+    session = signup.load(session_id)
+    if session is None or not (session.activity.is_public
+                               or can_manage_department(current_user, session.activity.department_id)):
+        abort(404)
+    activity_id = session.activity_id
+    form = SignUpForm(prefix=f"s{session.id}", max_companions=session.activity.max_companions)
     if not form.validate_on_submit():
         flash(_("请检查同行人数。"), "error")
-        return redirect(url_for("openday.show", activity_id=activity.id))
+        return redirect(url_for("openday.show", activity_id=activity_id))
     try:
-        reg = services.sign_up(current_user, session, companions=form.companions.data or 0)
+        done = signup.sign_up(current_user, session, companions=form.companions.data or 0)
     except OpenDayError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("openday.show", activity_id=activity.id, _anchor=f"session-{session.id}"))
-    reg_id, state, position = reg.id, reg.state, reg.waitlist_position
+        return redirect(url_for("openday.show", activity_id=activity_id, _anchor=f"session-{session_id}"))
     commit_then_flush()
-    if state is RS.CONFIRMED:
+    if done.state is RS.CONFIRMED:
         flash(_("报名成功！电子票已发送到您的邮箱。"), "success")
     else:
-        flash(_("名额已满，您已加入候补名单，序号 %(n)d。", n=position), "info")
-    return redirect(url_for("openday.ticket", registration_id=reg_id))
+        flash(_("名额已满，您已加入候补名单，序号 %(n)d。", n=done.waitlist_position), "info")
+    return redirect(url_for("openday.ticket", registration_id=done.id))
 
 
 def _my_registration(registration_id: int) -> Registration:

@@ -156,10 +156,10 @@ def mark_commented(consultation_id: int, user_id: int | None) -> None:
     if user_id is None:
         return
     now = utcnow()
-    db.session.execute(sa.update(Invitation)
-                       .where(Invitation.consultation_id == consultation_id, Invitation.user_id == user_id,
-                              Invitation.commented_at.is_(None))
-                       .values(commented_at=now, opened_at=sa.func.coalesce(Invitation.opened_at, now)))
+    t = Invitation.__table__  # a Core statement: no loaded invitation needs to follow it (it runs with each comment)
+    db.session.execute(sa.update(t).where(t.c.consultation_id == consultation_id, t.c.user_id == user_id,
+                                          t.c.commented_at.is_(None))
+                       .values(commented_at=now, opened_at=sa.func.coalesce(t.c.opened_at, now)))
 
 
 def reach_by_group(consultation_id: int) -> list[dict]:
