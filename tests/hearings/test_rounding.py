@@ -133,7 +133,7 @@ def test_balancing_moves_seats_towards_everyones_target_and_keeps_the_quotas():
     m, balanced = rounded.m, rounded.panels
     target = rounding.targets(dist, m)
     counts = Counter(n for panel in balanced for n in panel)
-    assert len(balanced) == m and "+balanced" in rounded.method
+    assert len(balanced) == m  # (the rounding alone is sometimes already within one panel: nothing to move)
     assert all(abs(counts[n] - target[n]) <= 1 + 1e-9 for n in target), \
         sorted((counts[n] - target[n], n) for n in target)[::len(target) - 1]
     assert rounded.within_target is True
