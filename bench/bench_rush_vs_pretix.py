@@ -112,6 +112,22 @@ def run_canyu(args: argparse.Namespace) -> dict:
             "consecutive": counts["positions_consecutive"], "samples": samples}
 
 
+def same_client_stack() -> None:
+    """Give the peer's client what ours has: httpcore retries `import sniffio` on every request when it is missing
+    (16% of a client's CPU), so both venvs get the sniffio that requirements-dev.txt pins. On a fresh machine the
+    peer is installed first by one small run of its run.sh (not counted)."""
+    python = PEER_STATE / "venv" / "bin" / "python"
+    if not python.exists():
+        print("installing the peer (one small run of its run.sh, not counted; minutes)", flush=True)
+        subprocess.run(["bash", str(PEER_DIR / "run.sh")], env=dict(os.environ, RUNS="1", ATTEMPTS="50",
+                       STATE=str(PEER_STATE)), capture_output=True, text=True)
+    if subprocess.run([str(python), "-c", "import sniffio"], capture_output=True).returncode != 0:
+        pin = next(line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+                   if line.startswith("sniffio=="))
+        print(f"the peer's client gets {pin} too (same client stack on both sides)", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", pin], check=True)
+
+
 def run_pretix(args: argparse.Namespace) -> dict:
     results = PEER_STATE / "results.jsonl"
     before = results.read_text().count("\n") if results.exists() else 0
@@ -151,6 +167,8 @@ def main() -> int:
           f"{args.seats} seats from {args.clients} httpx clients; gunicorn {args.workers} workers each side "
           f"(Canyu {args.threads} thread(s) per worker)",
           flush=True)
+    if not args.canyu_only:
+        same_client_stack()
     canyu, pretix = [], []
     print("| run | requests/s | p50 | p99 | confirmed | errors |\n| --- | --- | --- | --- | --- | --- |", flush=True)
     for n in range(1, args.rounds + 1):
