@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdb import ensure_database  # noqa: E402
 from bench_openday import DEFAULT_DB, USER_AGENT, count_states, free_port, prepare, wait_for  # noqa: E402
 
 PEER_DIR = Path(os.environ.get("PEER_DIR", ROOT.parent / "shared" / "peers" / "pretix"))
@@ -161,6 +162,8 @@ def main() -> int:
     args = parser.parse_args()
     if not args.database_url.rstrip("/").endswith("_bench"):
         raise SystemExit("refusing to empty a database whose name does not end in _bench")
+    if ensure_database(args.database_url):  # a fresh machine has none yet
+        print(f"Created the database {args.database_url.rsplit('/', 1)[-1]}", flush=True)
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before: "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; {args.attempts} sign-ups for "
