@@ -63,9 +63,10 @@ cluster-test: setup
 #   2026-09-30T23:59:30Z  23:59:30 UTC on the last day of a quarter; 1 October (National Day) in Shanghai
 #   2027-02-04T16:00:30Z  the eve of Spring Festival 2027 (2027-02-05, a holiday) begins in Shanghai
 #   2026-02-14T01:30:00Z  Saturday 2026-02-14, 09:30 in Shanghai: a make-up working day (调休)
-# On PostgreSQL, the two instants where the Shanghai and UTC dates (and years or quarters) differ.
+# On PostgreSQL, the instant where the Shanghai and UTC dates, months, quarters and years all differ (one pass keeps CI
+# under 20 minutes; `make test-clock-postgres CLOCK_INSTANTS_POSTGRES="..."` runs any others).
 CLOCK_INSTANTS ?= 2026-12-31T15:59:30Z 2026-12-31T16:00:30Z 2026-09-30T23:59:30Z 2027-02-04T16:00:30Z 2026-02-14T01:30:00Z
-CLOCK_INSTANTS_POSTGRES ?= 2026-12-31T16:00:30Z 2026-09-30T23:59:30Z
+CLOCK_INSTANTS_POSTGRES ?= 2026-12-31T16:00:30Z
 
 test-clock: setup
 	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not slow" --clock="$(CLOCK_INSTANTS)"
