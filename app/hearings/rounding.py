@@ -315,16 +315,17 @@ def round_to_panels(dist: Distribution, *, panel_counts=PANEL_COUNTS, deadline: 
         # 25 on the tests' pool): seat (then round) again and balance again, keeping the closest, while time allows.
         for attempt in range(BALANCE_TRIES):
             if attempt >= 2:  # seating again did not help: round again too (a rounding meeting the bound)
-                again, again_ok, _m = round_copies(dist, m, tries=tries, ilp_seconds=1.0)
-                copies = again if again_ok or not ok else copies
+                again, again_ok, again_method = round_copies(dist, m, tries=tries, ilp_seconds=1.0)
+                if again_ok or not ok:
+                    copies, method = again, again_method
             seated = panels if best is None else seat_people(dist, copies)
             balanced, moved = balance(seated, dist, quotas, m, seconds=max(0.5, stop - time.monotonic()))
             worst = max(abs(c - target[n]) for n, c in _seat_counts(dist, balanced).items())
             if best is None or worst < best[0]:
-                best = (worst, balanced, moved)
+                best = (worst, balanced, moved, method)  # the method that made these panels
             if worst <= 1 + 1e-9 or time.monotonic() > stop:
                 break
-        _worst, panels, moved = best
+        _worst, panels, moved, method = best
         method += "+balanced" if moved else ""
     counts = _seat_counts(dist, panels)
     need = _need(m, dist.optimum)
