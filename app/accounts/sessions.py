@@ -59,6 +59,12 @@ def sign_in(user: User, *, remember: bool = False) -> UserSession:
     return row
 
 
+# Built once: every request runs it, and a prebuilt statement's compiled form is found without building it again.
+LOAD = (sa.select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == sa.bindparam("token_hash"), UserSession.user_id == sa.bindparam("user_id"))
+        .execution_options(populate_existing=True))
+
+
 def load(session_id: str) -> User | None:
     """Flask-Login's user loader: the user of a live session, or None (ended, expired, unknown, old password)."""
     parts = (session_id or "").split(".")
@@ -66,10 +72,7 @@ def load(session_id: str) -> User | None:
         return None
     user_id, fingerprint, token = int(parts[0]), parts[1], parts[2]
     # One query for both (as many per request as before server-side sessions).
-    found = db.session.execute(
-        sa.select(UserSession, User).join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == _digest(token), UserSession.user_id == user_id)
-        .execution_options(populate_existing=True)).first()
+    found = db.session.execute(LOAD, {"token_hash": _digest(token), "user_id": user_id}).first()
     now = utcnow()
     if found is None:
         return None

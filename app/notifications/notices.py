@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import rows
 from app.core.timeutil import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -94,9 +95,9 @@ def add_notice(user_id: int, kind: str, text: str = "", link: str = "", *, messa
     stored = {k: storable(v) for k, v in params.items()}
     if message:
         text = render_message(message, stored)
-    notice = Notice(user_id=user_id, kind=kind, message=message, params=stored, text=text[:500], link=link[:500])
-    db.session.add(notice)
-    return notice
+    # One INSERT in the caller's transaction (core.rows); the detached copy returned shows the row as written.
+    return rows.insert(Notice, user_id=user_id, kind=kind, message=message, params=stored, text=text[:500],
+                       link=link[:500])
 
 
 def recent_notices(user_id: int, limit: int = 30) -> list[Notice]:

@@ -9,7 +9,7 @@ from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 
-from app.extensions import db
+from app.core import rows
 from app.notifications.models import OutboxEmail
 
 
@@ -45,7 +45,10 @@ def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None,
     if not first.startswith("Subject:"):
         raise ValueError(f"mail template {template}.txt must start with 'Subject: '")
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].strip(">") or "canyu.local"
-    email = OutboxEmail(
+    # One INSERT in the caller's transaction (core.rows): no unit of work at the commit, which for a sign-up comes
+    # while its session's row is locked. The detached copy returned shows the row as written.
+    return rows.insert(
+        OutboxEmail,
         recipient=recipient.strip(),
         user_id=getattr(user, "id", None),
         template=template,
@@ -56,5 +59,3 @@ def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None,
         message_id=f"<{secrets.token_hex(16)}@{domain}>",
         valid_until=valid_until,
     )
-    db.session.add(email)
-    return email

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 
 from app import signals
 from app.accounts.models import Role, User
+from app.core import rows
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
@@ -92,13 +93,6 @@ MINE = sa.select(R.c.id, R.c.session_id, R.c.state).where(
 INSERT_REGISTRATION = sa.insert(R).returning(R.c.id)
 
 
-def _copy(model, values) -> object:
-    """A detached copy of a row: a transient ``model`` object holding ``values`` as if loaded (no change events)."""
-    obj = model.__mapper__.class_manager.new_instance()
-    obj.__dict__.update(values)
-    return obj
-
-
 def lock_user(user_id: int) -> None:
     """Serialise one person's sign-ups and votes (overlap check, vote limit)."""
     db.session.execute(LOCK_USER[_is_postgres()], {"user_id": user_id})
@@ -112,8 +106,8 @@ def load(session_id: int) -> ActivitySession | None:
     if row is None:
         return None
     values = row._mapping
-    activity = _copy(Activity, {k: values[f"a_{k}"] for k in ACTIVITY_COLUMNS})
-    return _copy(ActivitySession, {"activity": activity, **{k: values[k] for k in SESSION_COLUMNS}})
+    activity = rows.copy(Activity, {k: values[f"a_{k}"] for k in ACTIVITY_COLUMNS})
+    return rows.copy(ActivitySession, {"activity": activity, **{k: values[k] for k in SESSION_COLUMNS}})
 
 
 def lock_counters(session: ActivitySession) -> None:
