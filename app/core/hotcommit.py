@@ -14,10 +14,14 @@ consistent. On SQLite this is an ordinary commit.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from app.core.errors import commit
 from app.extensions import db
+
+
+# The three steps in one simple-protocol query (one round trip; psycopg sends a query without parameters as is, and
+# never prepares one of several statements): the view's transaction is committed without waiting for the disk, then
+# the tiny transaction that waits for it runs as the query's own implicit transaction, with synchronous_commit on.
+DURABLE_COMMIT = "SET LOCAL synchronous_commit = off; COMMIT; SELECT pg_current_xact_id()"
 
 
 def commit_then_flush() -> None:
@@ -26,11 +30,8 @@ def commit_then_flush() -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         commit()
         return
-    db.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
-    commit()
-    # A new transaction that is given a transaction id writes a commit record; committing it with synchronous_commit
-    # on (the default) waits for the WAL flush up to that record, which includes the commit above. It is one
-    # statement in autocommit mode: one round trip, no BEGIN and COMMIT of its own.
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    db.session.execute(sa.text("SELECT pg_current_xact_id()"))
-    commit()
+    db.session.flush()
+    # A transaction that is given a transaction id writes a commit record; committed with synchronous_commit on (the
+    # default), it waits for the WAL flush up to that record, which includes the commit before it.
+    db.session.connection().exec_driver_sql(DURABLE_COMMIT, execution_options={"no_parameters": True})
+    commit()  # the database has committed already: this ends the session's transaction (and runs its hooks)

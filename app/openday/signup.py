@@ -174,6 +174,9 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
 
     # The person's own registrations first, under the person's lock (every sign-up of theirs takes it, and
     # nothing else makes one of their registrations active), so the session lock is held only to count and insert.
+    # Two statements, not one: under READ COMMITTED a statement reads the snapshot taken when it began, before it
+    # waited for the lock, so only a later statement sees what the lock's previous holder committed (a merged
+    # statement let one person into two sessions at once: tests/openday/test_concurrency.py).
     lock_user(actor.id)
     cancelled_id = _own_registration(actor, session)
     lock_counters(session)

@@ -71,3 +71,36 @@ def test_concurrent_sign_ups_on_sqlite(app, db, clock, make_activity):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite variant; PostgreSQL runs the 200-way test above")
     _check(db, _race(app, db, make_activity, 40, 5), 40, 5)
+
+
+def test_one_person_racing_for_two_sessions_at_the_same_time_gets_one(app, db, clock, make_activity, make_user):
+    """Twenty tabs of one person sign up at once, half for one session and half for another at the same hour: the
+    person's lock (taken with the look-up of their registrations) lets exactly one through."""
+    session_ids = [make_activity(title=f"同时段活动{k}", capacity=5).sessions[0].id for k in range(2)]
+    uid = make_user(email="tabs@example.com", age_band="30_44").id
+    barrier = threading.Barrier(20)
+    refused: list[str] = []
+
+    def worker(session_id: int) -> None:
+        barrier.wait()
+        with app.app_context(), app.test_request_context("/"):
+            try:
+                services.sign_up(db.session.get(User, uid), db.session.get(ActivitySession, session_id))
+                db.session.commit()
+            except services.OpenDayError as exc:
+                db.session.rollback()
+                refused.append(exc.message)
+
+    threads = [threading.Thread(target=worker, args=(session_ids[i % 2],)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    db.session.expire_all()
+    regs = db.session.scalars(sa.select(Registration).where(Registration.user_id == uid)).all()
+    assert [r.state for r in regs] == [RS.CONFIRMED]
+    assert len(refused) == 19
+    assert all("重复报名" in m or "重叠" in m for m in refused)
+    confirmed = db.session.scalars(sa.select(ActivitySession.confirmed_seats)
+                                   .where(ActivitySession.id.in_(session_ids))).all()
+    assert sorted(confirmed) == [0, 1]
