@@ -176,7 +176,9 @@ def sign_up(session_id: int) -> ResponseReturnValue:
                                or can_manage_department(current_user, session.activity.department_id)):
         abort(404)
     activity_id = session.activity_id
-    form = SignUpForm(prefix=f"s{session.id}", max_companions=session.activity.max_companions)
+    # CSRFProtect has checked this POST's token before the view (and a form then skips its own check): no csrf
+    # field, so none is built and signed for a page that is never shown.
+    form = SignUpForm(prefix=f"s{session.id}", max_companions=session.activity.max_companions, meta={"csrf": False})
     if not form.validate_on_submit():
         flash(_("请检查同行人数。"), "error")
         return redirect(url_for("openday.show", activity_id=activity_id))

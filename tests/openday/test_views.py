@@ -71,6 +71,26 @@ def test_sign_up_ticket_qr_ics_and_cancel(client, auth, clock, make_activity, re
     assert client.get(f"/openday/tickets/{reg.id}/qr.svg").status_code == 404
 
 
+def test_sign_up_needs_the_pages_csrf_token(app, client, auth, clock, make_activity, resident, db):
+    """The sign-up form has no csrf field of its own (CSRFProtect checks every POST first): a POST without the
+    token, or with a forged one, is refused and writes nothing; the token the page gives is accepted."""
+    sid = make_activity(capacity=5).sessions[0].id
+    auth.login(resident)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        refused = [client.post(f"/openday/sessions/{sid}/sign-up", data=data)
+                   for data in ({}, {f"s{sid}-csrf_token": "forged"})]
+        assert [r.status_code for r in refused] == [400, 400]
+        assert count(db, Registration) == 0
+        page = client.get(f"/openday/{db.session.get(ActivitySession, sid).activity_id}")
+        token = re.search(r'name="s%d-csrf_token"[^>]*value="([^"]+)"' % sid, page.get_data(as_text=True)).group(1)
+        accepted = client.post(f"/openday/sessions/{sid}/sign-up", data={f"s{sid}-csrf_token": token})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert accepted.status_code == 302 and "/openday/tickets/" in accepted.headers["Location"]
+    assert count(db, Registration) == 1
+
+
 def test_sign_up_too_many_companions_message(client, auth, clock, make_activity, resident, db):
     activity = make_activity(max_companions=1)
     auth.login(resident)
