@@ -6,8 +6,10 @@
 Both sides get the same shape: ATTEMPTS sign-ups for SEATS seats from CLIENTS concurrent clients, gunicorn with
 WORKERS sync workers, PostgreSQL, and the same kind of client (httpx with asyncio: one AsyncClient, CLIENTS tasks, each
 sending one request at a time, as the peer's rush.py does). Each round runs Canyu first, then pretix (the peer's own
-run.sh, RUNS=1, with its private PostgreSQL cluster on 127.0.0.1:5544); the table prints every round, then the
-medians and the ratios Canyu/pretix. Canyu's database is its own (canyu_openday_bench on the PostgreSQL server at
+run.sh, RUNS=1, with its private PostgreSQL cluster on 127.0.0.1:5544), then a do-nothing WSGI app
+(bench/rush_ceiling_app.py: reads the form, answers the redirect) under the same gunicorn and clients, which shows
+what this machine allows any server with this client; the table prints every round, then the medians and the
+ratios Canyu/pretix and Canyu/do-nothing. Canyu's database is its own (canyu_openday_bench on the PostgreSQL server at
 127.0.0.1:5432) and is emptied each round.
 
 The peer lives in ../shared/peers/pretix (set PEER_DIR to move it); its first run installs pretix into
@@ -40,6 +42,7 @@ from bench_openday import DEFAULT_DB, USER_AGENT, count_states, free_port, prepa
 
 PEER_DIR = Path(os.environ.get("PEER_DIR", ROOT.parent / "shared" / "peers" / "pretix"))
 PEER_STATE = Path(os.environ.get("STATE", "/tmp/pretix-peer"))
+SERVER_LOG = Path(os.environ.get("SERVER_LOG", "/tmp/canyu-rush-server.log"))
 
 
 def pct(sorted_vals: list[float], p: int) -> float:
@@ -93,24 +96,43 @@ def run_canyu(args: argparse.Namespace) -> dict:
     # prepare() built the app here, which set up its JSON logging: the client's own per-request lines (httpx logs
     # every request at INFO) would cost this process CPU that the peer's rush.py does not spend.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    port = free_port()
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
                SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0")
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
-         "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning", "wsgi:app"],
-        cwd=str(ROOT), env=env, start_new_session=True)
-    try:
-        wait_for(port)
-        wall, latencies, outcomes, samples = asyncio.run(_rush(port, session_id, creds, args.clients))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    wall, latencies, outcomes, samples = _serve_and_rush("wsgi:app", env, args, session_id, creds)
     counts = count_states(args.database_url, session_id)
     latencies.sort()
     return {"req_per_s": len(latencies) / wall, "p50_ms": pct(latencies, 50) * 1000,
             "p99_ms": pct(latencies, 99) * 1000, "ok": counts.get("confirmed", 0), "errors": outcomes["errors"],
             "consecutive": counts["positions_consecutive"], "samples": samples}
+
+
+def _serve_and_rush(app: str, env: dict, args: argparse.Namespace, session_id: int, creds) -> tuple:
+    """Start gunicorn with ``app``, rush it, stop it. The server's log lines (Canyu writes one JSON line per request,
+    as in production) go to SERVER_LOG, not over the table."""
+    port = free_port()
+    with open(SERVER_LOG, "a") as log:
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
+             "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning", app],
+            cwd=str(ROOT), env=env, start_new_session=True, stdout=log, stderr=log)
+    try:
+        wait_for(port)
+        return asyncio.run(_rush(port, session_id, creds, args.clients))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def run_ceiling(args: argparse.Namespace) -> dict:
+    """The do-nothing app (bench/rush_ceiling_app.py) under the same gunicorn and clients: the most this machine
+    gives any server with this client."""
+    creds = [("none", "none")] * args.attempts
+    wall, latencies, outcomes, samples = _serve_and_rush("bench.rush_ceiling_app:app", dict(os.environ), args, 1,
+                                                         creds)
+    latencies.sort()
+    return {"req_per_s": len(latencies) / wall, "p50_ms": pct(latencies, 50) * 1000,
+            "p99_ms": pct(latencies, 99) * 1000, "ok": "(none to confirm)", "errors": outcomes["errors"],
+            "consecutive": None, "samples": samples}
 
 
 def same_client_stack() -> None:
@@ -156,6 +178,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per Canyu worker (gunicorn gthread when > 1); pretix keeps its sync workers")
     parser.add_argument("--canyu-only", action="store_true", help="skip pretix (for quick comparisons)")
+    parser.add_argument("--no-ceiling", action="store_true",
+                        help="skip the do-nothing app's round (bench/rush_ceiling_app.py) that shows this machine's limit")
     parser.add_argument("--attempts", type=int, default=2000)
     parser.add_argument("--seats", type=int, default=100)
     parser.add_argument("--clients", type=int, default=100)
@@ -172,7 +196,7 @@ def main() -> int:
           flush=True)
     if not args.canyu_only:
         same_client_stack()
-    canyu, pretix = [], []
+    canyu, pretix, ceiling = [], [], []
     print("| run | requests/s | p50 | p99 | confirmed | errors |\n| --- | --- | --- | --- | --- | --- |", flush=True)
     for n in range(1, args.rounds + 1):
         c = run_canyu(args)
@@ -180,15 +204,21 @@ def main() -> int:
         print(row(f"Canyu {n}", c), flush=True)
         for note in c["samples"]:
             print(f"  e.g. {note}", flush=True)
-        if args.canyu_only:
-            continue
-        p = run_pretix(args)
-        pretix.append(p)
-        print(row(f"pretix {n}", p), flush=True)
+        if not args.canyu_only:
+            p = run_pretix(args)
+            pretix.append(p)
+            print(row(f"pretix {n}", p), flush=True)
+        if not args.no_ceiling:
+            z = run_ceiling(args)
+            ceiling.append(z)
+            print(row(f"do-nothing app {n}", z), flush=True)
 
     def med(runs: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
+    if ceiling:
+        print(f"\nCanyu reached {med(canyu, 'req_per_s') / med(ceiling, 'req_per_s'):.2f}× the do-nothing app's "
+              f"requests/s ({med(ceiling, 'req_per_s'):.1f}) under the same gunicorn and clients")
     if args.canyu_only:
         return 0
     rc, rp = med(canyu, "req_per_s"), med(pretix, "req_per_s")
