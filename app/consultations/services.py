@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 from flask_babel import gettext as _
 
 from app import signals
@@ -31,6 +32,7 @@ from app.consultations.models import (
     RejectionReason,
     Stance,
 )
+from app.core import rows
 from app.core import uploads as uploads_rule
 from app.core.audit import audit
 from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
@@ -258,6 +260,27 @@ def _submission_facts() -> sa.Select:
 _SUBMISSION_FACTS = _submission_facts()
 
 
+# The columns a new comment leaves empty, written out so that its copy holds every column (none is read again).
+_UNSET_ON_SUBMIT = dict.fromkeys(("rejection_reason", "moderated_at", "moderated_by_id", "published_at", "group_id",
+                                  "answer_notified_at"))
+
+
+def _insert_comment(**values) -> Comment:
+    """Write a new comment with one INSERT (core.rows: no unit of work at the commit, which comes after the
+    consultation's row is locked) and give it to the session as a loaded object, as a query would: callers may
+    change it (moderation in the same transaction) or read its relationships like any other."""
+    comment = rows.insert(Comment, **_UNSET_ON_SUBMIT, **values)
+    make_transient_to_detached(comment)
+    db.session.add(comment)
+    return comment
+
+
+_consultations = Consultation.__table__
+_COUNT_NEW_COMMENT = (sa.update(_consultations).where(_consultations.c.id == sa.bindparam("consultation"))
+                      .values(comment_count=_consultations.c.comment_count + 1,
+                              pending_comment_count=_consultations.c.pending_comment_count + 1))
+
+
 def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int | None = None,
                    stance: Stance | None = None, uploads: list[Upload] | None = None,
                    show_organisation: bool = False, idempotency_key: str) -> tuple[Comment, bool]:
@@ -294,21 +317,16 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
 
     ctype = commenter_type_for(actor)
     show_org = bool(show_organisation and ctype is not CommenterType.RESIDENT and actor.organisation_name)
-    comment = Comment(
-        consultation_id=c.id, article_id=article_id or None, user_id=actor.id,
-        tracking_number=number,
+    comment = _insert_comment(
+        consultation_id=c.id, article_id=article_id or None, user_id=actor.id, tracking_number=number,
         idempotency_key=idempotency_key, stance=stance,
         text_original=text, text_public=rules.mask_personal_information(text), commenter_type=ctype,
-        show_organisation=show_org,
-        public_name=actor.organisation_name if show_org else mask_name(actor.name),
-        created_at=now, moderation_state=ModerationState.PENDING,
-    )
-    db.session.add(comment)
+        show_organisation=show_org, public_name=actor.organisation_name if show_org else mask_name(actor.name),
+        created_at=now, moderation_state=ModerationState.PENDING)
     for upload, ext, mime in checked:
         stored, size = _store(upload, ext)
         comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
                                                      stored_name=stored, mime_type=mime, size=size))
-    db.session.flush()
     if actor.email:
         queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
                     consultation=c)
@@ -316,11 +334,10 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
     # consultation waits for that lock, so nothing else is done while holding it.
     # A Core statement (the ORM's would look for loaded consultations to change too); ``c`` reads them again.
-    db.session.flush()  # the rest (the receipt in the outbox) before it, not under the lock
-    t = Consultation.__table__
-    db.session.execute(sa.update(t).where(t.c.id == c.id).values(
-        comment_count=t.c.comment_count + 1, pending_comment_count=t.c.pending_comment_count + 1))
-    db.session.expire(c, ["comment_count", "pending_comment_count"])
+    db.session.flush()  # the rest (attachments) before it, not under the lock
+    db.session.execute(_COUNT_NEW_COMMENT, {"consultation": c.id})
+    if sa.inspect(c).persistent:  # a detached copy (the comment view's) has nothing to read again
+        db.session.expire(c, ["comment_count", "pending_comment_count"])
     return comment, True
 
 
