@@ -41,7 +41,6 @@ def redact(actor: User, c: Consultation, comment: Comment, phrase: str) -> int:
     return n
 
 
-# The window of the per-account limit.
 ACCOUNT_LIMIT_WINDOW = timedelta(hours=1)
 
 

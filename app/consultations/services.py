@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
 from flask_babel import gettext as _
+from sqlalchemy.orm import make_transient_to_detached
 
 from app import signals
 from app.accounts.models import Role, Tag, User, mask_name
