@@ -41,12 +41,19 @@ def redact(actor: User, c: Consultation, comment: Comment, phrase: str) -> int:
     return n
 
 
-def check_account_limit(actor: User, now=None) -> None:
+ACCOUNT_LIMIT_WINDOW = timedelta(hours=1)
+
+
+def check_account_limit(actor: User, now=None, *, recent: int | None = None) -> None:
     """At most COMMENT_ACCOUNT_LIMIT comments per account per hour, from whatever addresses (the per-address
-    limit of the view alone lets one account post from many addresses)."""
+    limit of the view alone lets one account post from many addresses). ``recent``: the account's comments since
+    ``now - ACCOUNT_LIMIT_WINDOW`` when the caller has counted them already (a submission counts them together with
+    what else it needs to know, in one query)."""
     limit = int(current_app.config["COMMENT_ACCOUNT_LIMIT"])
-    since = (now or utcnow()) - timedelta(hours=1)
-    t = Comment.__table__  # a Core query: it runs with every comment
-    recent = db.session.scalar(sa.select(sa.func.count(t.c.id)).where(t.c.user_id == actor.id, t.c.created_at > since))
+    if recent is None:
+        since = (now or utcnow()) - ACCOUNT_LIMIT_WINDOW
+        t = Comment.__table__
+        recent = db.session.scalar(sa.select(sa.func.count(t.c.id)).where(t.c.user_id == actor.id,
+                                                                           t.c.created_at > since))
     if recent >= limit:
         raise ConsultationError(_("您一小时内已提交 %(n)d 条意见，达到上限。请稍后再提交。", n=limit), field="text")

@@ -8,6 +8,7 @@ from typing import Iterable
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import make_transient_to_detached
 
 from app import signals
 from app.accounts.models import Role, Tag, User, mask_name
@@ -31,11 +32,12 @@ from app.consultations.models import (
     RejectionReason,
     Stance,
 )
+from app.core import rows
 from app.core import uploads as uploads_rule
 from app.core.audit import audit
 from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
 from app.core.timeutil import utcnow
-from app.core.tracking import new_tracking_number
+from app.core.tracking import new_tracking_number, tracking_year
 from app.extensions import db
 from app.notifications.services import queue_email
 
@@ -227,10 +229,56 @@ def commenter_type_for(user: User) -> CommenterType:
 
 
 def find_by_idempotency_key(user: User, key: str) -> Comment | None:
-    # Asked with every comment and almost always None: a Core query first, the object only when there is one.
-    t = Comment.__table__
+    t = Comment.__table__  # a Core query first, the object only when there is one
     found = db.session.scalar(sa.select(t.c.id).where(t.c.user_id == user.id, t.c.idempotency_key == key))
     return db.session.get(Comment, found) if found is not None else None
+
+
+def _submission_facts() -> sa.Select:
+    """What a submission must know before its comment is written, in one query: the comment this idempotency key
+    gave already, the account's comments since ``since`` (the per-account limit), whether ``article_id`` is one of
+    the consultation's articles still in the draft, and whether the tracking number ``number`` is taken.
+
+    Built once (``_SUBMISSION_FACTS``): it runs with every comment, and a prebuilt statement's compiled form is found
+    without building and cache-keying it again. Asked separately these were four round trips."""
+    comments, articles = Comment.__table__, Article.__table__
+    user_id = sa.bindparam("user_id", type_=sa.Integer)
+    return sa.select(
+        sa.select(comments.c.id).where(comments.c.user_id == user_id,
+                                       comments.c.idempotency_key == sa.bindparam("key"))
+        .scalar_subquery().label("existing_id"),
+        sa.select(sa.func.count(comments.c.id)).where(comments.c.user_id == user_id,
+                                                      comments.c.created_at > sa.bindparam("since"))
+        .scalar_subquery().label("recent"),
+        sa.exists().where(articles.c.id == sa.bindparam("article_id"),
+                          articles.c.consultation_id == sa.bindparam("consultation_id"),
+                          articles.c.is_removed.is_(False)).label("article_ok"),
+        sa.exists().where(comments.c.tracking_number == sa.bindparam("number")).label("number_taken"),
+    )
+
+
+_SUBMISSION_FACTS = _submission_facts()
+
+
+# The columns a new comment leaves empty, written out so that its copy holds every column (none is read again).
+_UNSET_ON_SUBMIT = dict.fromkeys(("rejection_reason", "moderated_at", "moderated_by_id", "published_at", "group_id",
+                                  "answer_notified_at"))
+
+
+def _insert_comment(**values) -> Comment:
+    """Write a new comment with one INSERT (core.rows: no unit of work at the commit, which comes after the
+    consultation's row is locked) and give it to the session as a loaded object, as a query would: callers may
+    change it (moderation in the same transaction) or read its relationships like any other."""
+    comment = rows.insert(Comment, **_UNSET_ON_SUBMIT, **values)
+    make_transient_to_detached(comment)
+    db.session.add(comment)
+    return comment
+
+
+_consultations = Consultation.__table__
+_COUNT_NEW_COMMENT = (sa.update(_consultations).where(_consultations.c.id == sa.bindparam("consultation"))
+                      .values(comment_count=_consultations.c.comment_count + 1,
+                              pending_comment_count=_consultations.c.pending_comment_count + 1))
 
 
 def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int | None = None,
@@ -242,11 +290,15 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         raise ConsultationError(_("请先验证您的电子邮箱地址，然后再发表意见。"))
     if not idempotency_key or len(idempotency_key) > 64:
         raise ConsultationError(_("表单已过期，请刷新页面后重试。"))
-    existing = find_by_idempotency_key(actor, idempotency_key)
-    if existing is not None:
-        return existing, False
-    redaction.check_account_limit(actor)
-    state = c.state
+    now = utcnow()
+    number = rules.random_tracking_number(tracking_year(now))
+    facts = db.session.execute(_SUBMISSION_FACTS, {
+        "user_id": actor.id, "key": idempotency_key, "since": now - redaction.ACCOUNT_LIMIT_WINDOW,
+        "article_id": article_id or None, "consultation_id": c.id, "number": number}).one()
+    if facts.existing_id is not None:
+        return db.session.get(Comment, facts.existing_id), False
+    redaction.check_account_limit(actor, now, recent=facts.recent)
+    state = c.state_at(now)
     if state is ConsultationState.WITHDRAWN:
         raise ConsultationError(_("该征询已撤回，不再接受意见。"))
     if state is not ConsultationState.OPEN:
@@ -257,33 +309,24 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     if len(text) > MAX_COMMENT_LENGTH:
         raise ConsultationError(_("意见内容不能超过%(n)s个字（现为%(have)s个字）。", n=MAX_COMMENT_LENGTH,
                                   have=len(text)), field="text")
-    if article_id:
-        articles = Article.__table__  # one of this consultation's articles still in the draft (no object needed)
-        if db.session.execute(sa.select(articles.c.id).where(
-                articles.c.id == article_id, articles.c.consultation_id == c.id,
-                articles.c.is_removed.is_(False))).first() is None:
-            raise ConsultationError(_("请选择草案中的条文。"), field="article_id")
+    if article_id and not facts.article_ok:
+        raise ConsultationError(_("请选择草案中的条文。"), field="article_id")
+    if facts.number_taken:  # one chance in 10^8 per comment already given this year: draw until one is free
+        number = new_tracking_number(Comment.__table__.c.tracking_number, rules.random_tracking_number, now)
     checked = check_uploads(uploads or [])
 
-    now = utcnow()
     ctype = commenter_type_for(actor)
     show_org = bool(show_organisation and ctype is not CommenterType.RESIDENT and actor.organisation_name)
-    comment = Comment(
-        consultation_id=c.id, article_id=article_id or None, user_id=actor.id,
-        tracking_number=new_tracking_number(Comment.__table__.c.tracking_number, rules.random_tracking_number,
-                                            now),
+    comment = _insert_comment(
+        consultation_id=c.id, article_id=article_id or None, user_id=actor.id, tracking_number=number,
         idempotency_key=idempotency_key, stance=stance,
         text_original=text, text_public=rules.mask_personal_information(text), commenter_type=ctype,
-        show_organisation=show_org,
-        public_name=actor.organisation_name if show_org else mask_name(actor.name),
-        created_at=now, moderation_state=ModerationState.PENDING,
-    )
-    db.session.add(comment)
+        show_organisation=show_org, public_name=actor.organisation_name if show_org else mask_name(actor.name),
+        created_at=now, moderation_state=ModerationState.PENDING)
     for upload, ext, mime in checked:
         stored, size = _store(upload, ext)
         comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
                                                      stored_name=stored, mime_type=mime, size=size))
-    db.session.flush()
     if actor.email:
         queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
                     consultation=c)
@@ -291,11 +334,10 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
     # consultation waits for that lock, so nothing else is done while holding it.
     # A Core statement (the ORM's would look for loaded consultations to change too); ``c`` reads them again.
-    db.session.flush()  # the rest (the receipt in the outbox) before it, not under the lock
-    t = Consultation.__table__
-    db.session.execute(sa.update(t).where(t.c.id == c.id).values(
-        comment_count=t.c.comment_count + 1, pending_comment_count=t.c.pending_comment_count + 1))
-    db.session.expire(c, ["comment_count", "pending_comment_count"])
+    db.session.flush()  # the rest (attachments) before it, not under the lock
+    db.session.execute(_COUNT_NEW_COMMENT, {"consultation": c.id})
+    if sa.inspect(c).persistent:  # a detached copy (the comment view's) has nothing to read again
+        db.session.expire(c, ["comment_count", "pending_comment_count"])
     return comment, True
 
 

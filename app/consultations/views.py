@@ -12,10 +12,16 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import login_required, owned_or_404, verified_required, visible_or_404
+from app.accounts.permissions import (
+    can_manage_department,
+    login_required,
+    owned_or_404,
+    verified_required,
+    visible_or_404,
+)
 from app.consultations import bp, rules, services
 from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
@@ -48,6 +54,23 @@ PAGE_SIZE = 20
 
 def _public_or_404(id: int, *options) -> Consultation:
     return visible_or_404(Consultation, id, lambda c: c.is_published, *options)
+
+
+# A submission reads only what deciding on it and the receipt need: not the draft's text, the department or the tags
+# (anything else is loaded if asked for; a refused submission's page loads the rest). Built once: it runs with
+# every comment, and a prebuilt statement's compiled form is found without building and cache-keying it again.
+LOAD_FOR_SUBMISSION = (
+    sa.select(Consultation).where(Consultation.id == sa.bindparam("id"))
+    .options(load_only(Consultation.department_id, Consultation.title, Consultation.opens_at, Consultation.closes_at,
+                       Consultation.published_at, Consultation.withdrawn_at),
+             lazyload(Consultation.department), lazyload(Consultation.tags)))
+
+
+def _public_for_submission_or_404(id: int) -> Consultation:
+    c = db.session.scalar(LOAD_FOR_SUBMISSION, {"id": id})
+    if c is None or not (c.is_published or can_manage_department(current_user, c.department_id)):
+        abort(404)  # as _public_or_404: a draft's existence is not given away
+    return c
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,7 +198,7 @@ def _uploads(form) -> list[Upload]:
 @limiter.limit("20 per minute; 200 per day", methods=["POST"])
 @verified_required
 def comment(id: int) -> ResponseReturnValue:
-    c = _public_or_404(id, sa.orm.lazyload(Consultation.tags))  # a submission does not show the tags
+    c = _public_for_submission_or_404(id)
     form = _comment_form(c, choices=False)
     if form.validate_on_submit():
         stance = Stance(form.stance.data) if form.stance.data in {s.value for s in Stance} else None
@@ -200,7 +223,7 @@ def comment(id: int) -> ResponseReturnValue:
         if comment is not None:
             flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。", number=number), "success")
             return redirect(url_for("consultations.track", number=number))
-    c = db.session.get(Consultation, id)
+    c = db.session.get(Consultation, id, populate_existing=True)  # all of it, for the page (one query)
     return _render_show(c, form=form, status=422)
 
 

@@ -58,11 +58,16 @@ def lookup_page(template: str, endpoint: str, is_valid: Callable[[str], bool]) -
     return redirect(url_for(endpoint, number=number))
 
 
+def tracking_year(now: datetime) -> int:
+    """The year of a number given at ``now``: the year the writer reads on the receipt (Shanghai's)."""
+    return local(now).year
+
+
 def new_tracking_number(column: sa.orm.InstrumentedAttribute | sa.Column, random_number: Callable[[int], str],
                         now: datetime) -> str:
-    """A random tracking number of ``now``'s year (the year the writer reads on the receipt: Shanghai's) that
-    ``column`` does not hold yet. The serial is random, so numbers cannot be walked to find other people's records."""
-    year = local(now).year
+    """A random tracking number of ``now``'s year (``tracking_year``) that ``column`` does not hold yet. The serial is
+    random, so numbers cannot be walked to find other people's records."""
+    year = tracking_year(now)
     for _attempt in range(20):
         number = random_number(year)
         if db.session.scalar(sa.select(column).where(column == number)) is None:

@@ -152,14 +152,24 @@ def mark_opened(consultation_id: int, user_id: int) -> Invitation | None:
     return invitation
 
 
+def _mark_commented() -> sa.Update:
+    t = Invitation.__table__  # a Core statement: no loaded invitation needs to follow it
+    now = sa.bindparam("now", type_=t.c.commented_at.type)
+    # (An UPDATE's parameters may not be named after its table's columns.)
+    return (sa.update(t).where(t.c.consultation_id == sa.bindparam("consultation"),
+                               t.c.user_id == sa.bindparam("user"), t.c.commented_at.is_(None))
+            .values(commented_at=now, opened_at=sa.func.coalesce(t.c.opened_at, now)))
+
+
+# Built once: it runs with every comment, and a prebuilt statement's compiled form is found without building and
+# cache-keying it again.
+_MARK_COMMENTED = _mark_commented()
+
+
 def mark_commented(consultation_id: int, user_id: int | None) -> None:
     if user_id is None:
         return
-    now = utcnow()
-    t = Invitation.__table__  # a Core statement: no loaded invitation needs to follow it (it runs with each comment)
-    db.session.execute(sa.update(t).where(t.c.consultation_id == consultation_id, t.c.user_id == user_id,
-                                          t.c.commented_at.is_(None))
-                       .values(commented_at=now, opened_at=sa.func.coalesce(t.c.opened_at, now)))
+    db.session.execute(_MARK_COMMENTED, {"consultation": consultation_id, "user": user_id, "now": utcnow()})
 
 
 def reach_by_group(consultation_id: int) -> list[dict]:

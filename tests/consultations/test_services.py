@@ -158,6 +158,34 @@ def test_bad_comments_are_refused_and_nothing_written(db, make_consultation, res
     assert count(db, Comment) == 0 and count(db, OutboxEmail) == 0
 
 
+def test_comment_on_an_article_not_in_the_draft_refused(db, make_consultation, resident):
+    c, other = make_consultation(), make_consultation()
+    removed = c.articles[1]
+    removed.is_removed = True
+    db.session.commit()
+    with time_machine.travel(DURING, tick=False):
+        for article_id in (other.articles[0].id, removed.id):
+            with pytest.raises(ConsultationError) as err:
+                services.submit_comment(resident, c, text="意见", article_id=article_id,
+                                        idempotency_key=uuid.uuid4().hex)
+            assert "请选择草案中的条文" in str(err.value) and err.value.field == "article_id"
+            db.session.rollback()
+    assert count(db, Comment) == 0 and count(db, OutboxEmail) == 0
+
+
+def test_a_taken_tracking_number_is_drawn_again(db, make_consultation, resident, monkeypatch):
+    c = make_consultation()
+    with time_machine.travel(DURING, tick=False):
+        first, _ = services.submit_comment(resident, c, text="意见", idempotency_key="first")
+        free = services.rules.TRACKING.make(2026, 12345678)
+        draws = iter([first.tracking_number, first.tracking_number, free])  # taken twice, then a free one
+        monkeypatch.setattr(services.rules, "random_tracking_number", lambda year: next(draws))
+        second, created = services.submit_comment(resident, c, text="意见二", idempotency_key="second")
+        db.session.commit()
+    assert created and second.tracking_number == free
+    assert count(db, Comment) == 2
+
+
 def test_comment_on_withdrawn_consultation_refused(db, make_consultation, resident, staff):
     c = make_consultation()
     with time_machine.travel(DURING, tick=False):

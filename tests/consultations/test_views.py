@@ -75,6 +75,22 @@ def test_double_submit_gives_one_comment(client, auth, make_consultation, reside
     assert count(db, Comment) == 1
 
 
+def test_double_submit_that_races_past_the_check_gives_the_first_number(client, auth, make_consultation, resident,
+                                                                        db, monkeypatch):
+    c = make_consultation()
+    key = uuid.uuid4().hex
+    with time_machine.travel(DURING, tick=False):
+        auth.login(resident)
+        r1 = post_comment(client, c, idempotency_key=key)
+        # The second submit's check ran before the first was committed: it saw no comment for the key.
+        real = services._SUBMISSION_FACTS
+        monkeypatch.setattr(services, "_SUBMISSION_FACTS",
+                            real.with_only_columns(sa.null().label("existing_id"), *list(real.selected_columns)[1:]))
+        r2 = post_comment(client, c, idempotency_key=key)
+    assert r2.status_code == 302 and r1.headers["Location"] == r2.headers["Location"]
+    assert count(db, Comment) == 1 and count(db, OutboxEmail) == 1
+
+
 @pytest.mark.parametrize("fields,message", [
     ({"text": ""}, "请填写意见内容。"),
     ({"text": "长" * 5001}, "意见内容不能超过5000个字"),

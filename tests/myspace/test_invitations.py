@@ -126,3 +126,22 @@ def test_an_account_deleted_before_the_mail_goes_out_gets_nothing(db, make_user,
     assert send_invitations() == 1
     assert mails(db, "oversight/emails/invitation") == []
     assert db.session.scalar(sa.select(Invitation.mailed_at)) is not None  # handled, not retried forever
+
+
+def test_commenting_without_the_link_counts_as_opened_and_the_first_comment_is_kept(db, make_user, make_tag,
+                                                                                    make_consultation, make_comment,
+                                                                                    staff):
+    elderly = make_tag("老年人", kind=TagKind.GROUP)
+    a = make_user(email="a@example.com", tags=[elderly])
+    c = make_consultation(tags=[elderly], target_groups=["grassroots"])
+    signals.consultation_published.send(c, actor=staff)
+    db.session.commit()
+    signals.comment_submitted.send(make_comment(c, a))
+    db.session.commit()
+    invitation = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == a.id))
+    first = invitation.commented_at
+    assert first is not None and invitation.opened_at == first
+    signals.comment_submitted.send(make_comment(c, a))
+    db.session.commit()
+    db.session.refresh(invitation)
+    assert invitation.commented_at == first
