@@ -5,12 +5,35 @@ import secrets
 from contextlib import ExitStack
 from datetime import datetime
 
-from flask import current_app, has_request_context, render_template
+from flask import current_app, has_request_context
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 
 from app.core import rows
 from app.notifications.models import OutboxEmail
+
+
+def _render(name: str, context: dict) -> str:
+    """A mail template rendered with the app's Jinja environment (its globals: ``_``, ``url_for``, ``config``), without
+    the page context processors and render signals that ``render_template`` adds for pages (a mail shows neither the
+    page's language switch nor its request id)."""
+    return current_app.jinja_env.get_template(name).render(context)
+
+
+# Mail templates without an HTML part: looking for a missing template searches the loader and raises each time (Jinja
+# keeps only what it finds). Templates do not come and go while the app runs, unless it reloads them (development).
+_NO_HTML: set[str] = set()
+
+
+def _html_part(template: str, context: dict) -> str | None:
+    name = f"{template}.html"
+    if name in _NO_HTML and not current_app.jinja_env.auto_reload:
+        return None
+    try:
+        return _render(name, context)
+    except TemplateNotFound:
+        _NO_HTML.add(name)
+        return None
 
 
 def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None, valid_until: datetime | None = None,
@@ -36,11 +59,8 @@ def queue_email(recipient: str, template: str, *, locale: str = "zh", user=None,
             # It shares the current app context, so the row joins the caller's session and transaction.
             stack.enter_context(current_app.test_request_context("/", base_url=base_url))
         stack.enter_context(force_locale(locale))
-        text = render_template(f"{template}.txt", **context)
-        try:
-            html = render_template(f"{template}.html", **context)
-        except TemplateNotFound:
-            html = None
+        text = _render(f"{template}.txt", context)
+        html = _html_part(template, context)
     first, _, body = text.lstrip().partition("\n")
     if not first.startswith("Subject:"):
         raise ValueError(f"mail template {template}.txt must start with 'Subject: '")
