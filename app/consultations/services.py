@@ -8,7 +8,6 @@ from typing import Iterable
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import make_transient_to_detached
 
 from app import signals
 from app.accounts.models import Role, Tag, User, mask_name
@@ -269,10 +268,7 @@ def _insert_comment(**values) -> Comment:
     """Write a new comment with one INSERT (core.rows: no unit of work at the commit, which comes after the
     consultation's row is locked) and give it to the session as a loaded object, as a query would: callers may
     change it (moderation in the same transaction) or read its relationships like any other."""
-    comment = rows.insert(Comment, **_UNSET_ON_SUBMIT, **values)
-    make_transient_to_detached(comment)
-    db.session.add(comment)
-    return comment
+    return rows.insert_attached(Comment, **_UNSET_ON_SUBMIT, **values)
 
 
 _consultations = Consultation.__table__
