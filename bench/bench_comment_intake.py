@@ -1,6 +1,7 @@
 """Benchmark: comment intake on PostgreSQL against its floor, a bare INSERT, in the same run.
 
     .venv/bin/python bench/bench_comment_intake.py                 # 64 clients, 2,000 comments, 2 workers
+    .venv/bin/python bench/bench_comment_intake.py --comments 3000 --rounds 3   # medians of 3 alternating rounds
 
 What it does:
 1. Empties its OWN PostgreSQL database (default canyu_intake_bench; created when missing) and creates the tables,
@@ -10,8 +11,9 @@ What it does:
    CLIENTS httpx asyncio clients post the comment form (text, article, idempotency key), as a browser does.
 3. The floor: the same gunicorn and clients against bench/intake_floor.py, a bare Flask app doing only the INSERT a
    comment row needs and a commit.
-4. Prints requests/s and p50/p99 of both and the ratio; checks that every comment Canyu accepted is in the database
-   (0 lost) and that the kept comment count equals the rows.
+4. With --rounds N, steps 2 and 3 alternate N times in the same window (each Canyu round posts new comments).
+5. Prints requests/s and p50/p99 of both for each round, the medians and the ratio; checks that every comment Canyu
+   accepted is in the database (0 lost) and that the kept comment count equals the rows.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import logging
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -153,6 +156,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--comments", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=1, help="Canyu then the floor, this many times (medians)")
     args = parser.parse_args()
     if not args.database_url.rstrip("/").endswith("_bench"):
         raise SystemExit("refusing to empty a database whose name does not end in _bench")
@@ -167,28 +171,34 @@ def main() -> int:
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
                SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0", COMMENT_ACCOUNT_LIMIT="1000")
 
-    canyu_requests = []
-    for _uid, cookie, token in creds:
-        body = urlencode({"csrf_token": token, "idempotency_key": uuid.uuid4().hex, "article_id": str(aid),
-                          "stance": "", "text": TEXT})
-        canyu_requests.append((f"/consultations/{cid}/comments", body, {
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"session={cookie}",
-            "User-Agent": USER_AGENT}))
+    def canyu_requests() -> list:  # new idempotency keys each round: every request is a new comment
+        out = []
+        for _uid, cookie, token in creds:
+            body = urlencode({"csrf_token": token, "idempotency_key": uuid.uuid4().hex, "article_id": str(aid),
+                              "stance": "", "text": TEXT})
+            out.append((f"/consultations/{cid}/comments", body, {
+                "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"session={cookie}",
+                "User-Agent": USER_AGENT}))
+        return out
+
     floor_requests = [(f"/floor/{cid}/{uid}", urlencode({"text": TEXT}),
                        {"Content-Type": "application/x-www-form-urlencoded"}) for uid, _c, _t in creds]
 
-    results = {}
-    for name, spec, cwd, reqs in (("Canyu", "wsgi:app", ROOT, canyu_requests),
-                                  ("floor (bare INSERT)", "intake_floor:app", ROOT / "bench", floor_requests)):
-        server, port = serve(spec, env, args.workers, cwd)
-        try:
-            if name == "Canyu":
-                wait_for(port)
-            else:
-                time.sleep(2)
-            results[name] = asyncio.run(_fire(port, reqs, args.clients))
-        finally:
-            stop(server)
+    rounds = []  # per round: {"Canyu": result, "floor (bare INSERT)": result}, alternating in one window
+    for _ in range(args.rounds):
+        results = {}
+        for name, spec, cwd, reqs in (("Canyu", "wsgi:app", ROOT, canyu_requests()),
+                                      ("floor (bare INSERT)", "intake_floor:app", ROOT / "bench", floor_requests)):
+            server, port = serve(spec, env, args.workers, cwd)
+            try:
+                if name == "Canyu":
+                    wait_for(port)
+                else:
+                    time.sleep(2)
+                results[name] = asyncio.run(_fire(port, reqs, args.clients))
+            finally:
+                stop(server)
+        rounds.append(results)
 
     import sqlalchemy as sa
     engine = sa.create_engine(args.database_url)
@@ -198,20 +208,30 @@ def main() -> int:
                                   {"c": cid}).scalars())
         kept = conn.execute(sa.text("SELECT comment_count FROM consultation WHERE id = :c"), {"c": cid}).scalar()
     engine.dispose()
-    told = {loc.rstrip("/").rsplit("/", 1)[-1] for loc in results["Canyu"]["accepted"]}
+    told = {loc.rstrip("/").rsplit("/", 1)[-1] for r in rounds for loc in r["Canyu"]["accepted"]}
     lost = len(told - stored)
 
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("| server | requests/s | p50 | p99 | errors |\n| --- | --- | --- | --- | --- |")
-    for name, r in results.items():
-        print(f"| {name} | {r['req_per_s']:.1f} | {r['p50_ms']:,.0f} ms | {r['p99_ms']:,.0f} ms | {len(r['errors'])} |")
-    c, f = results["Canyu"], results["floor (bare INSERT)"]
-    print(f"Canyu / floor: {c['req_per_s'] / f['req_per_s']:.2f}× the requests/s; p99 {c['p99_ms']:,.0f} ms")
+    print("| round | server | requests/s | p50 | p99 | errors |\n| --- | --- | --- | --- | --- | --- |")
+    for n, results in enumerate(rounds, 1):
+        for name, r in results.items():
+            print(f"| {n} | {name} | {r['req_per_s']:.1f} | {r['p50_ms']:,.0f} ms | {r['p99_ms']:,.0f} ms | "
+                  f"{len(r['errors'])} |")
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[name][key] for r in rounds)
+
+    c, f = med("Canyu", "req_per_s"), med("floor (bare INSERT)", "req_per_s")
+    ratios = [f"{r['Canyu']['req_per_s'] / r['floor (bare INSERT)']['req_per_s']:.2f}×" for r in rounds]
+    print(f"Medians of {len(rounds)} round(s): Canyu {c:.1f} requests/s, p99 {med('Canyu', 'p99_ms'):,.0f} ms; floor "
+          f"{f:.1f} requests/s, p99 {med('floor (bare INSERT)', 'p99_ms'):,.0f} ms; Canyu / floor: {c / f:.2f}× the "
+          f"requests/s (rounds: {', '.join(ratios)})")
     print(f"accepted {len(told)}, stored {len(stored)}, lost {lost}; kept count {kept} = rows {len(stored)}: "
           f"{kept == len(stored)}")
-    for e in c["errors"][:3]:
+    errors = [e for r in rounds for e in r["Canyu"]["errors"]]
+    for e in errors[:3]:
         print(f"  e.g. {e}")
-    return 0 if lost == 0 and not c["errors"] and kept == len(stored) else 1
+    return 0 if lost == 0 and not errors and kept == len(stored) else 1
 
 
 if __name__ == "__main__":
