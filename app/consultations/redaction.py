@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
 from app.accounts.models import User
 from app.consultations.models import Comment, Consultation, ConsultationError
 from app.core.audit import audit
-from app.core.timeutil import utcnow
 from app.extensions import db
 
 MARK = "×××"
@@ -44,16 +42,10 @@ def redact(actor: User, c: Consultation, comment: Comment, phrase: str) -> int:
 ACCOUNT_LIMIT_WINDOW = timedelta(hours=1)
 
 
-def check_account_limit(actor: User, now=None, *, recent: int | None = None) -> None:
+def check_account_limit(recent: int) -> None:
     """At most COMMENT_ACCOUNT_LIMIT comments per account per hour, from whatever addresses (the per-address
-    limit of the view alone lets one account post from many addresses). ``recent``: the account's comments since
-    ``now - ACCOUNT_LIMIT_WINDOW`` when the caller has counted them already (a submission counts them together with
-    what else it needs to know, in one query)."""
+    limit of the view alone lets one account post from many addresses). ``recent``: the account's comments in the
+    last ``ACCOUNT_LIMIT_WINDOW`` (a submission counts them with what else it must know, in one query)."""
     limit = int(current_app.config["COMMENT_ACCOUNT_LIMIT"])
-    if recent is None:
-        since = (now or utcnow()) - ACCOUNT_LIMIT_WINDOW
-        t = Comment.__table__
-        recent = db.session.scalar(sa.select(sa.func.count(t.c.id)).where(t.c.user_id == actor.id,
-                                                                           t.c.created_at > since))
     if recent >= limit:
         raise ConsultationError(_("您一小时内已提交 %(n)d 条意见，达到上限。请稍后再提交。", n=limit), field="text")

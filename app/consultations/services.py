@@ -293,7 +293,7 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         "article_id": article_id or None, "consultation_id": c.id, "number": number}).one()
     if facts.existing_id is not None:
         return db.session.get(Comment, facts.existing_id), False
-    redaction.check_account_limit(actor, now, recent=facts.recent)
+    redaction.check_account_limit(facts.recent)
     state = c.state_at(now)
     if state is ConsultationState.WITHDRAWN:
         raise ConsultationError(_("该征询已撤回，不再接受意见。"))
