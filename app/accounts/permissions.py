@@ -58,15 +58,17 @@ def owned_or_404(model: type[T], id: int, **owner: Any) -> T:
     return row
 
 
-def visible_or_404(model: type[T], id: int, is_public: Callable[[T], bool], *options) -> T:
-    """The row ``id`` of ``model`` when it is public (``is_public(row)``) or the current user manages its
-    department; else 404 (a draft's existence is not given away). ``options``: loader options for the row."""
-    row = db.session.get(model, id, options=options)
-    if row is None:
-        abort(404)
-    if not is_public(row) and not can_manage_department(current_user, row.department_id):
+def shown_or_404(row: T | None, is_public: Callable[[T], bool]) -> T:
+    """``row`` when it exists and is public (``is_public(row)``) or the current user manages its department; else 404
+    (a draft's existence is not given away). For a row read in a view's own way (a detached copy, a narrow load)."""
+    if row is None or not (is_public(row) or can_manage_department(current_user, row.department_id)):
         abort(404)
     return row
+
+
+def visible_or_404(model: type[T], id: int, is_public: Callable[[T], bool]) -> T:
+    """The row ``id`` of ``model`` when it is public or the current user manages its department (``shown_or_404``)."""
+    return shown_or_404(db.session.get(model, id), is_public)
 
 
 def managed_department_ids(user) -> list[int] | None:

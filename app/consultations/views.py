@@ -15,13 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from app.accounts.models import Department, Tag
-from app.accounts.permissions import (
-    can_manage_department,
-    login_required,
-    owned_or_404,
-    verified_required,
-    visible_or_404,
-)
+from app.accounts.permissions import login_required, owned_or_404, shown_or_404, verified_required, visible_or_404
 from app.consultations import bp, rules, services
 from app.core.storage import Upload, storage
 from app.consultations.forms import CommentForm
@@ -52,8 +46,12 @@ from app.core.tracking import lookup_page
 PAGE_SIZE = 20
 
 
-def _public_or_404(id: int, *options) -> Consultation:
-    return visible_or_404(Consultation, id, lambda c: c.is_published, *options)
+def _public_or_404(id: int) -> Consultation:
+    return visible_or_404(Consultation, id, _is_public)
+
+
+def _is_public(c: Consultation) -> bool:
+    return c.is_published
 
 
 # A submission reads only what deciding on it and the receipt need: not the draft's text, the department or the tags
@@ -67,10 +65,7 @@ LOAD_FOR_SUBMISSION = (
 
 
 def _public_for_submission_or_404(id: int) -> Consultation:
-    c = db.session.scalar(LOAD_FOR_SUBMISSION, {"id": id})
-    if c is None or not (c.is_published or can_manage_department(current_user, c.department_id)):
-        abort(404)  # as _public_or_404: a draft's existence is not given away
-    return c
+    return shown_or_404(db.session.scalar(LOAD_FOR_SUBMISSION, {"id": id}), _is_public)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from flask_login import current_user
 from icalendar import Calendar, Event
 
 from app.accounts.models import DISTRICTS, Department, Tag
-from app.accounts.permissions import (can_manage_department, login_required, owned_or_404, verified_required,
-                                      visible_or_404)
+from app.accounts.permissions import (can_manage_department, login_required, owned_or_404, shown_or_404,
+                                      verified_required, visible_or_404)
 from app.core import confirm
 from app.core.errors import INVALID, commit, commit_or_explain, submit
 from app.core.hotcommit import commit_then_flush
@@ -45,7 +45,11 @@ PAGE_SIZE = 20
 
 
 def _public_activity(activity_id: int) -> Activity:
-    return visible_or_404(Activity, activity_id, lambda activity: activity.is_public)
+    return visible_or_404(Activity, activity_id, _is_public)
+
+
+def _is_public(activity: Activity) -> bool:
+    return activity.is_public
 
 
 # ------------------------------------------------------------------------------------------- the catalogue
@@ -172,9 +176,9 @@ def image(name: str) -> ResponseReturnValue:
 def sign_up(session_id: int) -> ResponseReturnValue:
     # The busiest page of the Open Month: the session and its activity are read once, as plain copies (signup.load).
     session = signup.load(session_id)
-    if session is None or not (session.activity.is_public
-                               or can_manage_department(current_user, session.activity.department_id)):
+    if session is None:
         abort(404)
+    shown_or_404(session.activity, _is_public)
     activity_id = session.activity_id
     # CSRFProtect has checked this POST's token before the view (and a form then skips its own check): no csrf
     # field, so none is built and signed for a page that is never shown.

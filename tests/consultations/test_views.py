@@ -64,6 +64,17 @@ def test_resident_comments_on_article_and_gets_tracking_number(client, auth, mak
     assert comment.article_id == c.articles[1].id
 
 
+def test_a_comment_posted_to_a_draft_is_a_404_and_writes_nothing(client, auth, make_consultation, resident, db):
+    """A draft's existence is not given away, by the submission either (it reads the consultation its own way)."""
+    draft = make_consultation(publish=False, title="内部草稿")
+    with time_machine.travel(DURING, tick=False):
+        auth.login(resident)
+        response = post_comment(client, draft)
+        unknown = client.post(f"/consultations/{draft.id + 1000}/comments", data={"text": "建议增加说明。"})
+    assert response.status_code == 404 and unknown.status_code == 404
+    assert count(db, Comment) == 0 and count(db, OutboxEmail) == 0
+
+
 def test_double_submit_gives_one_comment(client, auth, make_consultation, resident, db):
     c = make_consultation()
     key = uuid.uuid4().hex

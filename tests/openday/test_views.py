@@ -71,6 +71,16 @@ def test_sign_up_ticket_qr_ics_and_cancel(client, auth, clock, make_activity, re
     assert client.get(f"/openday/tickets/{reg.id}/qr.svg").status_code == 404
 
 
+def test_signing_up_for_a_draft_activitys_session_is_a_404_and_writes_nothing(client, auth, clock, make_activity,
+                                                                             resident, db):
+    """The sign-up reads the session and activity as copies (signup.load): a draft's sessions stay hidden there too."""
+    sid = make_activity(published=False).sessions[0].id
+    auth.login(resident)
+    assert client.post(f"/openday/sessions/{sid}/sign-up").status_code == 404
+    assert client.post(f"/openday/sessions/{sid + 1000}/sign-up").status_code == 404
+    assert count(db, Registration) == 0
+
+
 def test_sign_up_needs_the_pages_csrf_token(app, client, auth, clock, make_activity, resident, db):
     """The sign-up form has no csrf field of its own (CSRFProtect checks every POST first): a POST without the
     token, or with a forged one, is refused and writes nothing; the token the page gives is accepted."""
