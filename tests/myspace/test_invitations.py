@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from app import signals
@@ -17,6 +18,21 @@ from app.oversight.models import Invitation
 def mails(db, template):
     return db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.template == template)
                               .order_by(OutboxEmail.id)).all()
+
+
+@pytest.fixture
+def invite_elderly(db, make_user, make_tag, make_consultation, staff):
+    """Residents tagged 老年人 (one per address given) and a consultation published for the grassroots, which
+    invites them: (the consultation, the residents)."""
+    def invite(*emails: str):
+        elderly = make_tag("老年人", kind=TagKind.GROUP)
+        people = [make_user(email=email, tags=[elderly]) for email in emails]
+        c = make_consultation(tags=[elderly], target_groups=["grassroots"])
+        signals.consultation_published.send(c, actor=staff)
+        db.session.commit()
+        return c, people
+
+    return invite
 
 
 def test_publishing_invites_matching_accounts_per_group(db, make_user, make_tag, make_consultation, staff):
@@ -66,14 +82,8 @@ def test_named_group_matches_a_tag_name(db, make_user, make_tag, make_consultati
     assert [(r.user_id, r.target_group) for r in rows] == [(driver.id, "named:网约车司机")]
 
 
-def test_open_link_and_comment_are_counted_on_the_reach_page(client, auth, db, make_user, make_tag,
-                                                             make_consultation, make_comment, staff):
-    elderly = make_tag("老年人", kind=TagKind.GROUP)
-    a = make_user(email="a@example.com", tags=[elderly])
-    make_user(email="b@example.com", tags=[elderly])
-    c = make_consultation(tags=[elderly], target_groups=["grassroots"])
-    signals.consultation_published.send(c, actor=staff)
-    db.session.commit()
+def test_open_link_and_comment_are_counted_on_the_reach_page(client, auth, db, make_comment, staff, invite_elderly):
+    c, (a, _b) = invite_elderly("a@example.com", "b@example.com")
     send_invitations()
     mail = next(m for m in mails(db, "oversight/emails/invitation") if m.recipient == "a@example.com")
     link = re.search(r"http://localhost(/invitations/\S+)", mail.body_text).group(1)
@@ -114,13 +124,8 @@ def test_publishing_tells_subscribers(db, make_user, make_tag, make_consultation
     assert db.session.scalar(sa.select(Notice.link).where(Notice.user_id == fan.id)) == f"/consultations/{c.id}"
 
 
-def test_an_account_deleted_before_the_mail_goes_out_gets_nothing(db, make_user, make_tag, make_consultation,
-                                                                   staff):
-    elderly = make_tag("老年人", kind=TagKind.GROUP)
-    gone = make_user(email="gone@example.com", tags=[elderly])
-    c = make_consultation(tags=[elderly], target_groups=["grassroots"])
-    signals.consultation_published.send(c, actor=staff)
-    db.session.commit()
+def test_an_account_deleted_before_the_mail_goes_out_gets_nothing(db, invite_elderly):
+    _c, (gone,) = invite_elderly("gone@example.com")
     gone.email, gone.deleted_at = None, gone.created_at
     db.session.commit()
     assert send_invitations() == 1
@@ -128,14 +133,9 @@ def test_an_account_deleted_before_the_mail_goes_out_gets_nothing(db, make_user,
     assert db.session.scalar(sa.select(Invitation.mailed_at)) is not None  # handled, not retried forever
 
 
-def test_commenting_without_the_link_counts_as_opened_and_the_first_comment_is_kept(db, make_user, make_tag,
-                                                                                    make_consultation, make_comment,
-                                                                                    staff):
-    elderly = make_tag("老年人", kind=TagKind.GROUP)
-    a = make_user(email="a@example.com", tags=[elderly])
-    c = make_consultation(tags=[elderly], target_groups=["grassroots"])
-    signals.consultation_published.send(c, actor=staff)
-    db.session.commit()
+def test_commenting_without_the_link_counts_as_opened_and_the_first_comment_is_kept(db, make_comment,
+                                                                                    invite_elderly):
+    c, (a,) = invite_elderly("a@example.com")
     signals.comment_submitted.send(make_comment(c, a))
     db.session.commit()
     invitation = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == a.id))
