@@ -9,7 +9,18 @@ from flask import Flask
 
 from app import errors, i18n, security
 from app.core import inputs, observability
-from app.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login_manager, mail, migrate
+from app.extensions import (
+    babel,
+    csrf,
+    db,
+    enforce_sqlite_foreign_keys,
+    limiter,
+    login_manager,
+    mail,
+    migrate,
+    postgres_engine_options,
+    watch_postgres_connections,
+)
 from config import Config, ProductionConfig, config_from_env
 
 # The blueprints, listed explicitly (never discovered by walking the tree).
@@ -72,7 +83,9 @@ def create_app(test_config: dict | None = None, config_class: type[Config] | Non
     os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in i18n.translation_directories())
 
+    postgres_engine_options(app)
     db.init_app(app)
+    watch_postgres_connections(app)
     enforce_sqlite_foreign_keys(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     login_manager.init_app(app)

@@ -193,11 +193,9 @@ def sign_up(session_id: int) -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("openday.show", activity_id=activity_id, _anchor=f"session-{session_id}"))
     commit_then_flush()
-    if done.state is RS.CONFIRMED:
-        flash(_("报名成功！电子票已发送到您的邮箱。"), "success")
-    else:
-        flash(_("名额已满，您已加入候补名单，序号 %(n)d。", n=done.waitlist_position), "info")
-    return redirect(url_for("openday.ticket", registration_id=done.id))
+    # The ticket page says how it went (``signed_up``), from the registration itself: a flash would be kept in the
+    # session cookie, signed again here and once more when the ticket page takes it out.
+    return redirect(url_for("openday.ticket", registration_id=done.id, signed_up=1))
 
 
 def _my_registration(registration_id: int) -> Registration:
@@ -220,7 +218,18 @@ def ticket(registration_id: int) -> ResponseReturnValue:
     rating = db.session.scalar(sa.select(Rating).where(Rating.registration_id == reg.id))
     return render_template("openday/ticket.html", reg=reg, activity=reg.activity, session=reg.session, now=utcnow(),
                            rank=services.waitlist_rank(reg), rating=rating, rating_form=RatingForm(),
-                           leave=_leave_words(reg))
+                           leave=_leave_words(reg), signed_up=_signed_up_words(reg))
+
+
+def _signed_up_words(reg: Registration) -> tuple[str, str] | None:
+    """Right after signing up (the sign-up's redirect says ``signed_up``): what happened, as (category, text)."""
+    if not request.args.get("signed_up"):
+        return None
+    if reg.state is RS.CONFIRMED:
+        return "success", _("报名成功！电子票已发送到您的邮箱。")
+    if reg.state is RS.WAITLISTED:
+        return "info", _("名额已满，您已加入候补名单，序号 %(n)d。", n=reg.waitlist_position)
+    return None
 
 
 def _leave_words(reg: Registration) -> tuple[str, str, str]:

@@ -71,6 +71,28 @@ def test_sign_up_ticket_qr_ics_and_cancel(client, auth, clock, make_activity, re
     assert client.get(f"/openday/tickets/{reg.id}/qr.svg").status_code == 404
 
 
+def test_the_ticket_page_says_how_the_sign_up_went_without_rewriting_the_session_cookie(client, auth, clock,
+                                                                                      make_activity, make_user, db):
+    activity = make_activity(capacity=1)
+    session = activity.sessions[0]
+    first, second = make_user(), make_user()
+    auth.login(first)
+    resp = client.post(f"/openday/sessions/{session.id}/sign-up")
+    assert resp.status_code == 302 and "set-cookie" not in {k.lower() for k in resp.headers.keys()}
+    assert "报名成功" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    auth.logout()
+    auth.login(second)
+    page = client.post(f"/openday/sessions/{session.id}/sign-up", follow_redirects=True).get_data(as_text=True)
+    assert "名额已满，您已加入候补名单，序号 1。" in page and "报名成功" not in page
+    reg = db.session.scalar(sa.select(Registration).where(Registration.user_id == second.id))
+    # Opened again later, the page shows the state without the sign-up's message; a cancelled one never shows it.
+    assert "名额已满" not in client.get(f"/openday/tickets/{reg.id}").get_data(as_text=True)
+    services.cancel_registration(second, reg)
+    db.session.commit()
+    page = client.get(f"/openday/tickets/{reg.id}?signed_up=1").get_data(as_text=True)
+    assert "名额已满" not in page and "报名成功" not in page and "flashes" not in page
+
+
 def test_signing_up_for_a_draft_activitys_session_is_a_404_and_writes_nothing(client, auth, clock, make_activity,
                                                                              resident, db):
     """The sign-up reads the session and activity as copies (signup.load): a draft's sessions stay hidden there too."""
