@@ -11,8 +11,10 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, Response, current_app, g, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 APP_DIR = Path(__file__).resolve().parent
 LANG_COOKIE = "lang"
@@ -74,6 +76,33 @@ def current_view() -> str:
     return cookie if cookie in VIEWS else "standard"
 
 
+def template_gettext() -> dict:
+    """``gettext`` and ``ngettext`` bound to the current language's catalogue, for one render.
+
+    Flask-Babel installs them in the Jinja environment as functions that look up the language and its catalogue
+    again on every ``_()`` a template calls (a page calls dozens). Given in the render's context, these are found
+    first. They behave as Jinja's "newstyle" ones: the text is escaped where autoescaping is on, and always
+    formatted with the variables given (``num`` too, for ngettext)."""
+    translations = get_translations()
+
+    @pass_context
+    def gettext(context, string: str, **variables) -> str:
+        text = translations.ugettext(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    @pass_context
+    def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        text = translations.ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def remember_preferences(response) -> Response:
@@ -89,4 +118,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def language_context() -> dict:
-        return {"current_language": current_language(), "current_view": current_view()}
+        return {"current_language": current_language(), "current_view": current_view(), **template_gettext()}

@@ -10,14 +10,16 @@ from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 
 from app.core import rows
+from app.i18n import template_gettext
 from app.notifications.models import OutboxEmail
 
 
 def _render(name: str, context: dict) -> str:
     """A mail template rendered with the app's Jinja environment (its globals: ``_``, ``url_for``, ``config``), without
     the page context processors and render signals that ``render_template`` adds for pages (a mail shows neither the
-    page's language switch nor its request id)."""
-    return current_app.jinja_env.get_template(name).render(context)
+    page's language switch nor its request id). ``_()`` in the template uses the catalogue found once per render
+    (``i18n.template_gettext``)."""
+    return current_app.jinja_env.get_template(name).render({**template_gettext(), **context})
 
 
 # Mail templates without an HTML part: looking for a missing template searches the loader and raises each time (Jinja
