@@ -27,7 +27,7 @@ def copy(model: type[M], values: dict[str, Any]) -> M:
     return obj
 
 
-def _defaults(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+def with_defaults(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with the Python-side column defaults filled in (as the INSERT would apply them), so the copy
     shows what the row holds."""
     out = dict(values)
@@ -47,7 +47,7 @@ def _insert(model: type, values: dict[str, Any]) -> dict[str, Any]:
     statement = _INSERTS.get(model)
     if statement is None:
         statement = _INSERTS[model] = sa.insert(table).returning(table.c.id)
-    row = _defaults(table, values)
+    row = with_defaults(table, values)
     row["id"] = db.session.execute(statement, row).scalar_one()
     return row
 
