@@ -109,21 +109,39 @@ def _seat_and_registration(columns: tuple[str, ...]) -> sa.Insert:
     return stmt
 
 
+# PostgreSQL, two round trips fewer for a sign-up (the order of the locks and reads stays the same):
+# - the session read together with the person's lock (``load(..., person_id=)``). The lock is taken as that statement
+#   runs, so a later statement sees whatever the lock's previous holder committed;
+# - the session's lock and counters read together with the person's registrations (the next statement: it sees them).
+LOAD_LOCKING_PERSON = LOAD.add_columns(
+    sa.select(U.c.id).where(U.c.id == _param("user_id")).with_for_update(key_share=True).scalar_subquery()
+    .label("locked_person"))
+_MINE = MINE.subquery("mine")
+LOCK_COUNTERS_READ_MINE = (
+    sa.select(*(S.c[k] for k in COUNTERS), _MINE.c.id, _MINE.c.session_id, _MINE.c.state)
+    .select_from(S).outerjoin(_MINE, sa.true()).where(S.c.id == _param("session_id")).with_for_update(of=S))
+
+
 def lock_user(user_id: int) -> None:
     """Serialise one person's sign-ups and votes (overlap check, vote limit)."""
     db.session.execute(LOCK_USER[_is_postgres()], {"user_id": user_id})
 
 
-def load(session_id: int) -> ActivitySession | None:
+def load(session_id: int, person_id: int | None = None) -> ActivitySession | None:
     """The session with its activity, as detached copies read in one query (None: no such session). What this
-    request changed through the ORM is flushed first, so the copies are current."""
+    request changed through the ORM is flushed first, so the copies are current. With ``person_id`` (PostgreSQL), the
+    same query takes that person's lock (``lock_user``), and ``sign_up`` does not take it again."""
     db.session.flush()
-    row = db.session.execute(LOAD, {"session_id": session_id}).first()
+    locking = person_id is not None and _is_postgres()
+    row = db.session.execute(LOAD_LOCKING_PERSON if locking else LOAD,
+                             {"session_id": session_id, "user_id": person_id}).first()
     if row is None:
         return None
     values = row._mapping
     activity = rows.copy(Activity, {k: values[f"a_{k}"] for k in ACTIVITY_COLUMNS})
-    return rows.copy(ActivitySession, {"activity": activity, **{k: values[k] for k in SESSION_COLUMNS}})
+    session = rows.copy(ActivitySession, {"activity": activity, **{k: values[k] for k in SESSION_COLUMNS}})
+    session.person_locked = person_id if locking else None
+    return session
 
 
 def lock_counters(session: ActivitySession) -> None:
@@ -132,6 +150,22 @@ def lock_counters(session: ActivitySession) -> None:
     if row is None:
         raise OpenDayError(_("找不到该场次。"))
     session.__dict__.update(zip(COUNTERS, row))
+
+
+def _lock_counters_read_mine(actor: User, session: ActivitySession) -> list:
+    """Under the person's lock: lock the session (its counters copied onto ``session``) and read the person's
+    registrations for this session or at the same time (``MINE``)."""
+    params = {"user_id": actor.id, "session_id": session.id, "starts_at": session.starts_at,
+              "ends_at": session.ends_at}
+    if not _is_postgres():
+        mine = db.session.execute(MINE, params).all()
+        lock_counters(session)
+        return mine
+    found = db.session.execute(LOCK_COUNTERS_READ_MINE, params).all()
+    if not found:
+        raise OpenDayError(_("找不到该场次。"))
+    session.__dict__.update(zip(COUNTERS, found[0]))
+    return [r for r in found if r.id is not None]
 
 
 def check_eligibility(activity: Activity, user: User) -> None:
@@ -165,11 +199,9 @@ def check_open(session: ActivitySession, actor: User, companions: int, now: date
         raise OpenDayError(_("每人最多可携带 %(n)d 名同行人员。", n=activity.max_companions), field="companions")
 
 
-def _own_registration(actor: User, session: ActivitySession) -> int | None:
-    """Under the person's lock: the id of their cancelled registration for this session (signed up again), or None.
-    Refuses an active one, and an active one at an overlapping time (one query for both)."""
-    mine = db.session.execute(MINE, {"user_id": actor.id, "session_id": session.id, "starts_at": session.starts_at,
-                                     "ends_at": session.ends_at}).all()
+def _own_registration(session: ActivitySession, mine: list) -> int | None:
+    """From the person's registrations (``MINE``): the id of their cancelled registration for this session (signed up
+    again), or None. Refuses an active one, and an active one at an overlapping time."""
     existing = next((r for r in mine if r.session_id == session.id), None)
     if existing is not None and existing.state is not RS.CANCELLED:
         raise OpenDayError(_("您已报名该场次，不能重复报名。"))
@@ -193,9 +225,9 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
     # Two statements, not one: under READ COMMITTED a statement reads the snapshot taken when it began, before it
     # waited for the lock, so only a later statement sees what the lock's previous holder committed (a merged
     # statement let one person into two sessions at once: tests/openday/test_concurrency.py).
-    lock_user(actor.id)
-    cancelled_id = _own_registration(actor, session)
-    lock_counters(session)
+    if getattr(session, "person_locked", None) != actor.id:
+        lock_user(actor.id)
+    cancelled_id = _own_registration(session, _lock_counters_read_mine(actor, session))
 
     if cancelled_id is not None:
         reg = db.session.get(Registration, cancelled_id, populate_existing=True)

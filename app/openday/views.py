@@ -175,7 +175,7 @@ def image(name: str) -> ResponseReturnValue:
 @verified_required
 def sign_up(session_id: int) -> ResponseReturnValue:
     # The busiest page of the Open Month: the session and its activity are read once, as plain copies (signup.load).
-    session = signup.load(session_id)
+    session = signup.load(session_id, person_id=current_user.id)  # and, on PostgreSQL, the person's lock
     if session is None:
         abort(404)
     shown_or_404(session.activity, _is_public)
