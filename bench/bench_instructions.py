@@ -41,6 +41,8 @@ def prepare(which: str, n: int) -> dict:
         session_id, creds = prepare_signups(DEFAULT_DB, SECRET, n, 100)
         return {"db": DEFAULT_DB, "session_id": session_id, "creds": creds}
     from bench_comment_intake import DEFAULT_DB, prepare as prepare_comments
+    from benchdb import ensure_database
+    ensure_database(DEFAULT_DB)  # its own PostgreSQL database, created when missing (the sign-up's prepare does so)
     consultation_id, article_id, creds = prepare_comments(DEFAULT_DB, SECRET, n)
     return {"db": DEFAULT_DB, "consultation_id": consultation_id, "article_id": article_id, "creds": creds}
 

@@ -34,7 +34,7 @@ from app.consultations.models import (
 from app.core import rows
 from app.core import uploads as uploads_rule
 from app.core.audit import audit
-from app.core.storage import Upload, clean_name, safe_filename, storage, store_upload
+from app.core.storage import Upload, safe_filename, storage, store_upload
 from app.core.timeutil import utcnow
 from app.core.tracking import new_tracking_number, tracking_year
 from app.extensions import db

@@ -1,6 +1,6 @@
 """Public pages of consultations under /consultations/: the list, one consultation, commenting, tracking.
 
-Thin: load, authorise, validate, call a service, commit once, flash, redirect.
+Thin: load, authorise, validate, call a service, commit once, redirect.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -34,7 +34,7 @@ from app.consultations.models import (
     ModerationState,
     Stance,
 )
-from app.core.errors import commit, show_error
+from app.core.errors import show_error
 from app.core.hotcommit import commit_then_flush
 from app.core.paging import parse_time_cursor, time_cursor
 from app.core.timeutil import utcnow
@@ -216,8 +216,9 @@ def comment(id: int) -> ResponseReturnValue:
                 raise
             number = comment.tracking_number
         if comment is not None:
-            flash(_("意见已提交，编号%(number)s。审查后公开，结果会发到您的邮箱。", number=number), "success")
-            return redirect(url_for("consultations.track", number=number))
+            # The tracking page says so to its writer (``submitted``): a flash would be kept in the session cookie,
+            # signed again here and once more when the page takes it out.
+            return redirect(url_for("consultations.track", number=number, submitted=1))
     c = db.session.get(Consultation, id, populate_existing=True)  # all of it, for the page (one query)
     return _render_show(c, form=form, status=422)
 
@@ -241,7 +242,8 @@ def track(number: str) -> ResponseReturnValue:
     c = db.session.get(Consultation, comment.consultation_id)
     is_owner = current_user.is_authenticated and current_user.id == comment.user_id
     return render_template("consultations/track.html", comment=comment, c=c, is_owner=is_owner,
-                           answer=comment.answer if c.is_feedback_published else None)
+                           answer=comment.answer if c.is_feedback_published else None,
+                           submitted=is_owner and bool(request.args.get("submitted")))
 
 
 @bp.route("/consultations/track/<number>/attachments/<int:att_id>")

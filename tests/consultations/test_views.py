@@ -57,8 +57,14 @@ def test_resident_comments_on_article_and_gets_tracking_number(client, auth, mak
                                 text="<script>alert(1)</script>请联系13812345678")
         assert response.status_code == 302
         comment = db.session.scalar(sa.select(Comment))
-        assert response.headers["Location"].endswith(f"/consultations/track/{comment.tracking_number}")
+        assert response.headers["Location"].endswith(f"/consultations/track/{comment.tracking_number}?submitted=1")
+        assert "set-cookie" not in {k.lower() for k in response.headers.keys()}  # the session cookie is not re-signed
         page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert f"意见已提交，编号{comment.tracking_number}。" in page
+        auth.logout()
+        # Anyone with the number sees the comment's progress, but not a "submitted" meant for its writer.
+        other = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert comment.tracking_number in other and "意见已提交" not in other
     assert comment.tracking_number in page and "审查中" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert comment.article_id == c.articles[1].id
