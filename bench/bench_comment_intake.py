@@ -30,7 +30,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -208,7 +208,7 @@ def main() -> int:
                                   {"c": cid}).scalars())
         kept = conn.execute(sa.text("SELECT comment_count FROM consultation WHERE id = :c"), {"c": cid}).scalar()
     engine.dispose()
-    told = {loc.rstrip("/").rsplit("/", 1)[-1] for r in rounds for loc in r["Canyu"]["accepted"]}
+    told = {urlsplit(loc).path.rstrip("/").rsplit("/", 1)[-1] for r in rounds for loc in r["Canyu"]["accepted"]}
     lost = len(told - stored)
 
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

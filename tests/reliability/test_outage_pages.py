@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -97,9 +98,22 @@ def test_a_comment_committed_just_before_the_database_goes_away_gets_its_trackin
     sa.event.remove(sa.engine.Engine, "after_cursor_execute", flush_wait)
     assert cluster.stopped
     assert response.status_code == 302, response.text[:300]
-    number = response.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    number = urlsplit(response.headers["Location"]).path.rstrip("/").rsplit("/", 1)[1]
     cluster.start()
     cluster.stopped = False
     with app.app_context():
         assert _db.session.scalar(sa.select(Comment.text_original).where(Comment.tracking_number == number)) == form["text"]
         _db.session.remove()
+
+
+def test_the_first_page_after_a_restart_is_served(cluster, site):
+    """The pool's connections all died with the restart: each is found dead when handed out (its socket is readable:
+    the server said goodbye) and replaced, so nobody sees an error page for it."""
+    app, consultation_id, email = site
+    client = app.test_client()
+    with time_machine.travel(DURING):
+        assert client.post("/accounts/login", data={"email": email, "password": PASSWORD}).status_code == 302
+        assert client.get(f"/consultations/{consultation_id}").status_code == 200
+        cluster.restart()
+        assert client.get(f"/consultations/{consultation_id}").status_code == 200
+        assert client.get("/me").status_code == 200
