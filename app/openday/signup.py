@@ -1,13 +1,17 @@
 """Signing up for a session: the Open Month's busiest path (a popular session opens and thousands sign up at once).
 
 Every sign-up for one session waits for the one before it (the session's row lock), so this path does little and
-asks the database few times. For a new sign-up on PostgreSQL, after the signed-in user's row:
+asks the database few times. For a new sign-up, after the signed-in user's row, in this order:
 
 1. the session and its activity, in one query (what the rules check and the e-mail shows);
-2. the person's row lock (``lock_user``), then their registrations for this session or at the same time (one query);
+2. the person's row lock (``lock_user``), then their registrations for this session or at the same time;
 3. the session's row lock with its counters, ``SELECT ... FOR UPDATE``;
-4. the new counters (``UPDATE``) and the registration (``INSERT ... RETURNING id``), one statement on PostgreSQL;
+4. the new counters (``UPDATE``) and the registration (``INSERT ... RETURNING id``);
 5. the e-mail (outbox) and the notice, then the commit (``core.hotcommit``; the view commits).
+
+On PostgreSQL steps 1 to 4 take three round trips, not six: the sign-up page's query 1 takes the person's lock too
+(``load(..., person_id=)``), the registrations of 2 are read by the statement that locks the session (3), and 4 is one
+statement.
 
 The rules are the models' own: ``ActivitySession.take_seat`` / ``join_waitlist`` / ``reopen`` and
 ``Registration``'s transitions, applied to detached copies (transient objects, never added to the database session)
