@@ -150,13 +150,36 @@ def _app(tmp_path_factory):
             _db.drop_all()
 
 
+_REFUSING_DELETE: list[str] = []
+
+
+def _tables_refusing_delete(conn) -> list[str]:
+    """The tables with a trigger of their own (not a foreign key's), found once: the append-only ones."""
+    if not _REFUSING_DELETE:
+        _REFUSING_DELETE.extend(conn.exec_driver_sql(
+            "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace").scalars())
+        _REFUSING_DELETE.append("")  # found (and maybe none): not asked again
+    return [name for name in _REFUSING_DELETE if name]
+
+
 def _empty_tables() -> None:
     _db.session.rollback()
     _db.session.remove()
     with _db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # What TRUNCATE ... RESTART IDENTITY did, in a tenth of its time (it made new files for every table and
+            # index after every test: about 0.3 s each, half of a PostgreSQL test run): DELETE, referencing tables
+            # first, and every sequence back to 1, as one simple query (one round trip). A table whose own trigger
+            # refuses DELETE (the lottery's append-only event log) is truncated, when it holds rows.
+            guarded = _tables_refusing_delete(conn)
+            statements = [f'DO $$ BEGIN IF EXISTS (SELECT 1 FROM "{name}") THEN TRUNCATE "{name}" CASCADE; END IF; '
+                          f'END $$' for name in guarded]
+            statements += [f'DELETE FROM "{t.name}"' for t in reversed(_db.metadata.sorted_tables)
+                           if t.name not in guarded]
+            statements.append("SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                              "c.relnamespace WHERE c.relkind = 'S' AND n.nspname = current_schema()")
+            conn.exec_driver_sql("; ".join(statements), execution_options={"no_parameters": True})
         else:
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
