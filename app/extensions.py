@@ -57,8 +57,8 @@ def _alive_or_disconnect(engine: sa.Engine):
     def check(dbapi_connection, _record, _proxy) -> None:
         """A pooled connection is handed out only if it still works. An idle connection has nothing to read; the
         server's goodbye (a restart, a terminated backend) or a closed socket makes it readable. Only then is it
-        asked, with a ping; DisconnectionError makes the pool drop it (and every connection older than it, all from
-        before a restart) and hand out a new one."""
+        asked, with a ping; DisconnectionError makes the pool drop it and hand out a new one (after a restart, each
+        pooled connection is found so in turn)."""
         if dbapi_connection.closed or dbapi_connection.broken:
             raise sa.exc.DisconnectionError("connection closed")
         try:
