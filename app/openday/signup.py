@@ -150,7 +150,11 @@ def load(session_id: int, person_id: int | None = None) -> ActivitySession | Non
 
 def lock_counters(session: ActivitySession) -> None:
     """Lock the session's row for the rest of the transaction and copy its latest counters onto ``session``."""
-    row = db.session.execute(LOCK_COUNTERS[_is_postgres()], {"session_id": session.id}).first()
+    _take_counters(session, db.session.execute(LOCK_COUNTERS[_is_postgres()], {"session_id": session.id}).first())
+
+
+def _take_counters(session: ActivitySession, row) -> None:
+    """Copy the locked row's counters onto ``session`` (no row: the session is gone)."""
     if row is None:
         raise OpenDayError(_("找不到该场次。"))
     session.__dict__.update(zip(COUNTERS, row))
@@ -166,10 +170,19 @@ def _lock_counters_read_mine(actor: User, session: ActivitySession) -> list:
         lock_counters(session)
         return mine
     found = db.session.execute(LOCK_COUNTERS_READ_MINE, params).all()
-    if not found:
-        raise OpenDayError(_("找不到该场次。"))
-    session.__dict__.update(zip(COUNTERS, found[0]))
+    _take_counters(session, found[0] if found else None)
     return [r for r in found if r.id is not None]
+
+
+def _insert_with_counters(session: ActivitySession, values: dict, new_counters: dict) -> int:
+    """Write the session's new counters and insert the registration (``values``); its id. One statement on
+    PostgreSQL (``_seat_and_registration``), two on SQLite."""
+    if not _is_postgres():
+        db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
+        return db.session.execute(INSERT_REGISTRATION, values).scalar_one()
+    values = rows.with_defaults(R, values)  # given, not left to the INSERT (a WITH's INSERT skips them)
+    return db.session.execute(_seat_and_registration(tuple(values)), {
+        "sid": session.id, **new_counters, **{f"r_{k}": v for k, v in values.items()}}).scalar_one()
 
 
 def check_eligibility(activity: Activity, user: User) -> None:
@@ -248,19 +261,11 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
         session.join_waitlist(reg)
     new_counters = {f"new_{k}": getattr(session, k) for k in COUNTERS}
     if cancelled_id is None:
-        values = {k: v for k, v in reg.__dict__.items() if k in R.c}
-        if _is_postgres():
-            values = rows.with_defaults(R, values)  # given, not left to the INSERT (a WITH's INSERT skips them)
-            reg.id = db.session.execute(_seat_and_registration(tuple(values)), {
-                "sid": session.id, **new_counters, **{f"r_{k}": v for k, v in values.items()}}).scalar_one()
-        else:
-            db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
-            reg.id = db.session.execute(INSERT_REGISTRATION, values).scalar_one()
+        reg.id = _insert_with_counters(session, {k: v for k, v in reg.__dict__.items() if k in R.c}, new_counters)
+        reg.activity = session.activity  # both detached copies (the notice names the activity)
     else:
         db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
         db.session.flush()
-    if cancelled_id is None:
-        reg.activity = session.activity  # both detached copies (the notice names the activity)
     if actor.email:
         queue_email(actor.email, f"openday/emails/{'confirmed' if reg.state is RS.CONFIRMED else 'waitlisted'}",
                     user=actor, registration=reg, session=session, activity=session.activity,
