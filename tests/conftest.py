@@ -150,17 +150,17 @@ def _app(tmp_path_factory):
             _db.drop_all()
 
 
-_REFUSING_DELETE: list[str] = []
+_refusing_delete: list[str] | None = None
 
 
 def _tables_refusing_delete(conn) -> list[str]:
     """The tables with a trigger of their own (not a foreign key's), found once: the append-only ones."""
-    if not _REFUSING_DELETE:
-        _REFUSING_DELETE.extend(conn.exec_driver_sql(
+    global _refusing_delete
+    if _refusing_delete is None:
+        _refusing_delete = list(conn.exec_driver_sql(
             "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace").scalars())
-        _REFUSING_DELETE.append("")  # found (and maybe none): not asked again
-    return [name for name in _REFUSING_DELETE if name]
+    return _refusing_delete
 
 
 def _empty_tables() -> None:
