@@ -34,10 +34,12 @@ demo: db
 	@echo "== Loading the demo data (a second run adds nothing)"
 	@BASE_URL=$(BASE_URL) $(BIN)/flask demo-data
 
-# Serve on http://$(HOST):$(PORT) with demo data on SQLite, and run the scheduler beside it.
+# Serve on http://$(HOST):$(PORT) with demo data on SQLite, and run the scheduler beside it. The trap clears itself
+# before it signals the group: `kill 0` reaches this shell too, and a trap run again for its own signal recursed until
+# the shell crashed ("Segmentation fault" on Ctrl+C).
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)  (the scheduler runs beside it; Ctrl+C stops both)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  BASE_URL=$(BASE_URL) $(BIN)/flask scheduler run & \
 	  BASE_URL=$(BASE_URL) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
