@@ -1,4 +1,6 @@
-"""Benchmark: the API's comment list with 100,000 published comments, first page and a deep keyset page.
+"""Benchmark: the API's comment list with 100,000 published comments, first page and a deep keyset page, and the
+lists of one consultation and of one department (the one department holds all of them, and one consultation half:
+the filters whose matching comments a database may have to sort).
 
     .venv/bin/python bench/bench_api.py                       # SQLite file in a temporary folder
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/canyu_bench .venv/bin/python bench/bench_api.py
@@ -60,7 +62,9 @@ def main() -> None:
         batch = []
         for i in range(COMMENTS):
             text = f"关于第{i % 40}条的意见：建议进一步明确适用范围和执行标准。编号{i}"
-            batch.append({"consultation_id": consultations[i % 20].id, "user_id": user.id,
+            # Half of them on one consultation (the busiest), the other half spread over all twenty.
+            busy = consultations[3] if i % 2 == 0 else consultations[i % 20]
+            batch.append({"consultation_id": busy.id, "user_id": user.id,
                           "tracking_number": f"B{i:012d}", "idempotency_key": f"bench-{i}",
                           "text_original": text, "text_public": text, "commenter_type": CommenterType.RESIDENT,
                           "public_name": "王**", "created_at": now, "moderation_state": ModerationState.PUBLISHED,
@@ -76,7 +80,9 @@ def main() -> None:
                 conn.execute(sa.text("ANALYZE"))  # fresh statistics after the bulk load, as autovacuum would
         print(f"database: {db.engine.dialect.name}; {COMMENTS} published comments inserted in "
               f"{time.perf_counter() - t0:.1f} s")
-        some_consultation = consultations[3].id
+        some_consultation, quiet_consultation = consultations[3].id, consultations[5].id
+        counts = dict(db.session.execute(sa.select(Comment.consultation_id, sa.func.count())
+                                         .group_by(Comment.consultation_id)).all())
         deep_id = db.session.scalar(sa.select(Comment.id).order_by(Comment.id).offset(50).limit(1))
 
     from app.api.core import encode_cursor
@@ -87,7 +93,11 @@ def main() -> None:
         "deep page (limit 20, cursor near the last comment)": f"/api/v1/comments?limit=20&cursor={encode_cursor([deep_id])}",
         "first page (limit 100)": "/api/v1/comments?limit=100",
         "deep page (limit 100)": f"/api/v1/comments?limit=100&cursor={encode_cursor([deep_id + 60])}",
-        "one consultation's comments, first page": f"/api/v1/comments?consultation={some_consultation}&limit=20",
+        f"one consultation's comments (the busiest: {counts[some_consultation]:,}), first page":
+            f"/api/v1/comments?consultation={some_consultation}&limit=20",
+        f"one consultation's comments ({counts[quiet_consultation]:,}), first page":
+            f"/api/v1/comments?consultation={quiet_consultation}&limit=20",
+        "one department's comments (all), first page": "/api/v1/comments?department=bench&limit=20",
         "consultations list": "/api/v1/consultations?limit=20",
     }
     for name, path in cases.items():

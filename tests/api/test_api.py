@@ -121,6 +121,30 @@ def test_keyset_pagination_walks_every_item_once(client, world):
                                                                             "管理办法1"]
 
 
+def test_filtered_pages_walk_their_comments_newest_first_once(client, world, db, make_comment):
+    """With a filter and a cursor, every published comment the filter matches comes once, newest first, and no
+    other (the page's ids are chosen before the rows are joined to their consultation: api.views._comment_rows)."""
+    from app.consultations.models import ModerationState
+
+    closed, other = world["closed"], world["consultations"][1]
+    stray = make_comment(other, world["people"][0], text="别处的意见", state=ModerationState.PUBLISHED)
+    make_comment(other, world["people"][1], text="别处待审核的意见")  # pending: never public
+    db.session.commit()
+
+    def walk(query: str) -> list[str]:
+        seen, url = [], f"/api/v1/comments?{query}&limit=2"
+        while url:
+            body = client.get(url).get_json()
+            seen += [i["tracking_number"] for i in body["items"]]
+            url = f"/api/v1/comments?{query}&limit=2&cursor={body['next_cursor']}" if body["next_cursor"] else None
+        return seen
+
+    newest_first = [c.tracking_number for c in sorted(world["comments"], key=lambda c: c.id, reverse=True)]
+    assert walk(f"consultation={closed.id}") == newest_first
+    assert walk(f"consultation={other.id}") == [stray.tracking_number]
+    assert walk(f"department={world['department'].code}") == [stray.tracking_number] + newest_first
+
+
 def test_filters(client, world):
     assert len(client.get("/api/v1/consultations?tag=餐饮住宿").get_json()["items"]) == 2
     dept = world["department"].code
