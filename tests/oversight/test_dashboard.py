@@ -143,3 +143,26 @@ def test_compliance_and_report_name_departments_in_english_on_english_pages(clie
             html = client.get(url + "&lang=zh").get_data(as_text=True)
             assert zh in html
         assert zh in client.get("/manage/oversight/compliance.csv?period=2026-Q4").get_data(as_text=True)
+
+
+def test_pending_comments_are_counted_per_consultation_longest_wait_first(client, auth, db, admin, resident,
+                                                                          make_consultation, make_comment):
+    """The dashboard's "待审核意见": per consultation, how many wait and for how long, the longest wait first; published
+    and rejected comments do not count (counted from the moderation queue's index: oversight.metrics)."""
+    from app.consultations.models import ModerationState
+
+    recent, older = make_consultation(title="近期的征询"), make_consultation(title="较早的征询")
+    make_consultation(title="无待审核的征询")
+    for hours_ago, c in ((30, older), (5, recent), (3, older), (2, recent), (1, recent)):
+        make_comment(c, resident).created_at = NOW - timedelta(hours=hours_ago)
+    make_comment(recent, resident, state=ModerationState.PUBLISHED).created_at = NOW - timedelta(hours=90)
+    make_comment(older, resident, state=ModerationState.REJECTED).created_at = NOW - timedelta(hours=90)
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        auth.login(admin)
+        dashboard = client.get("/manage/oversight").get_data(as_text=True)
+        listing = client.get("/manage/oversight/list/pending").get_data(as_text=True)
+    assert '<span class="figure">5</span>待审核意见' in dashboard and "最久已等待 30 小时" in dashboard
+    assert "无待审核的征询" not in listing
+    assert listing.index("较早的征询") < listing.index("近期的征询")
+    assert "2 条待审核，最久等待 30 小时" in listing and "3 条待审核，最久等待 5 小时" in listing
