@@ -1,5 +1,6 @@
 """Benchmark: messages (留言) at 100 and at 100,000 messages — the department's queue and the office's queue (by
-deadline), the public list (first and deep keyset page) — and a batch import of 10,000 forwarded rows.
+deadline), the public list (first and deep keyset page, one department's, one district's), the queue of replied
+messages (a department's, the office's) — and a batch import of 10,000 forwarded rows.
 
     .venv/bin/python bench/bench_messages.py                       # SQLite files in a temporary folder
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/canyu_bench_messages .venv/bin/python bench/bench_messages.py
@@ -192,6 +193,10 @@ def main() -> None:
         "public list, deep page": _measure(setups, lambda n: f"/messages/?before={results[n]['deep']}"),
         "department queue (by deadline)": _measure(setups, "/manage/messages/", "staff"),
         "office queue (every department)": _measure(setups, "/manage/messages/", "admin"),
+        "public list, one department": _measure(setups, "/messages/?department=2"),
+        "public list, one district": _measure(setups, "/messages/?district=xuhui"),
+        "replied queue, department": _measure(setups, "/manage/messages/?view=replied", "staff"),
+        "replied queue, office": _measure(setups, "/manage/messages/?view=replied", "admin"),
     }
     small, large = min(SIZES), max(SIZES)
     print(f"\ndatabase: {'PostgreSQL' if base and base.startswith('postgresql') else 'SQLite'}; median of {ROUNDS}, "

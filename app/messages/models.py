@@ -114,8 +114,18 @@ class Message(db.Model):
         sa.Index("ix_message_dept_reopened", "department_id", "reopened_at"),
         sa.Index("ix_message_review", "reply_submitted_at"),
         sa.Index("ix_message_extension", "extension_decision"),
-        # Public list, newest first by keyset (published_at, id).
+        # Public list, newest first by keyset (published_at, id); filtered by department or district, in the same
+        # order (without them SQLite took the department's or district's rows and sorted them all: 66 and 115 ms a
+        # page at 100,000 messages, bench/bench_messages.py).
         sa.Index("ix_message_public", "published_at", "id"),
+        sa.Index("ix_message_dept_public", "department_id", "published_at", "id"),
+        sa.Index("ix_message_district_public", "district", "published_at", "id"),
+        # The "replied" queue, newest reply first (sorted before: 177 ms a page on SQLite, 56 ms on PostgreSQL):
+        # partial, so that the queries of messages not replied keep to the indexes above.
+        sa.Index("ix_message_replied", "replied_at", "id", postgresql_where=sa.text("replied_at IS NOT NULL"),
+                 sqlite_where=sa.text("replied_at IS NOT NULL")),
+        sa.Index("ix_message_dept_replied", "department_id", "replied_at", "id",
+                 postgresql_where=sa.text("replied_at IS NOT NULL"), sqlite_where=sa.text("replied_at IS NOT NULL")),
         sa.Index("ix_message_received", "received_at", "id"),
     )
 
@@ -225,7 +235,9 @@ class Message(db.Model):
     def state_clause(cls, state: MessageState) -> sa.ColumnElement[bool]:
         """SQL that holds for the messages whose ``state`` is ``state``: the same rule, for queries."""
         if state is MessageState.REPLIED:
-            return sa.not_(cls.open_clause())
+            # "replied_at IS NOT NULL" follows from the rest; said outright, it lets the databases use the partial
+            # indexes of replied messages (ix_message_replied, ix_message_dept_replied).
+            return sa.and_(cls.replied_at.is_not(None), sa.not_(cls.open_clause()))
         waiting = cls.open_clause()
         if state is MessageState.UNDER_REVIEW:
             return sa.and_(waiting, cls.reply_submitted_at.is_not(None))

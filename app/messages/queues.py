@@ -50,6 +50,28 @@ def _waiting_ids(user: User, unassigned: bool, after: tuple[datetime, int] | Non
     return list(db.session.scalars(sa.select(merged.c.id).order_by(merged.c.reply_due_at, merged.c.id).limit(limit)))
 
 
+def _replied_ids(user: User, after: tuple[datetime, int] | None, limit: int) -> list[int]:
+    """A page of replied messages, newest reply first. For a department, the messages it leads and those it
+    co-handles are two queries, each in the order of an index of replied messages with the page's limit, merged:
+    their OR would be read whole and sorted (58 ms a page at 100,000 messages on SQLite, against 5 ms)."""
+    order = (Message.replied_at.desc(), Message.id.desc())
+
+    def part(*where):
+        stmt = sa.select(Message.id, Message.replied_at).where(Message.state_clause(MessageState.REPLIED), *where)
+        if after:
+            stmt = stmt.where(sa.tuple_(Message.replied_at, Message.id) < sa.tuple_(*after))
+        return stmt.order_by(*order).limit(limit).subquery().select()
+
+    if user.role is Role.ADMIN:
+        parts = [part()]
+    else:
+        co = sa.select(CoHandler.message_id).where(CoHandler.department_id == user.department_id)
+        parts = [part(Message.department_id == user.department_id), part(Message.id.in_(co))]
+    merged = sa.union(*parts).subquery()  # UNION: a message of both parts once
+    return list(db.session.scalars(sa.select(merged.c.id).order_by(merged.c.replied_at.desc(), merged.c.id.desc())
+                                   .limit(limit)))
+
+
 def queue_page(user: User, view: str, after: tuple[datetime, int] | None, limit: int) -> tuple[list[Message], str]:
     """Up to ``limit`` messages of a queue view and the attribute its keyset is ordered by."""
     if view in ("open", "unassigned"):
@@ -57,13 +79,12 @@ def queue_page(user: User, view: str, after: tuple[datetime, int] | None, limit:
         rows = db.session.scalars(sa.select(Message).where(Message.id.in_(ids))
                                   .options(selectinload(Message.department))).all()
         return sorted(rows, key=lambda m: (m.reply_due_at, m.id)), "reply_due_at"
-    stmt = _scoped(sa.select(Message), user).options(selectinload(Message.department))
     if view == "replied":
-        stmt = stmt.where(Message.state_clause(MessageState.REPLIED))
-        if after:
-            stmt = stmt.where(sa.tuple_(Message.replied_at, Message.id) < sa.tuple_(*after))
-        return list(db.session.scalars(stmt.order_by(Message.replied_at.desc(), Message.id.desc())
-                                       .limit(limit))), "replied_at"
+        ids = _replied_ids(user, after, limit)
+        rows = db.session.scalars(sa.select(Message).where(Message.id.in_(ids))
+                                  .options(selectinload(Message.department))).all()
+        return sorted(rows, key=lambda m: (m.replied_at, m.id), reverse=True), "replied_at"
+    stmt = _scoped(sa.select(Message), user).options(selectinload(Message.department))
     if view == "review":
         stmt = stmt.where(Message.reply_submitted_at.is_not(None), Message.open_clause())
     else:  # extension requests waiting for the office

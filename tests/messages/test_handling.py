@@ -118,6 +118,44 @@ def test_a_platform_reply_without_review_goes_out_at_once(db, make_forwarded, ma
     assert staff.role is Role.STAFF
 
 
+def test_replied_queue_pages_newest_reply_first_with_co_handled(db, make_forwarded, admin, staff, make_department,
+                                                                make_user):
+    """The "replied" view: a department sees the replied messages it leads or co-handles, the office all of them,
+    newest reply first, page after page, each once (queues._replied_ids merges the led and the co-handled)."""
+    from app.messages.queues import queue_page
+
+    other = make_department(name="市水务局")
+    other_staff = make_user(Role.STAFF, department=other)
+    led = [make_forwarded(f"L-{i}") for i in range(3)]
+    co_handled, others_own, waiting = make_forwarded("C-1"), make_forwarded("O-1"), make_forwarded("W-1")
+    with time_machine.travel(RECEIVED + timedelta(hours=1), tick=False):
+        for m in led + [waiting]:
+            handling.assign(admin, m, staff.department_id)
+        handling.assign(admin, co_handled, other.id, [staff.department_id])
+        handling.assign(admin, others_own, other.id)
+    # Replies an hour apart, in this order: led[0], co_handled, led[1], others_own, led[2] (the newest).
+    for hour, (writer, m) in enumerate([(staff, led[0]), (other_staff, co_handled), (staff, led[1]),
+                                        (other_staff, others_own), (staff, led[2])], start=2):
+        with time_machine.travel(RECEIVED + timedelta(hours=hour), tick=False):
+            handling.write_reply(writer, m, "已处理。")
+            handling.review_reply(admin, m, True)
+    db.session.commit()
+
+    def walk(user) -> list[int]:
+        seen, after = [], None
+        while True:
+            rows, key = queue_page(user, "replied", after, 2)
+            assert key == "replied_at"
+            seen += [m.id for m in rows]
+            if len(rows) < 2:
+                return seen
+            after = (rows[-1].replied_at, rows[-1].id)
+
+    assert walk(staff) == [led[2].id, led[1].id, co_handled.id, led[0].id]
+    assert walk(admin) == [led[2].id, others_own.id, led[1].id, co_handled.id, led[0].id]
+    assert walk(other_staff) == [others_own.id, co_handled.id]
+
+
 def test_queues_merge_waiting_reopened_and_co_handled_by_deadline(db, make_message, make_forwarded, resident, admin,
                                                                   staff, make_department, make_user):
     from app.messages.queues import queue_page
