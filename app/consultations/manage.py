@@ -309,15 +309,17 @@ def manage_answers(id: int) -> ResponseReturnValue:
             .options(selectinload(Comment.disposition), selectinload(Comment.group)
                      .selectinload(CommentGroup.disposition)))
     if request.args.get("show") != "all":
-        stmt = stmt.where(sa.not_(reports.answered_clause()))
+        stmt = stmt.where(reports.unanswered_clause())
     comments, next_url = _staff_page(stmt)
     accepted = db.session.scalars(sa.select(CommentGroup).where(CommentGroup.consultation_id == c.id,
                                                               CommentGroup.is_accepted.is_(True))
-                                .options(selectinload(CommentGroup.disposition),
-                                         selectinload(CommentGroup.comments))).all()
+                                .options(selectinload(CommentGroup.disposition))).all()
+    # How many comments each group holds, counted (not every comment of every group loaded to count them).
+    sizes = dict(db.session.execute(sa.select(Comment.group_id, sa.func.count()).where(
+        Comment.group_id.in_([g.id for g in accepted])).group_by(Comment.group_id)).all()) if accepted else {}
     return render_template("consultations/manage/answers.html", c=c, comments=comments,
-                           groups=accepted, next_url=next_url, articles={a.id: a for a in c.articles},
-                           unanswered=reports.unanswered_count(c))
+                           groups=accepted, group_sizes=sizes, next_url=next_url,
+                           articles={a.id: a for a in c.articles}, unanswered=reports.unanswered_count(c))
 
 
 def _answer_view(c: Consultation, comment: Comment | None, group: CommentGroup | None):

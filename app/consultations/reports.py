@@ -122,15 +122,19 @@ def publish_report(actor: User, c: Consultation) -> FeedbackReport:
     return report
 
 
-def answered_clause() -> sa.ColumnElement[bool]:
-    """SQL: a comment has an answer, its own or its accepted group's."""
+def unanswered_clause() -> sa.ColumnElement[bool]:
+    """SQL: a comment has no answer, neither its own nor its accepted group's. Written as two conditions joined by
+    AND, not as "not (own or group's)": PostgreSQL then looks for the comment's own answer with an anti-join and the
+    group's only for grouped comments, instead of running two subqueries for every comment. Still a count over the
+    consultation's published comments (about 55–85 ms for 50,000 on this machine): a kept count would need every
+    path that answers, groups, ungroups, publishes or deletes a comment to keep it."""
     own = sa.exists().where(Disposition.comment_id == Comment.id)
     via_group = sa.exists().where(Disposition.group_id == Comment.group_id, CommentGroup.id == Comment.group_id,
                                   CommentGroup.is_accepted.is_(True))
-    return sa.or_(own, via_group)
+    return sa.and_(sa.not_(own), sa.or_(Comment.group_id.is_(None), sa.not_(via_group)))
 
 
 def unanswered_count(c: Consultation) -> int:
     return db.session.scalar(sa.select(sa.func.count(Comment.id)).where(
         Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PUBLISHED,
-        sa.not_(answered_clause())))
+        unanswered_clause()))

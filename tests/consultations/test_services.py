@@ -398,3 +398,37 @@ def test_csv_export_copy_path_matches_python_path(db, make_consultation, residen
     copy = b"".join(exports._csv_copy(c.id))
     assert python.count(b"\n") >= 5
     assert copy == python
+
+
+def test_unanswered_are_those_without_their_own_or_an_accepted_groups_answer(db, client, auth, make_consultation,
+                                                                             resident, staff):
+    """The count staff see and the answers page's default list: published comments with neither an answer of
+    their own nor one of their accepted group (reports.unanswered_clause); a group's size is counted."""
+    from app.consultations.models import CommentGroup, Disposition
+
+    c = make_consultation()
+    own, answered_a, answered_b, proposed, plain = _published(
+        db, c, staff, [(resident, f"第{i}条意见：内容各不相同{i}", {}) for i in range(5)])
+    answered_group = CommentGroup(consultation_id=c.id, title="已答复的组", is_accepted=True)
+    unaccepted = CommentGroup(consultation_id=c.id, title="未接受的组", is_accepted=False)
+    db.session.add_all([answered_group, unaccepted])
+    db.session.flush()
+    answered_a.group_id = answered_b.group_id = answered_group.id
+    proposed.group_id = unaccepted.id
+    db.session.add_all([Disposition(consultation_id=c.id, comment_id=own.id, kind=DispositionKind.ADOPTED,
+                                    response="采纳"),
+                        Disposition(consultation_id=c.id, group_id=answered_group.id,
+                                    kind=DispositionKind.ADOPTED, response="采纳"),
+                        # an answer to a group not accepted does not answer its members
+                        Disposition(consultation_id=c.id, group_id=unaccepted.id, kind=DispositionKind.ADOPTED,
+                                    response="采纳")])
+    with time_machine.travel(DURING, tick=False):
+        pending, _ = services.submit_comment(resident, c, text="尚未审核的意见", idempotency_key=uuid.uuid4().hex)
+    db.session.commit()
+    assert reports.unanswered_count(c) == 2  # proposed (its group is not accepted) and plain; pending is not public
+    auth.login(staff)
+    page = client.get(f"/manage/consultations/{c.id}/answers").get_data(as_text=True)
+    listed = {x.tracking_number for x in (own, answered_a, answered_b, proposed, plain, pending)
+              if x.tracking_number in page}
+    assert listed == {proposed.tracking_number, plain.tracking_number}
+    assert "已答复的组" in page and "（2）" in page and "未接受的组" not in page
