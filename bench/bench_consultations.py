@@ -1,5 +1,6 @@
-"""Benchmark of consultations (not a timed test): public pages with 100 vs 100,000 comments, and the CSV export of
-1,000,000 comments against PostgreSQL's own COPY ... TO STDOUT of the same rows.
+"""Benchmark of consultations (not a timed test): public pages with 100 vs 100,000 comments, staff pages (and the
+oversight dashboard) with half of them waiting for review, and the CSV export of 1,000,000 comments against
+PostgreSQL's own COPY ... TO STDOUT of the same rows.
 
     .venv/bin/python bench/bench_consultations.py          # SQLite file in a temporary folder (no COPY comparison)
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/canyu_consultations_bench \
@@ -269,6 +270,73 @@ def run_child(url: str, cid: int, mode: str) -> str:
     return [line for line in out.stdout.splitlines() if line.startswith(("TIME", "TRACE"))][-1]
 
 
+def measure_staff_pages(app, ids: dict) -> None:
+    """Staff pages of the same two consultations with half their comments waiting for review (every other one): the
+    consultation's overview (with its count of comments without an answer), the moderation queue, the answers page,
+    and the office's oversight dashboard (waiting comments per consultation, over all of them)."""
+    import sqlalchemy as sa
+    from flask import g
+
+    from app.accounts.models import Department, Role, User
+    from app.accounts.services import set_password
+    from app.consultations.models import Comment, Consultation, ModerationState
+    from app.core.timeutil import utcnow
+    from app.extensions import db
+
+    for label in ("small", "large"):
+        c = db.session.get(Consultation, ids[label])
+        db.session.execute(sa.update(Comment).where(Comment.consultation_id == c.id, Comment.id % 2 == 0)
+                           .values(moderation_state=ModerationState.PENDING, published_at=None))
+        c.pending_comment_count = db.session.scalar(sa.select(sa.func.count()).where(
+            Comment.consultation_id == c.id, Comment.moderation_state == ModerationState.PENDING))
+        c.published_comment_count = c.comment_count - c.pending_comment_count
+    dept = db.session.scalar(sa.select(Department).where(Department.code == "bench"))
+    people = {"staff": User(email="staff@bench.example", name="刘洋", role=Role.STAFF, department_id=dept.id,
+                            email_verified_at=utcnow()),
+              "admin": User(email="admin@bench.example", name="周敏", role=Role.ADMIN, email_verified_at=utcnow())}
+    for person in people.values():
+        set_password(person, "bench-password-2026")
+    db.session.add_all(people.values())
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+    clients = {}
+    for role, person in people.items():
+        clients[role] = app.test_client()
+        g.pop("_login_user", None)  # see get() below
+        response = clients[role].post("/accounts/login", data={"email": person.email,
+                                                               "password": "bench-password-2026"})
+        assert response.status_code in (302, 303), response.status_code
+    pages = {(label, name): ("staff", url.format(cid=ids[label])) for label in ("small", "large") for name, url in (
+        ("consultation overview (staff)", "/manage/consultations/{cid}"),
+        ("moderation queue", "/manage/consultations/{cid}/moderation"),
+        ("answers page", "/manage/consultations/{cid}/answers"))}
+    db.session.remove()
+
+    def get(role: str, url: str) -> float:
+        # The requests run inside this script's app context, so they share its ``g``: forget the user the previous
+        # request loaded, as a request of its own would (tests/conftest.py does the same).
+        g.pop("_login_user", None)
+        t0 = time.perf_counter()
+        response = clients[role].get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return time.perf_counter() - t0
+
+    samples = {key: [] for key in pages}
+    for _ in range(ROUNDS):  # interleaved, as the public pages
+        for key, (role, url) in pages.items():
+            samples[key].append(get(role, url))
+    oversight = [get("admin", "/manage/oversight") for _ in range(ROUNDS)]
+    print(f"\nStaff pages, half the comments waiting for review ({ROUNDS} requests each, median)")
+    print(f"{'page':32} {'100 comments':>18} {f'{LARGE:,} comments':>20} {'ratio':>7}")
+    for name in ("consultation overview (staff)", "moderation queue", "answers page"):
+        small_ms = statistics.median(samples[("small", name)]) * 1000
+        large_ms = statistics.median(samples[("large", name)]) * 1000
+        print(f"{name:32} {small_ms:9.2f} ms      {large_ms:11.2f} ms      {large_ms / small_ms:7.2f}")
+    print(f"oversight dashboard (both consultations' waiting comments): {statistics.median(oversight) * 1000:.2f} ms")
+
+
 def main() -> None:
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     from bench.benchdb import ensure_database
@@ -284,6 +352,7 @@ def main() -> None:
         ids = load(app)
         print(f"Loaded in {time.perf_counter() - t0:.1f} s")
         measure_pages(app, ids)
+        measure_staff_pages(app, ids)
 
         path = "COPY passed through" if dialect == "postgresql" else "csv module over a streamed query"
         print(f"\nCSV export of {EXPORT:,} comments as the export view streams it ({path}; fresh process)")
