@@ -27,63 +27,66 @@ def _scoped(stmt, user: User, lead_only: bool = False):
     return stmt.where(sa.or_(Message.department_id == user.department_id, Message.id.in_(co)))
 
 
-def _waiting_ids(user: User, unassigned: bool, after: tuple[datetime, int] | None, limit: int) -> list[int]:
-    order = (Message.reply_due_at, Message.id)
+def _merged_ids(key, parts: list, after: tuple[datetime, int] | None, limit: int, *,
+                newest_first: bool = False) -> list[int]:
+    """The ids of one page, in the keyset order (``key``, id), of several queries merged. Each part (a select of a
+    message's id and ``key``) is read in the order of an index with the page's limit; the merge keeps the page's
+    first ``limit`` (a message two parts find comes once). Their OR would be read whole and sorted."""
+    keyset = sa.tuple_(key, Message.id)
+    order = (key.desc(), Message.id.desc()) if newest_first else (key, Message.id)
 
     def part(stmt):
         if after:
-            stmt = stmt.where(sa.tuple_(*order) > sa.tuple_(*after))
+            stmt = stmt.where(keyset < sa.tuple_(*after) if newest_first else keyset > sa.tuple_(*after))
         return stmt.order_by(*order).limit(limit).subquery().select()
 
+    merged = sa.union(*map(part, parts)).subquery()
+    merged_order = ((merged.c[key.key].desc(), merged.c.id.desc()) if newest_first
+                    else (merged.c[key.key], merged.c.id))
+    return list(db.session.scalars(sa.select(merged.c.id).order_by(*merged_order).limit(limit)))
+
+
+def _waiting_ids(user: User, unassigned: bool, after: tuple[datetime, int] | None, limit: int) -> list[int]:
     base = sa.select(Message.id, Message.reply_due_at)
     if unassigned:
         base = base.where(Message.department_id.is_(None))
     elif user.role is not Role.ADMIN:
         base = base.where(Message.department_id == user.department_id)
-    parts = [part(base.where(Message.replied_at.is_(None))),
-             part(base.where(Message.reopened_at.is_not(None), Message.reopened_at >= Message.replied_at))]
+    parts = [base.where(Message.replied_at.is_(None)),
+             base.where(Message.reopened_at.is_not(None), Message.reopened_at >= Message.replied_at)]
     if user.role is not Role.ADMIN and not unassigned:
         co = sa.select(CoHandler.message_id).where(CoHandler.department_id == user.department_id)
-        parts.append(part(sa.select(Message.id, Message.reply_due_at).where(
-            Message.id.in_(co), Message.department_id != user.department_id, Message.open_clause())))
-    merged = sa.union_all(*parts).subquery()
-    return list(db.session.scalars(sa.select(merged.c.id).order_by(merged.c.reply_due_at, merged.c.id).limit(limit)))
+        parts.append(sa.select(Message.id, Message.reply_due_at).where(
+            Message.id.in_(co), Message.department_id != user.department_id, Message.open_clause()))
+    return _merged_ids(Message.reply_due_at, parts, after, limit)
 
 
 def _replied_ids(user: User, after: tuple[datetime, int] | None, limit: int) -> list[int]:
-    """A page of replied messages, newest reply first. For a department, the messages it leads and those it
-    co-handles are two queries, each in the order of an index of replied messages with the page's limit, merged:
-    their OR would be read whole and sorted (58 ms a page at 100,000 messages on SQLite, against 5 ms)."""
-    order = (Message.replied_at.desc(), Message.id.desc())
-
-    def part(*where):
-        stmt = sa.select(Message.id, Message.replied_at).where(Message.state_clause(MessageState.REPLIED), *where)
-        if after:
-            stmt = stmt.where(sa.tuple_(Message.replied_at, Message.id) < sa.tuple_(*after))
-        return stmt.order_by(*order).limit(limit).subquery().select()
-
+    """A page of replied messages, newest reply first: for a department, the messages it leads and those it
+    co-handles, each read in the order of an index of replied messages (their OR took 58 ms a page at 100,000
+    messages on SQLite, against 5 ms)."""
+    replied = sa.select(Message.id, Message.replied_at).where(Message.state_clause(MessageState.REPLIED))
     if user.role is Role.ADMIN:
-        parts = [part()]
+        parts = [replied]
     else:
         co = sa.select(CoHandler.message_id).where(CoHandler.department_id == user.department_id)
-        parts = [part(Message.department_id == user.department_id), part(Message.id.in_(co))]
-    merged = sa.union(*parts).subquery()  # UNION: a message of both parts once
-    return list(db.session.scalars(sa.select(merged.c.id).order_by(merged.c.replied_at.desc(), merged.c.id.desc())
-                                   .limit(limit)))
+        parts = [replied.where(Message.department_id == user.department_id), replied.where(Message.id.in_(co))]
+    return _merged_ids(Message.replied_at, parts, after, limit, newest_first=True)
+
+
+def _in_order(ids: list[int]) -> list[Message]:
+    """The messages of ``ids``, in that order, with their departments (one query each)."""
+    found = {m.id: m for m in db.session.scalars(sa.select(Message).where(Message.id.in_(ids))
+                                                  .options(selectinload(Message.department)))}
+    return [found[i] for i in ids if i in found]
 
 
 def queue_page(user: User, view: str, after: tuple[datetime, int] | None, limit: int) -> tuple[list[Message], str]:
     """Up to ``limit`` messages of a queue view and the attribute its keyset is ordered by."""
     if view in ("open", "unassigned"):
-        ids = _waiting_ids(user, view == "unassigned", after, limit)
-        rows = db.session.scalars(sa.select(Message).where(Message.id.in_(ids))
-                                  .options(selectinload(Message.department))).all()
-        return sorted(rows, key=lambda m: (m.reply_due_at, m.id)), "reply_due_at"
+        return _in_order(_waiting_ids(user, view == "unassigned", after, limit)), "reply_due_at"
     if view == "replied":
-        ids = _replied_ids(user, after, limit)
-        rows = db.session.scalars(sa.select(Message).where(Message.id.in_(ids))
-                                  .options(selectinload(Message.department))).all()
-        return sorted(rows, key=lambda m: (m.replied_at, m.id), reverse=True), "replied_at"
+        return _in_order(_replied_ids(user, after, limit)), "replied_at"
     stmt = _scoped(sa.select(Message), user).options(selectinload(Message.department))
     if view == "review":
         stmt = stmt.where(Message.reply_submitted_at.is_not(None), Message.open_clause())
