@@ -7,7 +7,8 @@ asks the database few times. For a new sign-up, after the signed-in user's row, 
 2. the person's row lock (``lock_user``), then their registrations for this session or at the same time;
 3. the session's row lock with its counters, ``SELECT ... FOR UPDATE``;
 4. the new counters (``UPDATE``) and the registration (``INSERT ... RETURNING id``);
-5. the e-mail (outbox) and the notice, then the commit (``core.hotcommit``; the view commits).
+5. the e-mail (an outbox row the sender writes when it sends it: ``queue_email_later``) and the notice, then the
+   commit (``core.hotcommit``; the view commits).
 
 On PostgreSQL steps 1 to 4 take three round trips, not six: the sign-up page's query 1 takes the person's lock too
 (``load(..., person_id=)``), the registrations of 2 are read by the statement that locks the session (3), and 4 is one
@@ -35,7 +36,7 @@ from app.accounts.models import Role, User
 from app.core import rows
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
-from app.notifications.services import queue_email
+from app.notifications.services import queue_email_later, writes_later
 from app.openday.models import (
     ACTIVE_STATES,
     Activity,
@@ -92,7 +93,8 @@ WRITE_COUNTERS = sa.update(S).where(S.c.id == _param("session_id")).values({k: _
 MINE = sa.select(R.c.id, R.c.session_id, R.c.state).where(
     R.c.user_id == _param("user_id"),
     sa.or_(R.c.session_id == _param("session_id"),
-           sa.and_(R.c.state.in_(ACTIVE_STATES), R.c.starts_at < sa.bindparam("ends_at", type_=S.c.ends_at.type),
+           # (the active states as ORed equalities, not IN: an IN list is expanded at each execution, see core.rows.run)
+    sa.and_(sa.or_(*(R.c.state == s for s in ACTIVE_STATES)), R.c.starts_at < sa.bindparam("ends_at", type_=S.c.ends_at.type),
                    R.c.ends_at > sa.bindparam("starts_at", type_=S.c.starts_at.type))))
 INSERT_REGISTRATION = sa.insert(R).returning(R.c.id)
 # PostgreSQL: the new counters and the new registration in one statement (the UPDATE runs as a data-modifying WITH,
@@ -128,7 +130,7 @@ LOCK_COUNTERS_READ_MINE = (
 
 def lock_user(user_id: int) -> None:
     """Serialise one person's sign-ups and votes (overlap check, vote limit)."""
-    db.session.execute(LOCK_USER[_is_postgres()], {"user_id": user_id})
+    rows.run(LOCK_USER[_is_postgres()], {"user_id": user_id})
 
 
 def load(session_id: int, person_id: int | None = None) -> ActivitySession | None:
@@ -137,11 +139,10 @@ def load(session_id: int, person_id: int | None = None) -> ActivitySession | Non
     same query takes that person's lock (``lock_user``), and ``sign_up`` does not take it again."""
     db.session.flush()
     locking = person_id is not None and _is_postgres()
-    row = db.session.execute(LOAD_LOCKING_PERSON if locking else LOAD,
-                             {"session_id": session_id, "user_id": person_id}).first()
-    if row is None:
+    found = rows.run(LOAD_LOCKING_PERSON if locking else LOAD, {"session_id": session_id, "user_id": person_id})
+    if not found:
         return None
-    values = row._mapping
+    values = found[0]._asdict()
     activity = rows.copy(Activity, {k: values[f"a_{k}"] for k in ACTIVITY_COLUMNS})
     session = rows.copy(ActivitySession, {"activity": activity, **{k: values[k] for k in SESSION_COLUMNS}})
     session.person_locked = person_id if locking else None
@@ -150,7 +151,8 @@ def load(session_id: int, person_id: int | None = None) -> ActivitySession | Non
 
 def lock_counters(session: ActivitySession) -> None:
     """Lock the session's row for the rest of the transaction and copy its latest counters onto ``session``."""
-    _take_counters(session, db.session.execute(LOCK_COUNTERS[_is_postgres()], {"session_id": session.id}).first())
+    found = rows.run(LOCK_COUNTERS[_is_postgres()], {"session_id": session.id})
+    _take_counters(session, found[0] if found else None)
 
 
 def _take_counters(session: ActivitySession, row) -> None:
@@ -166,10 +168,10 @@ def _lock_counters_read_mine(actor: User, session: ActivitySession) -> list:
     params = {"user_id": actor.id, "session_id": session.id, "starts_at": session.starts_at,
               "ends_at": session.ends_at}
     if not _is_postgres():
-        mine = db.session.execute(MINE, params).all()
+        mine = rows.run(MINE, params)
         lock_counters(session)
         return mine
-    found = db.session.execute(LOCK_COUNTERS_READ_MINE, params).all()
+    found = rows.run(LOCK_COUNTERS_READ_MINE, params)
     _take_counters(session, found[0] if found else None)
     return [r for r in found if r.id is not None]
 
@@ -177,12 +179,12 @@ def _lock_counters_read_mine(actor: User, session: ActivitySession) -> list:
 def _insert_with_counters(session: ActivitySession, values: dict, new_counters: dict) -> int:
     """Write the session's new counters and insert the registration (``values``); its id. One statement on
     PostgreSQL (``_seat_and_registration``), two on SQLite."""
-    if not _is_postgres():
-        db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
-        return db.session.execute(INSERT_REGISTRATION, values).scalar_one()
     values = rows.with_defaults(R, values)  # given, not left to the INSERT (a WITH's INSERT skips them)
-    return db.session.execute(_seat_and_registration(tuple(values)), {
-        "sid": session.id, **new_counters, **{f"r_{k}": v for k, v in values.items()}}).scalar_one()
+    if not _is_postgres():
+        rows.run(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
+        return rows.run(INSERT_REGISTRATION, values)[0][0]
+    return rows.run(_seat_and_registration(tuple(values)), {
+        "sid": session.id, **new_counters, **{f"r_{k}": v for k, v in values.items()}})[0][0]
 
 
 def check_eligibility(activity: Activity, user: User) -> None:
@@ -231,6 +233,15 @@ def ticket_url(reg_id: int) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/openday/tickets/{reg_id}"
 
 
+@writes_later("openday/emails/confirmed", "openday/emails/waitlisted")
+def _signed_up_mail(registration_id: int) -> dict | None:
+    """The sign-up mail's values, read when the outbox sends it (None: the registration is gone)."""
+    reg = db.session.get(Registration, registration_id)
+    if reg is None:
+        return None
+    return {"registration": reg, "session": reg.session, "activity": reg.activity, "ticket_url": ticket_url(reg.id)}
+
+
 def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: datetime | None = None) -> SignedUp:
     """Sign ``actor`` up for ``session`` (a copy from ``load``): confirmed while seats remain, else on the waitlist
     with a position. Never commits; queues the e-mail and sends ``registration_changed``."""
@@ -266,9 +277,9 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
     else:
         db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
         db.session.flush()
-    if actor.email:
-        queue_email(actor.email, f"openday/emails/{'confirmed' if reg.state is RS.CONFIRMED else 'waitlisted'}",
-                    user=actor, registration=reg, session=session, activity=session.activity,
-                    ticket_url=ticket_url(reg.id))
+    if actor.email:  # written when the outbox sends it, not under the session's lock
+        queue_email_later(actor.email,
+                          f"openday/emails/{'confirmed' if reg.state is RS.CONFIRMED else 'waitlisted'}",
+                          user=actor, registration_id=reg.id)
     signals.registration_changed.send(reg)
     return SignedUp(reg.id, reg.state, reg.waitlist_position)
