@@ -27,7 +27,7 @@ hearing_record_published = _signals.signal("hearing-record-published")  # sender
 
 # openday
 activity_published = _signals.signal("activity-published")  # sender=activity, actor=
-registration_changed = _signals.signal("registration-changed")  # sender=registration
+registration_changed = _signals.signal("registration-changed")  # sender=registration; by_person=True: their own sign-up
 activity_cancelled = _signals.signal("activity-cancelled")  # sender=activity, actor=
 
 # messages

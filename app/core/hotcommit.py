@@ -14,6 +14,7 @@ consistent. On SQLite this is an ordinary commit.
 """
 from __future__ import annotations
 
+from app.core import rows
 from app.core.errors import commit
 from app.extensions import db
 
@@ -33,5 +34,5 @@ def commit_then_flush() -> None:
     db.session.flush()
     # A transaction that is given a transaction id writes a commit record; committed with synchronous_commit on (the
     # default), it waits for the WAL flush up to that record, which includes the commit before it.
-    db.session.connection().exec_driver_sql(DURABLE_COMMIT, execution_options={"no_parameters": True})
+    rows.run_plain(DURABLE_COMMIT)
     commit()  # the database has committed already: this ends the session's transaction (and runs its hooks)

@@ -11,7 +11,8 @@ transaction), compiled once per database and set of parameter names: for the few
 SQLAlchemy's per-execution work (execution context, result object, events) costs more than the driver and the
 database together (2026-12-01, one INSERT ... RETURNING on PostgreSQL: 130 µs of CPU through ``session.execute``,
 55 µs this way). Its parameters and results are converted by the columns' own types, as SQLAlchemy would; a driver
-error is raised as SQLAlchemy's (a lost connection is invalidated as usual).
+error is raised as SQLAlchemy's (a lost connection is invalidated as usual). While anything listens to the engine's
+statement events (a test or a benchmark counting queries), statements go through SQLAlchemy, so all are seen.
 """
 from __future__ import annotations
 
@@ -96,26 +97,54 @@ def run(statement: sa.Executable, params: dict[str, Any]) -> Sequence[tuple]:
     either), with less work per call: for statements built once and run on every busy request."""
     connection = db.session.connection()
     dialect = connection.dialect
-    ready = _ready(statement, dialect, tuple(sorted(params)))
+    ready = None if _watched(connection) else _ready(statement, dialect, tuple(sorted(params)))
     if ready is None:
-        return db.session.execute(statement, params).all()  # Row objects: named fields too
+        result = db.session.execute(statement, params)
+        return result.all() if result.returns_rows else []  # Row objects: named fields too
     values = ready.compiled.construct_params(params)
     for name, processor in ready.binds:
         values[name] = processor(values[name])
     args = values if ready.order is None else tuple(values[name] for name in ready.order)
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.execute(ready.sql, args)
-        found = cursor.fetchall() if ready.returns_rows else []  # (psycopg builds ``description`` at each look)
-    except Exception as exc:  # wrapped as SQLAlchemy's, the connection invalidated when it is lost
-        connection._handle_dbapi_exception(exc, ready.sql, args, cursor, None)
-    finally:
-        cursor.close()
+    found = _on_cursor(connection, ready.sql, args, ready.returns_rows)
     make = ready.row._make
     if ready.results is None:
         return [make(row) for row in found]
     processors = ready.results
     return [make(value if p is None else p(value) for p, value in zip(processors, row)) for row in found]
+
+
+def run_plain(sql: str) -> None:
+    """Execute SQL without parameters (several statements may be given) in the session's transaction, as
+    ``Connection.exec_driver_sql`` would, on the driver's cursor (``run``)."""
+    connection = db.session.connection()
+    if _watched(connection):
+        connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
+    else:
+        _on_cursor(connection, sql, None, False)
+
+
+def _watched(connection: sa.Connection) -> bool:
+    """Someone listens to the engine's statements (a test or a benchmark counting queries): they are then sent
+    through SQLAlchemy, so that every one is seen."""
+    if not (connection._has_events or connection.engine._has_events):
+        return False
+    events = connection.dispatch  # (the flags above stay set once anything has ever listened)
+    return bool(events.before_cursor_execute or events.after_cursor_execute or events.before_execute
+                or events.after_execute)
+
+
+def _on_cursor(connection: sa.Connection, sql: str, args, returns_rows: bool) -> list:
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        if args is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, args)
+        return cursor.fetchall() if returns_rows else []  # (psycopg builds ``description`` at each look)
+    except Exception as exc:  # wrapped as SQLAlchemy's, the connection invalidated when it is lost
+        connection._handle_dbapi_exception(exc, sql, args, cursor, None)
+    finally:
+        cursor.close()
 
 
 def _insert(model: type, values: dict[str, Any]) -> dict[str, Any]:

@@ -121,7 +121,9 @@ def on_activity_published(activity, **_) -> None:
 
 
 @signals.registration_changed.connect
-def on_registration_changed(registration, **_) -> None:
+def on_registration_changed(registration, by_person: bool = False, **_) -> None:
+    if by_person:
+        return  # the person has just done it themselves (a sign-up: its page and its mail tell them)
     activity = getattr(registration, "activity", None)
     title = getattr(activity, "title", "") if activity is not None else ""
     _tell(getattr(registration, "user_id", None), "change", "registration", "/me", title=title,

@@ -7,8 +7,9 @@ asks the database few times. For a new sign-up, after the signed-in user's row, 
 2. the person's row lock (``lock_user``), then their registrations for this session or at the same time;
 3. the session's row lock with its counters, ``SELECT ... FOR UPDATE``;
 4. the new counters (``UPDATE``) and the registration (``INSERT ... RETURNING id``);
-5. the e-mail (an outbox row the sender writes when it sends it: ``queue_email_later``) and the notice, then the
-   commit (``core.hotcommit``; the view commits).
+5. the e-mail (an outbox row the sender writes when it sends it: ``queue_email_later``), then the commit
+   (``core.hotcommit``; the view commits). No "my space" notice: the person has just done it themselves, and the
+   page and the mail tell them (as for a hearing application they submit).
 
 On PostgreSQL steps 1 to 4 take three round trips, not six: the sign-up page's query 1 takes the person's lock too
 (``load(..., person_id=)``), the registrations of 2 are read by the statement that locks the session (3), and 4 is one
@@ -281,5 +282,5 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
         queue_email_later(actor.email,
                           f"openday/emails/{'confirmed' if reg.state is RS.CONFIRMED else 'waitlisted'}",
                           user=actor, registration_id=reg.id)
-    signals.registration_changed.send(reg)
+    signals.registration_changed.send(reg, by_person=True)  # (no notice: they have just done it)
     return SignedUp(reg.id, reg.state, reg.waitlist_position)

@@ -71,3 +71,21 @@ def test_the_user_loader_gives_the_account_attached_and_current(app, db, make_us
         db.session.commit()
         db.session.expunge_all()
         assert sessions.load(cookie_id) is None
+
+
+def test_statements_are_seen_by_whoever_counts_them(db, make_user):
+    """A test or a benchmark counting queries with SQLAlchemy's events sees the statements run through rows.run."""
+    uid = make_user().id
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert rows.run(BY_USER, {"uid": uid}) == []
+        rows.run_plain("SELECT 1")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 2 and "FROM notice" in seen[0] and seen[1] == "SELECT 1"
+    assert rows.run(BY_USER, {"uid": uid}) == [] and len(seen) == 2  # nobody listening: not through them

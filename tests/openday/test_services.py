@@ -20,6 +20,12 @@ def regs(db, session):
                               .order_by(Registration.id)).all()
 
 
+def notices(db):
+    from app.notifications.notices import Notice
+    return [(n.user_id, n.message, n.params.get("state", {}).get("msgid") if isinstance(n.params.get("state"), dict)
+             else n.params.get("state")) for n in db.session.scalars(sa.select(Notice).order_by(Notice.id))]
+
+
 def mails(db, template):
     return db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.template == f"openday/emails/{template}")).all()
 
@@ -114,10 +120,12 @@ def test_cancel_offers_seat_to_first_waitlisted_with_time_limit(db, clock, make_
     rb = services.sign_up(b, session)
     rc = services.sign_up(c, session)
     db.session.commit()
+    assert notices(db) == []  # their own sign-ups: the page and the mail tell them, no "my space" notice
     services.cancel_registration(a, ra)
     db.session.commit()
     rb, rc = db.session.get(Registration, rb.id), db.session.get(Registration, rc.id)
     assert rb.state is RS.OFFERED and rc.state is RS.WAITLISTED
+    assert (b.id, "registration", "待接受名额") in notices(db)  # the seat offered to b by a's cancellation
     assert rb.offer_expires_at == utcnow() + timedelta(hours=24)
     db.session.refresh(session)
     assert (session.confirmed_seats, session.offered_seats, session.waitlist_count) == (0, 1, 1)
