@@ -44,6 +44,7 @@ JOBS: list[tuple[str, int]] = [
     ("app.accounts.jobs.purge_sessions", 86400),
     ("app.hearings.jobs.run_queued_lotteries", 15),
     ("app.hearings.jobs.expire_unanswered", 600),
+    ("app.openday.jobs.mail_signups", 5),  # a sign-up's confirmation mail, queued seconds after it
     ("app.openday.jobs.expire_offers", 60),
     ("app.openday.jobs.send_reminders", 300),
     ("app.notifications.digest.send_weekly_digests", 3600),

@@ -24,7 +24,6 @@ from flask_mail import Message
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.notifications.models import OutboxEmail, OutboxState
-from app.notifications.services import write_queued
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +211,6 @@ def send_pending_email(batch_size: int = 100) -> dict[str, int]:
             email = db.session.get(OutboxEmail, email_id)
             stop = False
             try:
-                if email.later is not None and not write_queued(email):  # written now (queue_email_later)
-                    email.state, email.claimed_at, email.later = OutboxState.EXPIRED, None, None
-                    email.last_error = "what this mail was about no longer exists"
-                    counts["expired"] += 1
-                    db.session.commit()
-                    continue
                 if not config["MAIL_SUPPRESS_SEND"]:
                     sender.send(_message(email))
             except _ServerUnavailable as exc:

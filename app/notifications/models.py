@@ -49,6 +49,3 @@ class OutboxEmail(db.Model):
     # Temporary failures are retried until this instant (created_at + OUTBOX_RETRY_HOURS when unset; a retry by
     # an admin sets it again from then).
     give_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Queued by queue_email_later: the ids its template's values are read from when it is sent; subject and text are
-    # empty until then (services.write_queued).
-    later: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))

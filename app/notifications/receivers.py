@@ -123,7 +123,7 @@ def on_activity_published(activity, **_) -> None:
 @signals.registration_changed.connect
 def on_registration_changed(registration, by_person: bool = False, **_) -> None:
     if by_person:
-        return  # the person has just done it themselves (a sign-up: its page and its mail tell them)
+        return  # the person has just done it themselves (a sign-up: its page tells them, and a mail follows)
     activity = getattr(registration, "activity", None)
     title = getattr(activity, "title", "") if activity is not None else ""
     _tell(getattr(registration, "user_id", None), "change", "registration", "/me", title=title,
@@ -187,15 +187,14 @@ def collect_user_data(user, **_kw) -> dict:
     """For "download my data": the e-mails written to this person (not their links), subscriptions and notices."""
     rows = db.session.execute(
         sa.select(OutboxEmail.created_at, OutboxEmail.sent_at, OutboxEmail.recipient, OutboxEmail.subject,
-                  OutboxEmail.template, OutboxEmail.state)
+                  OutboxEmail.state)
         .where(OutboxEmail.user_id == user.id).order_by(OutboxEmail.id)
     ).all()
     topics = topics_of(user.id)
     notices = db.session.scalars(sa.select(Notice).where(Notice.user_id == user.id).order_by(Notice.id))
     return {
         "emails": [{"created_at": format_local(r.created_at), "sent_at": format_local(r.sent_at),
-                    "recipient": r.recipient, "subject": r.subject or r.template,  # (not yet written: its kind)
-                    "state": r.state.value} for r in rows],
+                    "recipient": r.recipient, "subject": r.subject, "state": r.state.value} for r in rows],
         "subscriptions": {"departments": sorted(topics["departments"]), "tags": sorted(topics["tags"]),
                           "districts": sorted(topics["districts"]),
                           "deliveries": {k.value: v.value for k, v in deliveries_of(user.id).items()}},

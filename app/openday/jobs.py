@@ -13,6 +13,7 @@ from app.openday import services
 from app.openday.models import Registration, RegistrationState
 
 BATCH = 200
+SIGNUP_MAIL_BATCH = 1000
 REMINDER_HOUR = time(9, 0)  # the day before, from 09:00 Shanghai time
 
 
@@ -69,4 +70,35 @@ def _send_reminders(now: datetime | None = None) -> int:
             services._mail(reg, "reminder", valid_until=reg.starts_at)
             sent += 1
         db.session.commit()
+    return sent
+
+
+def mail_signups(batch: int = SIGNUP_MAIL_BATCH) -> int:
+    """Queue the confirmation mail of new sign-ups (``Registration.signup_mail_due``, set by the sign-up's own
+    INSERT). The flags are cleared by the statement that claims the rows and the mail is queued in the same
+    transaction: a sign-up's mail is queued exactly once, however many runs overlap (a second run waits for the
+    first's row locks and then finds the flags cleared), and a run that fails leaves them set for the next one.
+    The mail says what the registration is when it is queued: confirmed or waitlisted (an offer or a cancellation
+    in between sends its own mail)."""
+    with _default_locale():
+        return _mail_signups(batch)
+
+
+def _mail_signups(batch: int) -> int:
+    due = sa.select(Registration.id).where(Registration.signup_mail_due).order_by(Registration.id).limit(batch)
+    claimed = db.session.scalars(
+        sa.update(Registration).where(Registration.id.in_(due.scalar_subquery()), Registration.signup_mail_due)
+        .values(signup_mail_due=False).returning(Registration.id).execution_options(synchronize_session=False)).all()
+    if not claimed:
+        return 0
+    regs = db.session.scalars(sa.select(Registration).where(Registration.id.in_(claimed)).order_by(Registration.id)
+                              .options(sa.orm.joinedload(Registration.user), sa.orm.joinedload(Registration.session),
+                                       sa.orm.joinedload(Registration.activity))).all()
+    sent = 0
+    for reg in regs:
+        template = {RegistrationState.CONFIRMED: "confirmed", RegistrationState.WAITLISTED: "waitlisted"}.get(reg.state)
+        if template is not None:
+            services._mail(reg, template)
+            sent += 1
+    db.session.commit()
     return sent

@@ -319,6 +319,9 @@ class Registration(db.Model):
     cancel_reason: Mapped[str] = mapped_column(sa.String(40), default="")  # self, offer_expired, activity_cancelled
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a sign-up, in the same row and transaction: its confirmation mail is still to be queued (jobs.
+    # mail_signups queues it and clears this in one transaction), so the sign-up itself writes one row, not two.
+    signup_mail_due: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     session: Mapped[ActivitySession] = relationship()
     activity: Mapped[Activity] = relationship()
@@ -327,6 +330,8 @@ class Registration(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("session_id", "user_id", name="uq_openday_registration_session_user"),
         sa.Index("ix_openday_registration_wait", "session_id", "state", "waitlist_position"),
+        sa.Index("ix_openday_registration_mail_due", "id", postgresql_where=sa.text("signup_mail_due"),
+                 sqlite_where=sa.text("signup_mail_due")),
     )
 
     @property

@@ -7,9 +7,10 @@ asks the database few times. For a new sign-up, after the signed-in user's row, 
 2. the person's row lock (``lock_user``), then their registrations for this session or at the same time;
 3. the session's row lock with its counters, ``SELECT ... FOR UPDATE``;
 4. the new counters (``UPDATE``) and the registration (``INSERT ... RETURNING id``);
-5. the e-mail (an outbox row the sender writes when it sends it: ``queue_email_later``), then the commit
-   (``core.hotcommit``; the view commits). No "my space" notice: the person has just done it themselves, and the
-   page and the mail tell them (as for a hearing application they submit).
+5. the commit (``core.hotcommit``; the view commits). The confirmation mail is queued by a job
+   (``jobs.mail_signups``, every few seconds) from the registration's ``signup_mail_due``, written by the same
+   INSERT: nothing is lost, and the lock is not held to render and store a mail. No "my space" notice: the person has
+   just done it themselves and the page tells them (as for a hearing application they submit).
 
 On PostgreSQL steps 1 to 4 take three round trips, not six: the sign-up page's query 1 takes the person's lock too
 (``load(..., person_id=)``), the registrations of 2 are read by the statement that locks the session (3), and 4 is one
@@ -37,7 +38,6 @@ from app.accounts.models import Role, User
 from app.core import rows
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
-from app.notifications.services import queue_email_later, writes_later
 from app.openday.models import (
     ACTIVE_STATES,
     Activity,
@@ -234,15 +234,6 @@ def ticket_url(reg_id: int) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/openday/tickets/{reg_id}"
 
 
-@writes_later("openday/emails/confirmed", "openday/emails/waitlisted")
-def _signed_up_mail(registration_id: int) -> dict | None:
-    """The sign-up mail's values, read when the outbox sends it (None: the registration is gone)."""
-    reg = db.session.get(Registration, registration_id)
-    if reg is None:
-        return None
-    return {"registration": reg, "session": reg.session, "activity": reg.activity, "ticket_url": ticket_url(reg.id)}
-
-
 def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: datetime | None = None) -> SignedUp:
     """Sign ``actor`` up for ``session`` (a copy from ``load``): confirmed while seats remain, else on the waitlist
     with a position. Never commits; queues the e-mail and sends ``registration_changed``."""
@@ -267,6 +258,7 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
     reg.companions = companions
     reg.starts_at, reg.ends_at = session.starts_at, session.ends_at
     reg.created_at = now
+    reg.signup_mail_due = bool(actor.email)  # queued by jobs.mail_signups, not under the session's lock
     if session.waitlist_count == 0 and session.seats_left >= reg.seats:
         session.take_seat(reg, now)
     else:
@@ -278,9 +270,5 @@ def sign_up(actor: User, session: ActivitySession, companions: int = 0, now: dat
     else:
         db.session.execute(WRITE_COUNTERS, {"session_id": session.id, **new_counters})
         db.session.flush()
-    if actor.email:  # written when the outbox sends it, not under the session's lock
-        queue_email_later(actor.email,
-                          f"openday/emails/{'confirmed' if reg.state is RS.CONFIRMED else 'waitlisted'}",
-                          user=actor, registration_id=reg.id)
     signals.registration_changed.send(reg, by_person=True)  # (no notice: they have just done it)
     return SignedUp(reg.id, reg.state, reg.waitlist_position)

@@ -65,6 +65,35 @@ def test_200_concurrent_sign_ups_for_20_seats(app, db, clock, make_activity):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("needs PostgreSQL (set TEST_DATABASE_URL); the SQLite variant below runs a smaller race")
     _check(db, _race(app, db, make_activity, N, SEATS), N, SEATS)
+    _mail_job_runs_at_once(app, db, N, SEATS)
+
+
+def _mail_job_runs_at_once(app, db, n: int, seats: int) -> None:
+    """Four runs of the sign-up mail job at the same time, in small batches: every sign-up gets exactly one mail."""
+    from app.notifications.models import OutboxEmail
+    from app.openday import jobs
+
+    barrier = threading.Barrier(4)
+    queued: list[int] = []
+
+    def run() -> None:
+        barrier.wait()
+        with app.app_context():
+            while True:
+                done = jobs.mail_signups(batch=15)
+                queued.append(done)
+                if not done:
+                    break
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    mails = db.session.execute(sa.select(OutboxEmail.template, sa.func.count()).group_by(OutboxEmail.template)
+                               .where(OutboxEmail.recipient.like("race%"))).all()
+    assert sum(queued) == n and dict(mails) == {"openday/emails/confirmed": seats,
+                                                 "openday/emails/waitlisted": n - seats}
 
 
 def test_concurrent_sign_ups_on_sqlite(app, db, clock, make_activity):

@@ -42,9 +42,51 @@ def test_confirmed_then_waitlisted_with_positions(db, clock, make_activity, peop
     assert [r.waitlist_position for r in regs(db, session)] == [None, None, 1, 2]
     db.session.refresh(session)
     assert (session.confirmed_seats, session.offered_seats, session.waitlist_count) == (2, 0, 2)
+    # The sign-ups' mail is queued by a job (every few seconds), from the flag their own INSERT set.
+    assert mails(db, "confirmed") == [] and [r.signup_mail_due for r in regs(db, session)] == [True] * 4
+    assert jobs.mail_signups() == 4
     assert len(mails(db, "confirmed")) == 2 and len(mails(db, "waitlisted")) == 2
+    assert {m.recipient for m in mails(db, "waitlisted")} == {c.email, d.email}
+    assert jobs.mail_signups() == 0 and len(mails(db, "confirmed")) == 2  # safe to run twice
+    assert [r.signup_mail_due for r in regs(db, session)] == [False] * 4
     reg = regs(db, session)[0]
     assert len(reg.ticket_code) >= 22 and len(reg.short_code) == 8
+
+
+def test_signup_mail_says_what_the_registration_is_when_queued(db, clock, make_activity, people, monkeypatch):
+    """Cancelled before the job: no sign-up mail (the cancellation's own notice and state say it); a waitlisted
+    person offered a seat before the job gets the offer's mail, not a stale "waitlisted"; a person without an e-mail
+    address has nothing due; a failed run leaves the flags for the next one."""
+    activity = make_activity(capacity=1)
+    session = activity.sessions[0]
+    a, b, c = people(3)
+    ra = services.sign_up(a, session)
+    rb = services.sign_up(b, session)
+    services.sign_up(c, session)
+    db.session.commit()
+    services.cancel_registration(a, db.session.get(Registration, ra.id))  # b is offered the seat
+    db.session.commit()
+    assert db.session.get(Registration, rb.id).state is RS.OFFERED and len(mails(db, "offered")) == 1
+
+    def broken(*_a, **_k):
+        raise RuntimeError("the mail template is broken")
+
+    with monkeypatch.context() as m:  # a run that fails writes nothing and leaves the flags for the next one
+        m.setattr(services, "_mail", broken)
+        with pytest.raises(RuntimeError):
+            jobs.mail_signups()
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).where(Registration.signup_mail_due)) == 3
+    assert jobs.mail_signups() == 1  # c, still waitlisted
+    assert [m.recipient for m in mails(db, "waitlisted")] == [c.email]
+    assert mails(db, "confirmed") == [] and len(mails(db, "offered")) == 1
+
+    nomail = people(1)[0]
+    nomail.email = None
+    db.session.commit()
+    services.sign_up(nomail, session)
+    db.session.commit()
+    assert db.session.scalar(sa.select(Registration.signup_mail_due).where(Registration.user_id == nomail.id)) is False
 
 
 def test_companions_take_seats(db, clock, make_activity, people):
