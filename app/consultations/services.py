@@ -288,9 +288,9 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         raise ConsultationError(_("表单已过期，请刷新页面后重试。"))
     now = utcnow()
     number = rules.random_tracking_number(tracking_year(now))
-    facts = db.session.execute(_SUBMISSION_FACTS, {
+    facts = rows.run(_SUBMISSION_FACTS, {
         "user_id": actor.id, "key": idempotency_key, "since": now - redaction.ACCOUNT_LIMIT_WINDOW,
-        "article_id": article_id or None, "consultation_id": c.id, "number": number}).one()
+        "article_id": article_id or None, "consultation_id": c.id, "number": number})[0]
     if facts.existing_id is not None:
         return db.session.get(Comment, facts.existing_id), False
     redaction.check_account_limit(facts.recent)
@@ -331,7 +331,7 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
     # consultation waits for that lock, so nothing else is done while holding it.
     # A Core statement (the ORM's would look for loaded consultations to change too); ``c`` reads them again.
     db.session.flush()  # the rest (attachments) before it, not under the lock
-    db.session.execute(_COUNT_NEW_COMMENT, {"consultation": c.id})
+    rows.run(_COUNT_NEW_COMMENT, {"consultation": c.id})
     if sa.inspect(c).persistent:  # a detached copy (the comment view's) has nothing to read again
         db.session.expire(c, ["comment_count", "pending_comment_count"])
     return comment, True
