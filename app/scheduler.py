@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # (dotted path of the job function, interval in seconds). Interval jobs only; each job decides what is due.
 JOBS: list[tuple[str, int]] = [
+    ("app.consultations.jobs.mail_receipts", 5),  # a comment's receipt, queued seconds after it
     ("app.consultations.jobs.remind_closing_soon", 600),
     ("app.consultations.jobs.remind_report_due", 3600),
     ("app.notifications.jobs.send_pending_email", 30),

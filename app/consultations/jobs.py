@@ -9,12 +9,14 @@ from flask import current_app
 
 from app import signals
 from app.accounts.models import Role, User
-from app.consultations.models import Consultation, ConsultationState
+from app.consultations.models import Comment, Consultation, ConsultationState
+from app.core import rows
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 
 CLOSING_SOON = timedelta(days=3)
+RECEIPT_BATCH = 1000
 REPORT_DUE_WARNING = timedelta(days=7)
 
 
@@ -64,3 +66,23 @@ def remind_report_due() -> int:
             sent += 1
     db.session.commit()
     return sent
+
+
+def mail_receipts(batch: int = RECEIPT_BATCH) -> int:
+    """Queue the receipt mail of new comments (``Comment.receipt_mail_due``, set by the submission's own INSERT):
+    claimed with their flags cleared (``rows.claim_flagged``) and queued in one transaction, so each comment's receipt
+    is queued once however many runs overlap, and a failed run leaves the flags for the next. A comment deleted in
+    between has nothing to claim; its writer's account deleted, nobody to write to."""
+    claimed = rows.claim_flagged(Comment.receipt_mail_due, batch)
+    if not claimed:
+        return 0
+    comments = db.session.scalars(sa.select(Comment).where(Comment.id.in_(claimed)).order_by(Comment.id)
+                                  .options(sa.orm.joinedload(Comment.user), sa.orm.joinedload(Comment.consultation)))
+    queued = 0
+    for comment in comments:
+        if comment.user is not None and comment.user.email:
+            queue_email(comment.user.email, "consultations/emails/comment_received", user=comment.user,
+                        comment=comment, consultation=comment.consultation)
+            queued += 1
+    db.session.commit()
+    return queued

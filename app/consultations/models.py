@@ -281,6 +281,8 @@ class Comment(db.Model):
         # Staff lists (moderation queue, answers), oldest first.
         sa.Index("ix_consultation_comment_queue", "consultation_id", "moderation_state", "created_at", "id"),
         sa.UniqueConstraint("user_id", "idempotency_key", name="uq_consultation_comment_idempotency"),
+        sa.Index("ix_consultation_comment_receipt_due", "id", postgresql_where=sa.text("receipt_mail_due"),
+                 sqlite_where=sa.text("receipt_mail_due")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -309,6 +311,9 @@ class Comment(db.Model):
     group_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("consultation_comment_group.id", ondelete="SET NULL"), index=True)
     answer_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by the submission's own INSERT: its receipt mail is still to be queued (jobs.mail_receipts queues it and
+    # clears this in one transaction), so taking a comment writes no outbox row in the request.
+    receipt_mail_due: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     consultation: Mapped[Consultation] = relationship()
     article: Mapped[Article | None] = relationship()

@@ -280,8 +280,9 @@ _COUNT_NEW_COMMENT = (sa.update(_consultations).where(_consultations.c.id == sa.
 def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int | None = None,
                    stance: Stance | None = None, uploads: list[Upload] | None = None,
                    show_organisation: bool = False, idempotency_key: str) -> tuple[Comment, bool]:
-    """Store a comment (waiting for review) and queue its receipt. Returns (comment, created): a repeated submit
-    with the same idempotency key returns the first comment and creates nothing."""
+    """Store a comment (waiting for review), its receipt mail marked as due (``jobs.mail_receipts``). Returns
+    (comment, created): a repeated submit with the same idempotency key returns the first comment and creates
+    nothing."""
     if not actor.is_verified:
         raise ConsultationError(_("请先验证您的电子邮箱地址，然后再发表意见。"))
     if not idempotency_key or len(idempotency_key) > 64:
@@ -318,14 +319,12 @@ def submit_comment(actor: User, c: Consultation, *, text: str, article_id: int |
         idempotency_key=idempotency_key, stance=stance,
         text_original=text, text_public=rules.mask_personal_information(text), commenter_type=ctype,
         show_organisation=show_org, public_name=actor.organisation_name if show_org else mask_name(actor.name),
-        created_at=now, moderation_state=ModerationState.PENDING)
+        created_at=now, moderation_state=ModerationState.PENDING,
+        receipt_mail_due=bool(actor.email))  # the receipt is queued by jobs.mail_receipts, seconds later
     for upload, ext, mime in checked:
         stored, size = _store(upload, ext)
         comment.attachments.append(CommentAttachment(filename=safe_filename(upload.filename, ext),
                                                      stored_name=stored, mime_type=mime, size=size))
-    if actor.email:
-        queue_email(actor.email, "consultations/emails/comment_received", user=actor, comment=comment,
-                    consultation=c)
     signals.comment_submitted.send(comment)
     # The kept counts last: this UPDATE locks the consultation's row until the commit, and every comment on the
     # consultation waits for that lock, so nothing else is done while holding it.

@@ -176,3 +176,16 @@ def insert_attached(model: type[M], **values: Any) -> M:
     callers may change it or read its relationships like any other. Give every column a value (None for the empty
     ones): a column left out is expired, and reading it costs a query."""
     return attach(model, _insert(model, values))
+
+
+def claim_flagged(flag: sa.orm.InstrumentedAttribute, batch: int) -> list[int]:
+    """Clear the boolean ``flag`` (a model's column, e.g. ``Registration.signup_mail_due``) on up to ``batch`` rows
+    that have it set, oldest id first, and return their ids: one UPDATE ... RETURNING in the caller's transaction,
+    whose work on those rows (queueing their mail) then commits or rolls back with the cleared flags. Runs that
+    overlap claim each row once: the UPDATE checks the flag again on the row it has locked (a second run waits for
+    the first's row locks and then finds them cleared)."""
+    model = flag.class_
+    due = sa.select(model.id).where(flag).order_by(model.id).limit(batch).scalar_subquery()
+    return list(db.session.scalars(
+        sa.update(model).where(model.id.in_(due), flag).values({flag.key: False}).returning(model.id)
+        .execution_options(synchronize_session=False)))

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 
+from app.core import rows
 from app.core.timeutil import SHANGHAI, from_local, utcnow
 from app.extensions import db
 from app.openday import services
@@ -75,9 +76,9 @@ def _send_reminders(now: datetime | None = None) -> int:
 
 def mail_signups(batch: int = SIGNUP_MAIL_BATCH) -> int:
     """Queue the confirmation mail of new sign-ups (``Registration.signup_mail_due``, set by the sign-up's own
-    INSERT). The flags are cleared by the statement that claims the rows and the mail is queued in the same
-    transaction: a sign-up's mail is queued exactly once, however many runs overlap (a second run waits for the
-    first's row locks and then finds the flags cleared), and a run that fails leaves them set for the next one.
+    INSERT). The flags are cleared by the statement that claims the rows (``rows.claim_flagged``) and the mail is
+    queued in the same transaction: a sign-up's mail is queued exactly once, however many runs overlap, and a run
+    that fails leaves the flags set for the next one.
     The mail says what the registration is when it is queued: confirmed or waitlisted (an offer or a cancellation
     in between sends its own mail)."""
     with _default_locale():
@@ -85,10 +86,7 @@ def mail_signups(batch: int = SIGNUP_MAIL_BATCH) -> int:
 
 
 def _mail_signups(batch: int) -> int:
-    due = sa.select(Registration.id).where(Registration.signup_mail_due).order_by(Registration.id).limit(batch)
-    claimed = db.session.scalars(
-        sa.update(Registration).where(Registration.id.in_(due.scalar_subquery()), Registration.signup_mail_due)
-        .values(signup_mail_due=False).returning(Registration.id).execution_options(synchronize_session=False)).all()
+    claimed = rows.claim_flagged(Registration.signup_mail_due, batch)
     if not claimed:
         return 0
     regs = db.session.scalars(sa.select(Registration).where(Registration.id.in_(claimed)).order_by(Registration.id)

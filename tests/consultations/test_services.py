@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import time_machine
 
 from app.accounts.models import Role
-from app.consultations import exports, groups, reports, services
+from app.consultations import exports, groups, jobs, reports, services
 from app.consultations.models import (
     Comment,
     CommenterType,
@@ -126,8 +126,40 @@ def test_comment_gets_tracking_number_masked_text_and_receipt(db, make_consultat
     assert comment.moderation_state is ModerationState.PENDING
     db.session.refresh(c)
     assert (c.comment_count, c.pending_comment_count, c.published_comment_count) == (1, 1, 0)
+    # The receipt is queued by a job seconds later, from the flag the comment's own INSERT set; once.
+    assert db.session.scalar(sa.select(OutboxEmail)) is None and comment.receipt_mail_due
+    assert jobs.mail_receipts() == 1 and jobs.mail_receipts() == 0
     mail = db.session.scalar(sa.select(OutboxEmail))
     assert mail.recipient == resident.email and comment.tracking_number in mail.subject
+    assert f"/consultations/track/{comment.tracking_number}" in mail.body_text and c.title in mail.body_text
+    assert db.session.scalar(sa.select(Comment.receipt_mail_due).where(Comment.id == comment.id)) is False
+
+
+def test_receipts_of_a_deleted_comment_or_account_are_not_sent_and_a_failed_run_keeps_them(db, make_consultation,
+                                                                                         make_user, monkeypatch):
+    c = make_consultation()
+    kept, gone, left = make_user(email="kept@example.com"), make_user(), make_user(email="left@example.com")
+    with time_machine.travel(DURING, tick=False):
+        mine = services.submit_comment(kept, c, text="留下", idempotency_key="a")[0]
+        deleted = services.submit_comment(gone, c, text="删除", idempotency_key="b")[0]
+        services.submit_comment(left, c, text="注销", idempotency_key="c")
+        db.session.commit()
+    db.session.delete(deleted)
+    left.email = None  # (an account deleted: its address is gone)
+    db.session.commit()
+
+    def broken(*_a, **_k):
+        raise RuntimeError("the mail template is broken")
+
+    with monkeypatch.context() as m:
+        m.setattr(jobs, "queue_email", broken)
+        with pytest.raises(RuntimeError):
+            jobs.mail_receipts()
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).where(Comment.receipt_mail_due)) == 2
+    assert jobs.mail_receipts() == 1
+    assert db.session.scalars(sa.select(OutboxEmail.recipient)).all() == ["kept@example.com"]
+    assert mine.tracking_number in db.session.scalar(sa.select(OutboxEmail.subject))
 
 
 def test_same_idempotency_key_gives_one_comment(db, make_consultation, resident):

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from app import signals
 from app.consultations import services
 from app.consultations.models import Comment, CommentAttachment, ConsultationDocument
 from tests.conftest import files_on_disk
@@ -58,15 +59,14 @@ def test_a_refused_upload_stores_nothing(client, auth, make_consultation, reside
 
 def test_a_failure_after_the_files_are_stored_leaves_nothing(client, auth, make_consultation, resident, db, app,
                                                               file_storage, monkeypatch):
-    """The files are written, then the request fails before the commit (here the receipt e-mail breaks): the
-    transaction rolls back and takes the files with it."""
+    """The files are written, then the request fails before the commit (here a receiver of ``comment_submitted``
+    breaks): the transaction rolls back and takes the files with it."""
     c = make_consultation()
 
-    def broken_mail(*args, **kwargs):
-        raise RuntimeError("mail template broken")
+    def broken_receiver(*args, **kwargs):
+        raise RuntimeError("a receiver broke")
 
-    monkeypatch.setattr(services, "queue_email", broken_mail)
-    with time_machine.travel(DURING, tick=False):
+    with time_machine.travel(DURING, tick=False), signals.comment_submitted.connected_to(broken_receiver):
         auth.login(resident)
         with pytest.raises(RuntimeError):
             post_comment(client, c, attachments=[(io.BytesIO(PDF), "a.pdf"), (io.BytesIO(PNG), "b.png")])
