@@ -12,7 +12,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import lazyload, load_only, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Department, Tag
 from app.accounts.permissions import login_required, owned_or_404, shown_or_404, verified_required, visible_or_404
@@ -34,6 +34,7 @@ from app.consultations.models import (
     ModerationState,
     Stance,
 )
+from app.core import rows
 from app.core.errors import show_error
 from app.core.hotcommit import commit_then_flush
 from app.core.paging import parse_time_cursor, time_cursor
@@ -54,18 +55,17 @@ def _is_public(c: Consultation) -> bool:
     return c.is_published
 
 
-# A submission reads only what deciding on it and the receipt need: not the draft's text, the department or the tags
-# (anything else is loaded if asked for; a refused submission's page loads the rest). Built once: it runs with
-# every comment, and a prebuilt statement's compiled form is found without building and cache-keying it again.
-LOAD_FOR_SUBMISSION = (
-    sa.select(Consultation).where(Consultation.id == sa.bindparam("id"))
-    .options(load_only(Consultation.department_id, Consultation.title, Consultation.opens_at, Consultation.closes_at,
-                       Consultation.published_at, Consultation.withdrawn_at),
-             lazyload(Consultation.department), lazyload(Consultation.tags)))
+# A submission reads only what deciding on it needs (not the draft's text, the department or the tags): a detached
+# copy of those columns (core.rows: no ORM load; a refused submission's page loads the whole consultation). Built
+# once: it runs with every comment.
+_C = Consultation.__table__
+SUBMISSION_COLUMNS = ("id", "department_id", "title", "opens_at", "closes_at", "published_at", "withdrawn_at")
+LOAD_FOR_SUBMISSION = sa.select(*(_C.c[k] for k in SUBMISSION_COLUMNS)).where(_C.c.id == sa.bindparam("id"))
 
 
 def _public_for_submission_or_404(id: int) -> Consultation:
-    return shown_or_404(db.session.scalar(LOAD_FOR_SUBMISSION, {"id": id}), _is_public)
+    found = rows.run(LOAD_FOR_SUBMISSION, {"id": id})
+    return shown_or_404(rows.copy(Consultation, found[0]._asdict()) if found else None, _is_public)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.accounts.models import Role, Tag, TagKind, User, user_tag
 from app.consultations.models import Consultation
+from app.core import rows
 from app.core.timeutil import format_local, utcnow
 from app.extensions import db
 from app.notifications.notices import add_notice
@@ -169,7 +170,7 @@ _MARK_COMMENTED = _mark_commented()
 def mark_commented(consultation_id: int, user_id: int | None) -> None:
     if user_id is None:
         return
-    db.session.execute(_MARK_COMMENTED, {"consultation": consultation_id, "user": user_id, "now": utcnow()})
+    rows.run(_MARK_COMMENTED, {"consultation": consultation_id, "user": user_id, "now": utcnow()})
 
 
 def reach_by_group(consultation_id: int) -> list[dict]:
