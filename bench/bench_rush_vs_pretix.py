@@ -5,7 +5,9 @@
 
 Both sides get the same shape: ATTEMPTS sign-ups for SEATS seats from CLIENTS concurrent clients, gunicorn with
 WORKERS sync workers, PostgreSQL, and the same kind of client (httpx with asyncio: one AsyncClient, CLIENTS tasks, each
-sending one request at a time, as the peer's rush.py does). Each round runs Canyu first, then pretix (the peer's own
+sending one request at a time, as the peer's rush.py does), and the same warm-up first: the peer's rush.py sends 8
+simulated orders before its rush, and each server here gets 8 sign-ups (for another session, by people not in the
+rush) before its rush, not counted. Each round runs Canyu first, then pretix (the peer's own
 run.sh, RUNS=1, with its private PostgreSQL cluster on 127.0.0.1:5544), then a do-nothing WSGI app
 (bench/rush_ceiling_app.py: reads the form, answers the redirect) under the same gunicorn and clients, which shows
 what this machine allows any server with this client; the table prints every round, then the medians and the
@@ -85,6 +87,40 @@ async def _rush(port: int, session_id: int, creds, clients: int) -> tuple[float,
     return wall, latencies, outcomes, samples
 
 
+# As the peer's rush.py does before its rush (8 simulated orders, not counted): requests that warm both workers (their
+# first statements compiled and prepared), here real sign-ups for another session of the same activity, by people
+# who are not in the rush.
+WARM = 8
+
+
+def _warm_up_session(db_url: str, session_id: int) -> int:
+    """A second session of the rush's activity, a day later, for the warm-up's sign-ups."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        warm_id = conn.execute(sa.text(
+            "INSERT INTO openday_session (activity_id, starts_at, ends_at, capacity, has_waitlist, confirmed_seats, "
+            "offered_seats, waitlist_count, waitlist_tail, checked_in_count, no_show_count, cancelled_count, "
+            "rating_count, rating_sum) SELECT activity_id, starts_at + interval '1 day', ends_at + interval '1 day', "
+            "capacity, has_waitlist, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM openday_session WHERE id = :s RETURNING id"),
+            {"s": session_id}).scalar_one()
+    engine.dispose()
+    return warm_id
+
+
+def _warm_up(port: int, session_id: int, creds) -> None:
+    """The warm-up's sign-ups, one at a time; each must be accepted."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60.0) as client:
+        for cookie, token in creds:
+            resp = client.post(f"/openday/sessions/{session_id}/sign-up",
+                               content=urlencode({"csrf_token": token, f"s{session_id}-companions": "0"}),
+                               headers={"Content-Type": "application/x-www-form-urlencoded",
+                                        "Cookie": f"session={cookie}", "User-Agent": USER_AGENT})
+            if resp.status_code != 302:
+                raise SystemExit(f"warm-up sign-up answered {resp.status_code}")
+
+
 # One secret for every round: the app's settings are read once per process, so the cookies prepared for a later
 # round must be signed with the same key the gunicorn of that round is given.
 SECRET = secrets.token_hex(32)
@@ -92,13 +128,14 @@ SECRET = secrets.token_hex(32)
 
 def run_canyu(args: argparse.Namespace) -> dict:
     secret = SECRET
-    session_id, creds = prepare(args.database_url, secret, args.attempts, args.seats)
+    session_id, creds = prepare(args.database_url, secret, args.attempts + WARM, args.seats)
+    creds, warm = creds[:args.attempts], (_warm_up_session(args.database_url, session_id), creds[args.attempts:])
     # prepare() built the app here, which set up its JSON logging: the client's own per-request lines (httpx logs
     # every request at INFO) would cost this process CPU that the peer's rush.py does not spend.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     env = dict(os.environ, DATABASE_URL=args.database_url, SECRET_KEY=secret, CANYU_ENV="production",
                SESSION_COOKIE_SECURE="0", RATELIMIT_ENABLED="0")
-    wall, latencies, outcomes, samples = _serve_and_rush("wsgi:app", env, args, session_id, creds)
+    wall, latencies, outcomes, samples = _serve_and_rush("wsgi:app", env, args, session_id, creds, warm)
     counts = count_states(args.database_url, session_id)
     latencies.sort()
     return {"req_per_s": len(latencies) / wall, "p50_ms": pct(latencies, 50) * 1000,
@@ -106,9 +143,10 @@ def run_canyu(args: argparse.Namespace) -> dict:
             "consecutive": counts["positions_consecutive"], "samples": samples}
 
 
-def _serve_and_rush(app: str, env: dict, args: argparse.Namespace, session_id: int, creds) -> tuple:
-    """Start gunicorn with ``app``, rush it, stop it. The server's log lines (Canyu writes one JSON line per request,
-    as in production) go to SERVER_LOG, not over the table."""
+def _serve_and_rush(app: str, env: dict, args: argparse.Namespace, session_id: int, creds, warm=None) -> tuple:
+    """Start gunicorn with ``app``, warm it (``warm``: a session id and the credentials of its sign-ups), rush it,
+    stop it. The server's log lines (Canyu writes one JSON line per request, as in production) go to SERVER_LOG, not
+    over the table."""
     port = free_port()
     with open(SERVER_LOG, "a") as log:
         server = subprocess.Popen(
@@ -117,6 +155,8 @@ def _serve_and_rush(app: str, env: dict, args: argparse.Namespace, session_id: i
             cwd=str(ROOT), env=env, start_new_session=True, stdout=log, stderr=log)
     try:
         wait_for(port)
+        if warm is not None:
+            _warm_up(port, *warm)
         return asyncio.run(_rush(port, session_id, creds, args.clients))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -128,7 +168,7 @@ def run_ceiling(args: argparse.Namespace) -> dict:
     gives any server with this client."""
     creds = [("none", "none")] * args.attempts
     wall, latencies, outcomes, samples = _serve_and_rush("bench.rush_ceiling_app:app", dict(os.environ), args, 1,
-                                                         creds)
+                                                         creds, (2, [("none", "none")] * WARM))
     latencies.sort()
     return {"req_per_s": len(latencies) / wall, "p50_ms": pct(latencies, 50) * 1000,
             "p99_ms": pct(latencies, 99) * 1000, "ok": "(none to confirm)", "errors": outcomes["errors"],
