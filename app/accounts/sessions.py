@@ -85,7 +85,9 @@ def _read(token_hash: str, user_id: int) -> tuple[UserSession, User] | None:
     if not found:
         return None
     values = found[0]._asdict()
-    return (rows.attach(UserSession, {k: values[k] for k in _SESSION_KEYS}),
+    # The account joins the session (pages read its relationships); the session row stays a plain copy until a page
+    # needs it as an object of the session (``current``): most requests only read it.
+    return (rows.copy(UserSession, {k: values[k] for k in _SESSION_KEYS}),
             rows.attach(User, {k: values[label] for k, label in _USER_KEYS}))
 
 
@@ -140,7 +142,11 @@ def current() -> UserSession | None:
         return None
     if "user_session" not in g:
         _ = current_user.is_authenticated  # runs the user loader, which sets g.user_session
-    return g.get("user_session")
+    row = g.get("user_session")
+    if row is not None and sa.inspect(row).transient:  # the loader's copy: given to the session now
+        row = g.user_session = db.session.identity_map.get(identity_key(UserSession, row.id)) or rows.attach(
+            UserSession, {k: row.__dict__[k] for k in _SESSION_KEYS})
+    return row
 
 
 def end_current(now: datetime | None = None) -> None:

@@ -133,8 +133,22 @@ def _watched(connection: sa.Connection) -> bool:
                 or events.after_execute)
 
 
+def _cursor(connection: sa.Connection) -> tuple[Any, bool]:
+    """A cursor of the driver connection for ``run``, and whether it is kept. psycopg's is made once per connection
+    and kept with it (it keeps the parameter dumpers it has looked up, so the next statement finds them); any other
+    driver's (SQLite's, which may close its cursors itself) is made for one statement."""
+    proxied = connection.connection
+    driver = proxied.driver_connection
+    if not hasattr(driver, "pgconn"):
+        return driver.cursor(), False
+    cursor = proxied.info.get("rows.cursor")
+    if cursor is None or cursor.closed or cursor.connection is not driver:
+        cursor = proxied.info["rows.cursor"] = driver.cursor()
+    return cursor, True
+
+
 def _on_cursor(connection: sa.Connection, sql: str, args, returns_rows: bool) -> list:
-    cursor = connection.connection.driver_connection.cursor()
+    cursor, kept = _cursor(connection)
     try:
         if args is None:
             cursor.execute(sql)
@@ -144,7 +158,8 @@ def _on_cursor(connection: sa.Connection, sql: str, args, returns_rows: bool) ->
     except Exception as exc:  # wrapped as SQLAlchemy's, the connection invalidated when it is lost
         connection._handle_dbapi_exception(exc, sql, args, cursor, None)
     finally:
-        cursor.close()
+        if not kept:
+            cursor.close()
 
 
 def _insert(model: type, values: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,16 @@ def test_the_user_loader_gives_the_account_attached_and_current(app, db, make_us
         loaded.name = "王五"  # a change is saved like any loaded object's
         db.session.commit()
         assert db.session.scalar(sa.select(User.name).where(User.id == person.id)) == "王五"
+        # The session row is a copy until a page needs it as an object: then it is one, and changes to it are saved.
+        this = sessions.current()
+        assert this is not None and this in db.session and this.id == row_id
+        sessions.end_current()
+        db.session.commit()
+        assert db.session.scalar(sa.select(UserSession.ended_at).where(UserSession.id == row_id)) is not None
+        db.session.expunge_all()
+        assert sessions.load(cookie_id) is None  # ended: nobody
+        db.session.execute(sa.update(UserSession).where(UserSession.id == row_id).values(ended_at=None))
+        db.session.commit()
         # Ended or expired: nobody.
         db.session.execute(sa.update(UserSession).where(UserSession.id == row_id)
                            .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
