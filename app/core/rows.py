@@ -66,6 +66,7 @@ class _Ready(NamedTuple):
 
 
 _READY: dict[tuple[int, str, tuple[str, ...]], _Ready | None] = {}
+_READY_MAX = 1000
 
 
 def _ready(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Ready | None:
@@ -76,6 +77,8 @@ def _ready(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) ->
     key = (id(statement), dialect.name, keys)
     if key in _READY:
         return _READY[key]
+    if len(_READY) >= _READY_MAX:  # statements built per call by mistake: the cache never grows without bound
+        _READY.clear()
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
     ready = None
     if not (compiled.post_compile_params or compiled.insert_prefetch or compiled.update_prefetch):
@@ -83,8 +86,8 @@ def _ready(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) ->
                       if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
         columns = list(getattr(statement, "exported_columns", ()))
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
-        ready = _Ready(statement, compiled, compiled.string, tuple(compiled.positiontup) if compiled.positional else None,
-                       binds, results if any(results) else None,
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        ready = _Ready(statement, compiled, compiled.string, order, binds, results if any(results) else None,
                        namedtuple("Row", [str(column.key) for column in columns] or ["_"], rename=True),
                        bool(columns))
     _READY[key] = ready
@@ -93,8 +96,9 @@ def _ready(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) ->
 
 def run(statement: sa.Executable, params: dict[str, Any]) -> Sequence[tuple]:
     """Execute a prebuilt Core ``statement`` with ``params`` in the session's transaction; its rows as named tuples
-    (fields named by the result columns' keys; none for a statement without a result). Like ``db.session.execute`` for a Core statement (which does not autoflush
-    either), with less work per call: for statements built once and run on every busy request."""
+    (fields named by the result columns' keys; none for a statement without a result). Like ``db.session.execute``
+    for a Core statement (which does not autoflush either), with less work per call: for statements built once and
+    run on every busy request (each one compiled is kept; a statement built per call would only fill the cache)."""
     connection = db.session.connection()
     dialect = connection.dialect
     ready = None if _watched(connection) else _ready(statement, dialect, tuple(sorted(params)))

@@ -94,8 +94,9 @@ WRITE_COUNTERS = sa.update(S).where(S.c.id == _param("session_id")).values({k: _
 MINE = sa.select(R.c.id, R.c.session_id, R.c.state).where(
     R.c.user_id == _param("user_id"),
     sa.or_(R.c.session_id == _param("session_id"),
-           # (the active states as ORed equalities, not IN: an IN list is expanded at each execution, see core.rows.run)
-    sa.and_(sa.or_(*(R.c.state == s for s in ACTIVE_STATES)), R.c.starts_at < sa.bindparam("ends_at", type_=S.c.ends_at.type),
+           # (the active states as ORed equalities, not IN: an IN list is expanded at each execution, see rows.run)
+           sa.and_(sa.or_(*(R.c.state == s for s in ACTIVE_STATES)),
+                   R.c.starts_at < sa.bindparam("ends_at", type_=S.c.ends_at.type),
                    R.c.ends_at > sa.bindparam("starts_at", type_=S.c.starts_at.type))))
 INSERT_REGISTRATION = sa.insert(R).returning(R.c.id)
 # PostgreSQL: the new counters and the new registration in one statement (the UPDATE runs as a data-modifying WITH,

@@ -15,7 +15,8 @@ from app.notifications.notices import Notice
 
 N = Notice.__table__
 INSERT = sa.insert(N).returning(N.c.id, N.c.created_at, N.c.params)
-BY_USER = sa.select(N.c.id, N.c.kind, N.c.params, N.c.created_at).where(N.c.user_id == sa.bindparam("uid")).order_by(N.c.id)
+BY_USER = (sa.select(N.c.id, N.c.kind, N.c.params, N.c.created_at).where(N.c.user_id == sa.bindparam("uid"))
+           .order_by(N.c.id))
 U = User.__table__
 ROLE_IN = sa.select(U.c.id).where(U.c.role.in_([Role.STAFF, Role.ADMIN])).order_by(U.c.id)
 
@@ -29,7 +30,8 @@ def test_the_same_rows_as_session_execute_with_types_converted(db, make_user):
     assert len(made) == 1 and made[0].created_at == when and made[0].params == {"title": "标题", "n": 2}
     fast = rows.run(BY_USER, {"uid": person.id})
     slow = db.session.execute(BY_USER, {"uid": person.id}).all()
-    assert [tuple(r) for r in fast] == [tuple(r) for r in slow] == [(made[0].id, "change", {"title": "标题", "n": 2}, when)]
+    expected = [(made[0].id, "change", {"title": "标题", "n": 2}, when)]
+    assert [tuple(r) for r in fast] == [tuple(r) for r in slow] == expected
     assert fast[0].created_at.tzinfo is not None and fast[0].kind == "change"  # named fields, UTC-aware times
     db.session.rollback()  # the same transaction as the session's: the insert goes with it
     assert rows.run(BY_USER, {"uid": person.id}) == []
