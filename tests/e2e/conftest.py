@@ -269,12 +269,17 @@ class Outbox:
         self.live_server = live_server
 
     def email(self, to: str):
-        """The newest OutboxEmail row for an address (detached, attributes loaded)."""
+        """The newest OutboxEmail row for an address (detached, attributes loaded), once the scheduler's jobs that
+        queue the busiest paths' mail (a comment's receipt, a sign-up's confirmation; every 5 s) have run."""
         import sqlalchemy as sa
 
+        from app.consultations.jobs import mail_receipts
         from app.notifications.models import OutboxEmail
+        from app.openday.jobs import mail_signups
 
         with self.live_server.session() as db:
+            mail_receipts()
+            mail_signups()
             row = db.session.scalar(sa.select(OutboxEmail).where(sa.func.lower(OutboxEmail.recipient) == to.lower())
                                     .order_by(OutboxEmail.id.desc()).limit(1))
             assert row is not None, f"no mail to {to} in the outbox"
