@@ -84,7 +84,7 @@ def _ready(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) ->
     if not (compiled.post_compile_params or compiled.insert_prefetch or compiled.update_prefetch):
         binds = tuple((compiled.bind_names[bind], processor) for bind in compiled.binds.values()
                       if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
-        columns = list(getattr(statement, "exported_columns", ()))
+        columns = _columns(statement)
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
         order = tuple(compiled.positiontup) if compiled.positional else None
         ready = _Ready(statement, compiled, compiled.string, order, binds, results if any(results) else None,
@@ -92,6 +92,11 @@ def _ready(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) ->
                        bool(columns))
     _READY[key] = ready
     return ready
+
+
+def _columns(statement: sa.Executable) -> list:
+    """The columns of the rows ``statement`` gives: a SELECT's, or its RETURNING's (none: it gives no rows)."""
+    return list(getattr(statement, "exported_columns", ()))
 
 
 def run(statement: sa.Executable, params: dict[str, Any]) -> Sequence[tuple]:
@@ -103,8 +108,8 @@ def run(statement: sa.Executable, params: dict[str, Any]) -> Sequence[tuple]:
     dialect = connection.dialect
     ready = None if _watched(connection) else _ready(statement, dialect, tuple(sorted(params)))
     if ready is None:
-        result = db.session.execute(statement, params)
-        return result.all() if result.returns_rows else []  # Row objects: named fields too
+        result = db.session.execute(statement, params)  # (an ORM result when the statement's tables are mapped)
+        return result.all() if _columns(statement) else []  # Row objects: named fields too
     values = ready.compiled.construct_params(params)
     for name, processor in ready.binds:
         values[name] = processor(values[name])

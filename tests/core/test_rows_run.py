@@ -101,3 +101,25 @@ def test_statements_are_seen_by_whoever_counts_them(db, make_user):
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert len(seen) == 2 and "FROM notice" in seen[0] and seen[1] == "SELECT 1"
     assert rows.run(BY_USER, {"uid": uid}) == [] and len(seen) == 2  # nobody listening: not through them
+
+
+def test_the_user_loader_while_statements_are_watched(app, db, make_user):
+    """With a listener on the engine's statements, the loader's column query goes through SQLAlchemy (an ORM result,
+    for mapped tables) and gives the same account."""
+    person = make_user(name="赵六")
+    with app.test_request_context("/"):
+        sessions.start(person)
+        cookie_id = f"{person.id}.{person.session_fingerprint}.{person.session_token}"
+        db.session.commit()
+        db.session.expunge_all()
+        seen = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            seen.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            loaded = sessions.load(cookie_id)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert loaded is not None and loaded.name == "赵六" and len(seen) == 1
