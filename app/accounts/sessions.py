@@ -70,23 +70,22 @@ LOAD = (sa.select(UserSession, User).join(User, User.id == UserSession.user_id).
 # signed-in user's ORM query was a fifth of a sign-up's CPU in the workers).
 _S, _U = UserSession.__table__, User.__table__
 LOAD_COLUMNS = (sa.select(*_S.c, *(c.label(f"u_{c.key}") for c in _U.c)).join_from(_S, _U, _U.c.id == _S.c.user_id)
-                .where(_S.c.token_hash == sa.bindparam("token_hash"), _S.c.user_id == sa.bindparam("user_id")))
+                .where(*_WHERE))
 _SESSION_KEYS = tuple(c.key for c in _S.c)
 _USER_KEYS = tuple((c.key, f"u_{c.key}") for c in _U.c)
 
 
 def _read(token_hash: str, user_id: int) -> tuple[UserSession, User] | None:
-    """The session row and its account, as objects of the database session (as the ORM query would give them)."""
-    identity = db.session.identity_map
-    if (identity_key(User, user_id) in identity
-            or any(isinstance(obj, UserSession) for obj in identity.values())):
+    """The session row (a plain copy: ``current`` makes it an object of the database session when a page needs it)
+    and its account, an object of the database session; the ORM query when that session holds the account already
+    (tests that share one), which it refreshes."""
+    if identity_key(User, user_id) in db.session.identity_map:
         return db.session.execute(LOAD, {"token_hash": token_hash, "user_id": user_id}).first()
     found = rows.run(LOAD_COLUMNS, {"token_hash": token_hash, "user_id": user_id})
     if not found:
         return None
     values = found[0]._asdict()
-    # The account joins the session (pages read its relationships); the session row stays a plain copy until a page
-    # needs it as an object of the session (``current``): most requests only read it.
+    # The account joins the session (pages read its relationships); most requests only read the session row.
     return (rows.copy(UserSession, {k: values[k] for k in _SESSION_KEYS}),
             rows.attach(User, {k: values[label] for k, label in _USER_KEYS}))
 

@@ -15,6 +15,9 @@ from app.openday.models import Registration, RegistrationState
 
 BATCH = 200
 SIGNUP_MAIL_BATCH = 1000
+# A sign-up's mail by what the registration is when it is queued (none for the rest: offered and cancelled ones
+# have had their own).
+SIGNUP_MAIL = {RegistrationState.CONFIRMED: "confirmed", RegistrationState.WAITLISTED: "waitlisted"}
 REMINDER_HOUR = time(9, 0)  # the day before, from 09:00 Shanghai time
 
 
@@ -94,7 +97,7 @@ def _mail_signups(batch: int) -> int:
                                        sa.orm.joinedload(Registration.activity))).all()
     sent = 0
     for reg in regs:
-        template = {RegistrationState.CONFIRMED: "confirmed", RegistrationState.WAITLISTED: "waitlisted"}.get(reg.state)
+        template = SIGNUP_MAIL.get(reg.state)
         if template is not None:
             services._mail(reg, template)
             sent += 1
